@@ -1,0 +1,185 @@
+//! End-users: creation, password sign-in, sessions and personal API tokens (SPEC §7).
+//! Passwords are argon2id hashes; sessions and API tokens are random secrets stored as hashes.
+
+mod password;
+mod username;
+
+pub use username::Username;
+
+use crate::clock::SharedClock;
+use crate::model::{ApiToken, NewUser, Role, User};
+use crate::secrets::{API_TOKEN_PREFIX, SESSION_PREFIX, Secret, hash_secret, random_id};
+use crate::store::{Store, StoreError};
+use provider_kit::protocol::Principal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the username {0:?} is taken")]
+    UsernameTaken(String),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("no such user: {0}")]
+    NoSuchUser(String),
+    #[error("no such API token")]
+    NoSuchToken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+/// What `gateway users create` and the admin API take.
+#[derive(Debug, Clone)]
+pub struct UserInput {
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organization: Option<String>,
+    pub admin: bool,
+    pub password: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    clock: SharedClock,
+    session_ttl_ms: i64,
+}
+
+impl Accounts {
+    pub fn new(store: Store, clock: SharedClock, session_ttl_secs: i64) -> Self {
+        Self { store, clock, session_ttl_ms: session_ttl_secs * 1000 }
+    }
+
+    pub async fn create_user(&self, input: UserInput) -> Result<User, AccountError> {
+        let username = Username::parse(&input.username).map_err(AccountError::Invalid)?;
+        let email = input.email.trim();
+        if email.len() > 254 || email.split('@').filter(|p| !p.is_empty()).count() != 2 {
+            return Err(AccountError::Invalid(format!("email: {email:?} is not an address")));
+        }
+        for (field, value) in [("first-name", &input.first_name), ("last-name", &input.last_name)] {
+            if value.trim().is_empty() || value.chars().count() > 100 {
+                return Err(AccountError::Invalid(format!("{field}: must have 1-100 characters")));
+            }
+        }
+        let password_hash = match input.password {
+            Some(p) => Some(password::hash(p).await?),
+            None => None,
+        };
+        let new = NewUser {
+            username: username.as_str().to_owned(),
+            email: email.to_owned(),
+            first_name: input.first_name.trim().to_owned(),
+            last_name: input.last_name.trim().to_owned(),
+            organization: input.organization.filter(|o| !o.trim().is_empty()),
+            role: if input.admin { Role::Admin } else { Role::User },
+            password_hash,
+        };
+        self.store.insert_user(&new, self.clock.now_ms()).await.map_err(|e| match e {
+            StoreError::Conflict(_) => AccountError::UsernameTaken(new.username.clone()),
+            e => e.into(),
+        })
+    }
+
+    pub async fn set_password(&self, username: &str, password: String) -> Result<(), AccountError> {
+        let user = self.user(username).await?;
+        let hash = password::hash(password).await?;
+        Ok(self.store.set_password_hash(user.id, &hash).await?)
+    }
+
+    pub async fn user(&self, username: &str) -> Result<User, AccountError> {
+        self.store
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| AccountError::NoSuchUser(username.to_owned()))
+    }
+
+    /// Checks the password and opens a session; returns the user and the session secret for the cookie.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<(User, Secret), AccountError> {
+        let found = self.store.password_hash(username).await?;
+        // Verify against a dummy hash when the user is unknown, so timing does not reveal who exists.
+        let (user, hash) = match found {
+            Some((user, Some(hash))) => (Some(user), hash),
+            _ => (None, password::dummy_hash().await),
+        };
+        let ok = password::verify(password.to_owned(), hash).await;
+        let user = match (user, ok) {
+            (Some(user), true) => user,
+            _ => return Err(AccountError::BadCredentials),
+        };
+        let session = Secret::generate(SESSION_PREFIX);
+        let now = self.clock.now_ms();
+        self.store
+            .insert_session(&session.hash(), user.id, now, now + self.session_ttl_ms)
+            .await?;
+        tracing::info!(user = %user.username, "signed in");
+        Ok((user, session))
+    }
+
+    pub async fn sign_out(&self, session: &str) -> Result<(), AccountError> {
+        self.store.delete_session(&hash_secret(session)).await?;
+        Ok(())
+    }
+
+    pub fn session_ttl_secs(&self) -> i64 {
+        self.session_ttl_ms / 1000
+    }
+
+    pub async fn user_by_session(&self, session: &str) -> Result<Option<User>, AccountError> {
+        Ok(self.store.session_user(&hash_secret(session), self.clock.now_ms()).await?)
+    }
+
+    pub async fn user_by_api_token(&self, token: &str) -> Result<Option<User>, AccountError> {
+        Ok(self.store.api_token_user(&hash_secret(token)).await?)
+    }
+
+    /// A new personal API token; the secret is returned once and only its hash is kept.
+    pub async fn create_api_token(&self, user: &User, name: &str) -> Result<(ApiToken, Secret), AccountError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AccountError::Invalid("name: must have 1-100 characters".into()));
+        }
+        let token = ApiToken {
+            id: random_id(),
+            user_id: user.id,
+            name: name.to_owned(),
+            created_at: self.clock.now_ms(),
+        };
+        let secret = Secret::generate(API_TOKEN_PREFIX);
+        self.store.insert_api_token(&token, &secret.hash()).await?;
+        Ok((token, secret))
+    }
+
+    pub async fn api_tokens(&self, user: &User) -> Result<Vec<ApiToken>, AccountError> {
+        Ok(self.store.list_api_tokens(user.id).await?)
+    }
+
+    pub async fn delete_api_token(&self, user: &User, id: &str) -> Result<(), AccountError> {
+        if self.store.delete_api_token(user.id, id).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NoSuchToken)
+        }
+    }
+
+    pub async fn delete_expired_sessions(&self) -> Result<u64, AccountError> {
+        Ok(self.store.delete_expired_sessions(self.clock.now_ms()).await?)
+    }
+}
+
+/// The user as providers and `GET /api/me` see them (SPEC §2.2).
+pub fn principal(user: &User) -> Principal {
+    Principal {
+        username: user.username.clone(),
+        role: user.role.as_str().to_owned(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        uid: user.id,
+        email: user.email.clone(),
+        two_factor_authentication: false,
+        organization: user.organization.clone(),
+    }
+}

@@ -1,0 +1,158 @@
+//! Operator commands: users, API tokens, providers, keys, migrations.
+
+use crate::accounts::UserInput;
+use crate::app::{App, AppState};
+use crate::clock::{SystemClock, rfc3339};
+use crate::config::Config;
+use crate::registry::Action;
+use crate::store::Store;
+use anyhow::Context;
+use clap::Subcommand;
+use std::io::Read;
+use std::sync::Arc;
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Create an end-user (or, with --admin, an operator).
+    Create {
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Print a new personal API token, alone on its line.
+    Create {
+        username: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProvidersCommand {
+    /// List every provider with its status.
+    List,
+    /// Approve a production provider waiting for approval.
+    Approve { id: String },
+    /// Suspend an active provider: it is no longer brokered and cannot refresh tokens.
+    Suspend { id: String },
+    /// Resume a suspended provider.
+    Resume { id: String },
+    /// Replace the refresh token; prints the new one (the old one stops working at once).
+    RotateToken { id: String },
+    /// Remove the refresh token until one is rotated in.
+    RevokeToken { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key and make it current; the old one stays published until its tokens expire.
+    Rotate,
+    /// List the published keys.
+    List,
+}
+
+async fn app(config: Config) -> anyhow::Result<AppState> {
+    let issuer = config.issuer(None);
+    App::build(config, issuer, Arc::new(SystemClock)).await
+}
+
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    let url = config.database_url();
+    let store = Store::connect_without_migrating(&url).await.context("while opening the database")?;
+    let applied = store.migrate().await.context("while migrating")?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        println!("applied migrations {applied:?}");
+    }
+    Ok(())
+}
+
+pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
+    let UsersCommand::Create { username, email, first_name, last_name, organization, admin, password_stdin } = command;
+    let password = if password_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("while reading the password from stdin")?;
+        Some(text.lines().next().unwrap_or_default().to_owned())
+    } else {
+        None
+    };
+    let app = app(config).await?;
+    let user = app
+        .accounts
+        .create_user(UserInput { username, email, first_name, last_name, organization, admin, password })
+        .await?;
+    println!("created {} {} (uid {})", user.role.as_str().to_lowercase(), user.username, user.id);
+    Ok(())
+}
+
+pub async fn tokens(config: Config, command: TokensCommand) -> anyhow::Result<()> {
+    let TokensCommand::Create { username, name } = command;
+    let app = app(config).await?;
+    let user = app.accounts.user(&username).await?;
+    let (_, secret) = app.accounts.create_api_token(&user, &name).await?;
+    println!("{}", secret.expose());
+    Ok(())
+}
+
+pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Result<()> {
+    let app = app(config).await?;
+    let registry = &app.registry;
+    let (id, action) = match command {
+        ProvidersCommand::List => {
+            for p in registry.list_all().await? {
+                let m = &p.metadata;
+                println!("{}\t{}\t{}\t{}\t{}", m.id, m.env.as_str(), p.status.as_str(), m.namespace_url(), rfc3339(p.created_at));
+            }
+            return Ok(());
+        }
+        ProvidersCommand::RotateToken { id } => {
+            println!("{}", registry.rotate_refresh_token(&id).await?.expose());
+            return Ok(());
+        }
+        ProvidersCommand::RevokeToken { id } => {
+            registry.revoke_refresh_token(&id).await?;
+            println!("revoked the refresh token of {id}");
+            return Ok(());
+        }
+        ProvidersCommand::Approve { id } => (id, Action::Approve),
+        ProvidersCommand::Suspend { id } => (id, Action::Suspend),
+        ProvidersCommand::Resume { id } => (id, Action::Resume),
+    };
+    let provider = registry.apply(&id, action).await?;
+    println!("{} is now {}", provider.metadata.id, provider.status.as_str());
+    Ok(())
+}
+
+pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
+    let app = app(config).await?;
+    match command {
+        KeysCommand::Rotate => {
+            let kid = app.keys.rotate().await?;
+            println!("{kid}");
+        }
+        KeysCommand::List => {
+            let current = app.keys.current_kid();
+            for key in app.keys.jwks().keys {
+                let mark = if Some(&key.kid) == current.as_ref() { "current" } else { "retired" };
+                println!("{}\t{mark}", key.kid);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The `gateway` command line. Every command calls the same domain code as the HTTP API.
+
+mod admin;
+mod serve;
+
+use crate::config::Config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "gateway", version, about = "The federation gateway")]
+pub struct Cli {
+    /// YAML configuration file; every key can also be set with a GATEWAY_* variable.
+    #[arg(long, global = true, env = "GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway until SIGINT/SIGTERM.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print configuration help.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage end-users.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// Manage personal API tokens.
+    #[command(subcommand)]
+    Tokens(admin::TokensCommand),
+    /// Approve, suspend and resume providers; rotate or revoke their refresh tokens.
+    #[command(subcommand)]
+    Providers(admin::ProvidersCommand),
+    /// Manage the signing key ring.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented configuration with the defaults.
+    Example,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config(ConfigCommand::Example) = cli.command {
+        print!("{}", Config::example());
+        return Ok(());
+    }
+    let config = Config::from_process_env(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve::serve(config).await,
+        Command::Migrate => admin::migrate(config).await,
+        Command::Users(c) => admin::users(config, c).await,
+        Command::Tokens(c) => admin::tokens(config, c).await,
+        Command::Providers(c) => admin::providers(config, c).await,
+        Command::Keys(c) => admin::keys(config, c).await,
+        Command::Config(_) => Ok(()),
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,254 @@
+//! Gateway configuration: embedded defaults → YAML file → `GATEWAY_*` environment (SPEC §7).
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP listener binds.
+    pub listen: String,
+    /// The issuer of every token and the base of every URL the gateway hands out.
+    /// Empty means `http://{listen}`.
+    pub public_url: String,
+    /// `sqlite://…` or `postgres://…`. Empty means `sqlite://{data_dir}/gateway.db`.
+    pub database_url: String,
+    /// Signing keys and the default SQLite database live here.
+    pub data_dir: PathBuf,
+    /// Lifetime of provider access tokens, seconds (at most 600).
+    pub access_token_ttl_secs: i64,
+    /// Lifetime of service tokens, seconds (at most 300).
+    pub service_token_ttl_secs: i64,
+    /// Lifetime of a sign-in session, seconds.
+    pub session_ttl_secs: i64,
+    /// How often a replica re-reads the key ring from the database, seconds.
+    pub key_reload_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            database_url: String::new(),
+            data_dir: PathBuf::from("./data"),
+            access_token_ttl_secs: 600,
+            service_token_ttl_secs: 300,
+            session_ttl_secs: 12 * 3600,
+            key_reload_secs: 30,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0}: {1}")]
+    Parse(PathBuf, serde_yaml::Error),
+    #[error("environment variable {0}: {1}")]
+    Env(&'static str, String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then `GATEWAY_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+                if text.trim().is_empty() {
+                    Self::default()
+                } else {
+                    serde_yaml::from_str(&text)
+                        .map_err(|e| ConfigError::Parse(path.to_owned(), e))?
+                }
+            }
+            None => Self::default(),
+        };
+        if let Some(v) = env("GATEWAY_LISTEN") {
+            config.listen = v;
+        }
+        if let Some(v) = env("GATEWAY_PUBLIC_URL") {
+            config.public_url = v;
+        }
+        if let Some(v) = env("GATEWAY_DATABASE_URL") {
+            config.database_url = v;
+        }
+        if let Some(v) = env("GATEWAY_DATA_DIR") {
+            config.data_dir = PathBuf::from(v);
+        }
+        parse_env(&env, "GATEWAY_ACCESS_TOKEN_TTL_SECS", &mut config.access_token_ttl_secs)?;
+        parse_env(&env, "GATEWAY_SERVICE_TOKEN_TTL_SECS", &mut config.service_token_ttl_secs)?;
+        parse_env(&env, "GATEWAY_SESSION_TTL_SECS", &mut config.session_ttl_secs)?;
+        parse_env(&env, "GATEWAY_KEY_RELOAD_SECS", &mut config.key_reload_secs)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults and the process environment only: what `gateway serve` uses with no `--config`.
+    pub fn from_process_env(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load(file, |k| std::env::var(k).ok())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=600).contains(&self.access_token_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "access_token_ttl_secs must be between 1 and 600 (SPEC §2.1)".into(),
+            ));
+        }
+        if !(1..=300).contains(&self.service_token_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "service_token_ttl_secs must be between 1 and 300 (SPEC §2.2)".into(),
+            ));
+        }
+        if self.session_ttl_secs < 60 {
+            return Err(ConfigError::Invalid("session_ttl_secs must be at least 60".into()));
+        }
+        if !self.public_url.is_empty() {
+            let url = url::Url::parse(&self.public_url)
+                .map_err(|e| ConfigError::Invalid(format!("public_url: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(ConfigError::Invalid(
+                    "public_url must be an http(s) URL with a host".into(),
+                ));
+            }
+        }
+        let db = self.database_url();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid(
+                "database_url must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer: `public_url` without a trailing slash, or `http://{listen}`.
+    pub fn issuer(&self, bound: Option<std::net::SocketAddr>) -> String {
+        if self.public_url.is_empty() {
+            match bound {
+                Some(addr) => format!("http://{addr}"),
+                None => format!("http://{}", self.listen),
+            }
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("gateway.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+
+    /// A commented default configuration, for `gateway config example`.
+    pub fn example() -> &'static str {
+        include_str!("config_example.yaml")
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    slot: &mut T,
+) -> Result<(), ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    if let Some(v) = env(key) {
+        *slot = v.parse().map_err(|e: T::Err| ConfigError::Env(key, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Hide a password in a database URL before it reaches a log.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn no_file_and_no_variables_gives_the_embedded_defaults() {
+        let c = Config::load(None, |_| None).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://./data/gateway.db");
+        assert_eq!(c.issuer(None), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("gw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("gateway.yaml");
+        std::fs::write(&file, "listen: 0.0.0.0:9000\npublic_url: https://a.example/\n").unwrap();
+        let env: HashMap<&str, &str> = [("GATEWAY_LISTEN", "127.0.0.1:7000")].into();
+        let c = Config::load(Some(&file), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7000");
+        assert_eq!(c.issuer(None), "https://a.example");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = std::env::temp_dir().join(format!("gw-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("gateway.yaml");
+        std::fs::write(&file, "listne: 0.0.0.0:9000\n").unwrap();
+        let err = Config::load(Some(&file), |_| None).unwrap_err().to_string();
+        assert!(err.contains("listne"), "{err}");
+        let err = Config::load(None, |k| (k == "GATEWAY_ACCESS_TOKEN_TTL_SECS").then(|| "3600".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("600"), "{err}");
+        let err = Config::load(None, |k| (k == "GATEWAY_DATABASE_URL").then(|| "mysql://x".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database_url"), "{err}");
+    }
+
+    #[test]
+    fn passwords_never_reach_debug_output() {
+        let c = Config {
+            database_url: "postgres://gw:hunter2@db/gw".into(),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_example_parses_to_the_defaults() {
+        let c: Config = serde_yaml::from_str(Config::example()).unwrap();
+        assert_eq!(c.listen, Config::default().listen);
+    }
+}

@@ -1,0 +1,48 @@
+//! Personal API tokens: created (shown once), listed (never the secret), deleted.
+
+use super::errors::ApiError;
+use super::extract::{JsonBody, UserAuth};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    JsonBody(body): JsonBody<NewToken>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (token, secret) = app.accounts.create_api_token(&user, &body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": token.id, "name": token.name, "token": secret.expose(), "createdAt": rfc3339(token.created_at) })),
+    ))
+}
+
+pub async fn list(State(app): State<AppState>, UserAuth(user): UserAuth) -> Result<Json<Value>, ApiError> {
+    let tokens = app.accounts.api_tokens(&user).await?;
+    Ok(Json(Value::Array(
+        tokens
+            .iter()
+            .map(|t| json!({ "id": t.id, "name": t.name, "createdAt": rfc3339(t.created_at) }))
+            .collect(),
+    )))
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.accounts.delete_api_token(&user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,150 @@
+//! The one error table: every failure becomes an RFC 9457 problem (SPEC §6). Server-side failures
+//! log their cause and answer a generic detail, so no internal text, token or trace leaks.
+
+use crate::accounts::AccountError;
+use crate::registry::RegistryError;
+use crate::tokens::TokenError;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use provider_kit::protocol::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Immutable(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the body is larger than this endpoint accepts")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => (StatusCode::BAD_REQUEST, "invalidInput", "Invalid input"),
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            NotFound(_) => (StatusCode::NOT_FOUND, "notFound", "Not found"),
+            Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Immutable(_) => (StatusCode::METHOD_NOT_ALLOWED, "metadataImmutable", "Metadata is immutable"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed", "Method not allowed"),
+            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payloadTooLarge", "Payload too large"),
+            InvalidTransition(_) => (StatusCode::CONFLICT, "invalidTransition", "Invalid state change"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internalError", "Internal error"),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, code, title) = self.parts();
+        let detail = match self {
+            Self::Internal(_) => "the gateway failed to handle this request; the cause is in its log".to_owned(),
+            other => other.to_string(),
+        };
+        Problem::new(status.as_u16(), code, title, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let problem = self.problem();
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, [(header::CONTENT_TYPE, Problem::CONTENT_TYPE)], body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(m) => Self::BadRequest(m),
+            AccountError::UsernameTaken(_) => Self::Conflict(e.to_string()),
+            AccountError::BadCredentials => Self::Unauthorized("wrong username or password"),
+            AccountError::NoSuchUser(_) | AccountError::NoSuchToken => Self::NotFound(e.to_string()),
+            AccountError::Store(_) | AccountError::Hashing => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Duplicate(_) => Self::Conflict(e.to_string()),
+            RegistryError::NotFound(_) => Self::NotFound(e.to_string()),
+            RegistryError::InvalidTransition { .. } => Self::InvalidTransition(e.to_string()),
+            RegistryError::Store(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::InvalidGrant => Self::Unauthorized("the refresh token is invalid, revoked, or its provider is suspended"),
+            TokenError::InvalidAccessToken(why) => Self::Unauthorized(why),
+            TokenError::Sign(_) | TokenError::Store(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_a_problem_with_a_stable_code() {
+        let cases = [
+            (ApiError::BadRequest("id: bad".into()), 400, "invalidInput"),
+            (ApiError::Unauthorized("no"), 401, "unauthenticated"),
+            (ApiError::Forbidden("no"), 403, "forbidden"),
+            (ApiError::NotFound("x".into()), 404, "notFound"),
+            (ApiError::Conflict("x".into()), 409, "conflict"),
+            (ApiError::Immutable("x"), 405, "metadataImmutable"),
+            (ApiError::MethodNotAllowed, 405, "methodNotAllowed"),
+            (ApiError::InvalidTransition("x".into()), 409, "invalidTransition"),
+            (ApiError::PayloadTooLarge, 413, "payloadTooLarge"),
+            (ApiError::Internal("x".into()), 500, "internalError"),
+        ];
+        for (error, status, code) in cases {
+            let p = error.problem();
+            assert_eq!((p.status, p.code.as_str()), (status, code));
+            assert!(p.type_.ends_with(code));
+        }
+    }
+
+    #[test]
+    fn internal_causes_never_reach_the_body() {
+        let p = ApiError::Internal("password=hunter2 at db.rs:42".into()).problem();
+        assert!(!p.detail.contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn responses_carry_the_problem_content_type() {
+        let r = ApiError::Unauthorized("no").into_response();
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+}

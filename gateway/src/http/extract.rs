@@ -1,0 +1,105 @@
+//! Identity extractors and the JSON body extractor. Instrumented with `skip_all`: a token read here
+//! can never reach a log.
+
+use super::errors::ApiError;
+use crate::app::AppState;
+use crate::model::{Provider, Role, User};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+pub const SESSION_COOKIE: &str = "gw_session";
+
+/// A signed-in user: a session cookie or `Authorization: Bearer <personal API token>`.
+pub struct UserAuth(pub User);
+
+/// A signed-in user with the admin role.
+pub struct AdminAuth(pub User);
+
+/// A provider presenting a valid access token.
+pub struct ProviderAuth(pub Provider);
+
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+impl FromRequestParts<AppState> for UserAuth {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "user_auth", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let user = if let Some(token) = bearer(parts) {
+            app.accounts.user_by_api_token(token).await?
+        } else if let Some(session) = cookie(parts, SESSION_COOKIE) {
+            app.accounts.user_by_session(session).await?
+        } else {
+            return Err(ApiError::Unauthorized("sign in, or send Authorization: Bearer <API token>"));
+        };
+        user.map(Self).ok_or(ApiError::Unauthorized("the session or API token is not valid"))
+    }
+}
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "admin_auth", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let UserAuth(user) = UserAuth::from_request_parts(parts, app).await?;
+        if user.role == Role::Admin {
+            Ok(Self(user))
+        } else {
+            Err(ApiError::Forbidden("this action needs an admin"))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ProviderAuth {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "provider_auth", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or(ApiError::Unauthorized("send Authorization: Bearer <access token>"))?;
+        Ok(Self(app.tokens.verify_access_token(token).await?))
+    }
+}
+
+/// `Json<T>` whose rejections are problems naming the field and position at fault.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        if !is_json {
+            return Err(ApiError::BadRequest("send the body as Content-Type: application/json".into()));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::BadRequest(format!("reading the body: {e}")),
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| ApiError::BadRequest(format!("body: {e}")))
+    }
+}

@@ -1,0 +1,56 @@
+//! The HTTP layer: the only module that knows axum. Handlers extract, call one domain function, and
+//! map the result.
+
+mod admin;
+mod api_tokens;
+pub mod errors;
+pub mod extract;
+mod health;
+mod me;
+mod provider_tokens;
+mod providers;
+mod session;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use errors::ApiError;
+
+/// Largest JSON body the API accepts. Brokered bodies have their own limit.
+const API_BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(provider_tokens::jwks))
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout", post(session::logout))
+        .route("/auth/providers/refresh", post(provider_tokens::ucloud_refresh))
+        .route("/oauth/token", post(provider_tokens::oauth_token))
+        .route("/api/me", get(me::me))
+        .route("/api/tokens", get(api_tokens::list).post(api_tokens::create))
+        .route("/api/tokens/{id}", delete(api_tokens::delete))
+        .route("/api/providers", get(providers::list).post(providers::register))
+        .route(
+            "/api/providers/{id}",
+            get(providers::get)
+                .put(providers::immutable)
+                .patch(providers::immutable)
+                .delete(providers::immutable),
+        )
+        .route("/api/admin/users", post(admin::create_user))
+        .route("/api/admin/providers/{id}/approve", post(admin::approve))
+        .route("/api/admin/providers/{id}/suspend", post(admin::suspend))
+        .route("/api/admin/providers/{id}/resume", post(admin::resume))
+        .route(
+            "/api/admin/providers/{id}/refresh-token",
+            post(admin::rotate_refresh_token).delete(admin::revoke_refresh_token),
+        )
+        .route("/api/admin/keys/rotate", post(admin::rotate_key))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .with_state(app)
+}

@@ -1,0 +1,196 @@
+//! The live key ring: which key signs now, which keys are published, and JWS signing.
+
+use super::material::{KeyError, KeyMaterial};
+use crate::clock::SharedClock;
+use crate::model::SigningKeyRecord;
+use crate::store::{Store, StoreError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use provider_kit::protocol::{Jwk, JwkSet};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("no current signing key is loaded")]
+    NoCurrentKey,
+    #[error("serializing claims: {0}")]
+    Claims(#[from] serde_json::Error),
+    #[error("RSA signing failed")]
+    Crypto,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct KeyRing {
+    dir: PathBuf,
+    store: Store,
+    clock: SharedClock,
+    /// How long a retired key stays published: the longest token lifetime plus clock skew.
+    retention_ms: i64,
+    state: RwLock<Arc<RingState>>,
+}
+
+#[derive(Default)]
+struct RingState {
+    current: Option<Arc<KeyMaterial>>,
+    jwks: JwkSet,
+    jwks_json: Arc<str>,
+    /// Every published key whose private half this replica has loaded, so reloads do not re-read files.
+    loaded: HashMap<String, Arc<KeyMaterial>>,
+    /// Published public keys, for verifying the gateway's own access tokens.
+    verifying: HashMap<String, Arc<jsonwebtoken::DecodingKey>>,
+}
+
+impl KeyRing {
+    /// Loads the ring; generates and persists the first key when there is none.
+    pub async fn open(
+        store: Store,
+        dir: PathBuf,
+        clock: SharedClock,
+        retention_secs: i64,
+    ) -> Result<Self, RingError> {
+        let ring = Self {
+            dir,
+            store,
+            clock,
+            retention_ms: retention_secs * 1000,
+            state: RwLock::new(Arc::default()),
+        };
+        ring.reload().await?;
+        if ring.current_kid().is_none() {
+            tracing::info!("no signing key yet; generating the first one");
+            ring.rotate().await?;
+        }
+        Ok(ring)
+    }
+
+    /// Adds a new key, makes it current, and retires the previous one (still published for a while).
+    pub async fn rotate(&self) -> Result<String, RingError> {
+        let dir = self.dir.clone();
+        let material = tokio::task::spawn_blocking(move || KeyMaterial::generate(&dir))
+            .await
+            .map_err(|_| KeyError::Generate)??;
+        let record = SigningKeyRecord {
+            kid: material.kid.clone(),
+            n: material.n.clone(),
+            e: material.e.clone(),
+            created_at: self.clock.now_ms(),
+            retired_at: None,
+        };
+        self.store.rotate_signing_key(&record).await?;
+        tracing::info!(kid = %record.kid, "signing key rotated");
+        self.reload().await?;
+        Ok(record.kid)
+    }
+
+    /// Re-reads the published keys from the database (another replica may have rotated).
+    pub async fn reload(&self) -> Result<(), RingError> {
+        let now = self.clock.now_ms();
+        let records = self.store.published_signing_keys(now - self.retention_ms).await?;
+        let previous = self.snapshot();
+        let mut loaded = HashMap::new();
+        let mut verifying = HashMap::new();
+        let mut current = None;
+        for record in &records {
+            let material = match previous.loaded.get(&record.kid) {
+                Some(m) => Some(m.clone()),
+                None => {
+                    let (dir, kid) = (self.dir.clone(), record.kid.clone());
+                    match tokio::task::spawn_blocking(move || KeyMaterial::load(&dir, &kid)).await {
+                        Ok(Ok(m)) => Some(Arc::new(m)),
+                        Ok(Err(e)) if record.retired_at.is_none() => {
+                            tracing::error!(kid = %record.kid, error = %e, "the current signing key cannot be loaded");
+                            None
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            if let Some(m) = &material {
+                loaded.insert(record.kid.clone(), m.clone());
+            }
+            if record.retired_at.is_none() && current.is_none() {
+                current = material;
+            }
+            if let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_components(&record.n, &record.e) {
+                verifying.insert(record.kid.clone(), Arc::new(key));
+            }
+        }
+        let jwks = JwkSet {
+            keys: records
+                .iter()
+                .map(|r| Jwk {
+                    kty: "RSA".into(),
+                    kid: r.kid.clone(),
+                    alg: "RS256".into(),
+                    use_: "sig".into(),
+                    n: r.n.clone(),
+                    e: r.e.clone(),
+                })
+                .collect(),
+        };
+        let jwks_json: Arc<str> = serde_json::to_string(&jwks).unwrap_or_default().into();
+        let state = RingState { current, jwks, jwks_json, loaded, verifying };
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Arc<RingState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn current_kid(&self) -> Option<String> {
+        self.snapshot().current.as_ref().map(|k| k.kid.clone())
+    }
+
+    pub fn jwks(&self) -> JwkSet {
+        self.snapshot().jwks.clone()
+    }
+
+    /// The JWK Set, serialized once per reload.
+    pub fn jwks_json(&self) -> Arc<str> {
+        self.snapshot().jwks_json.clone()
+    }
+
+    pub fn verifying_key(&self, kid: &str) -> Option<Arc<jsonwebtoken::DecodingKey>> {
+        self.snapshot().verifying.get(kid).cloned()
+    }
+
+    /// A compact RS256 JWS with header `typ` and the current key's `kid`.
+    pub fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, SignError> {
+        let state = self.snapshot();
+        let key = state.current.as_ref().ok_or(SignError::NoCurrentKey)?;
+        sign_with(key, typ, claims)
+    }
+}
+
+fn sign_with(key: &KeyMaterial, typ: &str, claims: &impl Serialize) -> Result<String, SignError> {
+    #[derive(Serialize)]
+    struct Header<'a> {
+        alg: &'static str,
+        typ: &'a str,
+        kid: &'a str,
+    }
+    let header = serde_json::to_vec(&Header { alg: "RS256", typ, kid: &key.kid })?;
+    let payload = serde_json::to_vec(claims)?;
+    let mut token = URL_SAFE_NO_PAD.encode(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    let mut signature = vec![0u8; key.pair.public_modulus_len()];
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    key.pair
+        .sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, token.as_bytes(), &mut signature)
+        .map_err(|_| SignError::Crypto)?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
+}

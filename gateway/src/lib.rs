@@ -1,0 +1,15 @@
+//! The federation gateway: providers register, get tokens, publish manifests; users sign in and are
+//! brokered to providers. See `docs/architecture.md` for the flow and how these modules line up on it.
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod model;
+pub mod registry;
+pub mod secrets;
+pub mod store;
+pub mod tokens;

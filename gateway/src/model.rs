@@ -1,0 +1,106 @@
+//! Plain records shared by the domain modules and the store. No behaviour, no framework types.
+
+use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "USER",
+            Self::Admin => "ADMIN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "ADMIN" { Self::Admin } else { Self::User }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organization: Option<String>,
+    pub role: Role,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organization: Option<String>,
+    pub role: Role,
+    /// An argon2id PHC string, never the password.
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: i64,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderStatus {
+    PendingApproval,
+    Active,
+    Suspended,
+}
+
+impl ProviderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingApproval => "pendingApproval",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pendingApproval" => Some(Self::PendingApproval),
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub metadata: ProviderMetadata,
+    pub status: ProviderStatus,
+    pub owner_id: i64,
+    pub has_refresh_token: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Provider {
+    pub fn is_test(&self) -> bool {
+        self.metadata.env == ProviderEnv::Test
+    }
+}
+
+/// The public half of a signing key, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub n: String,
+    pub e: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}

@@ -1,0 +1,141 @@
+//! Provider registration and lifecycle (SPEC §1): immutable metadata, approval, suspension,
+//! refresh-token rotation and revocation, and who may see which provider.
+
+use crate::clock::SharedClock;
+use crate::model::{Provider, ProviderStatus, Role, User};
+use crate::secrets::{REFRESH_TOKEN_PREFIX, Secret};
+use crate::store::{Store, StoreError};
+use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("a provider with id {0:?} already exists")]
+    Duplicate(String),
+    #[error("no provider {0:?}")]
+    NotFound(String),
+    #[error("provider {id:?} is {status} and cannot be {action}")]
+    InvalidTransition { id: String, status: &'static str, action: &'static str },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A lifecycle action an admin takes on a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Approve,
+    Suspend,
+    Resume,
+}
+
+impl Action {
+    fn rule(self) -> (&'static [ProviderStatus], ProviderStatus, &'static str) {
+        use ProviderStatus::*;
+        match self {
+            Self::Approve => (&[PendingApproval], Active, "approved"),
+            Self::Suspend => (&[Active], Suspended, "suspended"),
+            Self::Resume => (&[Suspended], Active, "resumed"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Registry {
+    store: Store,
+    clock: SharedClock,
+}
+
+impl Registry {
+    pub fn new(store: Store, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Registers `metadata` owned by `owner`. Test providers are active at once; production ones wait
+    /// for an admin. Returns the refresh token, which is never shown again.
+    pub async fn register(
+        &self,
+        owner: &User,
+        metadata: ProviderMetadata,
+    ) -> Result<(Provider, Secret), RegistryError> {
+        let status = match metadata.env {
+            ProviderEnv::Test => ProviderStatus::Active,
+            ProviderEnv::Production => ProviderStatus::PendingApproval,
+        };
+        let refresh = Secret::generate(REFRESH_TOKEN_PREFIX);
+        let provider = self
+            .store
+            .insert_provider(&metadata, status, owner.id, &refresh.hash(), self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => RegistryError::Duplicate(metadata.id.to_string()),
+                e => e.into(),
+            })?;
+        tracing::info!(provider = %provider.metadata.id, owner = %owner.username, status = provider.status.as_str(), "provider registered");
+        Ok((provider, refresh))
+    }
+
+    /// The provider, if `viewer` may see it; a hidden provider looks exactly like a missing one.
+    pub async fn get(&self, viewer: &User, id: &str) -> Result<Provider, RegistryError> {
+        match self.store.provider(id).await? {
+            Some(p) if visible_to(viewer, &p) => Ok(p),
+            _ => Err(RegistryError::NotFound(id.to_owned())),
+        }
+    }
+
+    /// Any provider, for operators' commands and internal use.
+    pub async fn get_any(&self, id: &str) -> Result<Provider, RegistryError> {
+        self.store.provider(id).await?.ok_or_else(|| RegistryError::NotFound(id.to_owned()))
+    }
+
+    pub async fn list(&self, viewer: &User) -> Result<Vec<Provider>, RegistryError> {
+        let all = self.store.list_providers().await?;
+        Ok(all.into_iter().filter(|p| visible_to(viewer, p)).collect())
+    }
+
+    pub async fn list_all(&self) -> Result<Vec<Provider>, RegistryError> {
+        Ok(self.store.list_providers().await?)
+    }
+
+    pub async fn apply(&self, id: &str, action: Action) -> Result<Provider, RegistryError> {
+        let (from, to, verb) = action.rule();
+        match self.store.transition_provider(id, from, to, self.clock.now_ms()).await? {
+            Some(p) => {
+                tracing::info!(provider = %id, action = verb, "provider lifecycle changed");
+                Ok(p)
+            }
+            None => {
+                let current = self.get_any(id).await?;
+                Err(RegistryError::InvalidTransition {
+                    id: id.to_owned(),
+                    status: current.status.as_str(),
+                    action: verb,
+                })
+            }
+        }
+    }
+
+    /// Replaces the refresh token: the old one stops working at once; the new one is returned once.
+    pub async fn rotate_refresh_token(&self, id: &str) -> Result<Secret, RegistryError> {
+        let refresh = Secret::generate(REFRESH_TOKEN_PREFIX);
+        if !self.store.set_refresh_token_hash(id, Some(&refresh.hash()), self.clock.now_ms()).await? {
+            return Err(RegistryError::NotFound(id.to_owned()));
+        }
+        tracing::info!(provider = %id, "refresh token rotated");
+        Ok(refresh)
+    }
+
+    /// Removes the refresh token; the provider cannot obtain access tokens until one is rotated in.
+    pub async fn revoke_refresh_token(&self, id: &str) -> Result<(), RegistryError> {
+        if !self.store.set_refresh_token_hash(id, None, self.clock.now_ms()).await? {
+            return Err(RegistryError::NotFound(id.to_owned()));
+        }
+        tracing::info!(provider = %id, "refresh token revoked");
+        Ok(())
+    }
+}
+
+/// Admins and owners see their providers in any state; everyone else sees active production ones.
+pub fn visible_to(viewer: &User, provider: &Provider) -> bool {
+    viewer.role == Role::Admin
+        || viewer.id == provider.owner_id
+        || (provider.status == ProviderStatus::Active && !provider.is_test())
+}

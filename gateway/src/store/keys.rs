@@ -1,0 +1,45 @@
+//! The public half of the key ring: which keys exist, which is current, which are retired.
+//! Private keys never enter the database; they stay in 0600 files under the data dir.
+
+use super::{Store, StoreResult, conflict, with_pool};
+use crate::model::SigningKeyRecord;
+
+type KeyRow = (String, String, String, i64, Option<i64>);
+
+impl Store {
+    /// Adds `new` as the current key and retires every other live key at `new.created_at`, atomically.
+    pub async fn rotate_signing_key(&self, new: &SigningKeyRecord) -> StoreResult<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                .bind(new.created_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO signing_keys (kid, n, e, created_at, retired_at) VALUES ($1, $2, $3, $4, NULL)")
+                .bind(&new.kid)
+                .bind(&new.n)
+                .bind(&new.e)
+                .bind(new.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("a signing key with this kid"))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Keys still published: live ones, and retired ones retired after `retired_after`.
+    pub async fn published_signing_keys(&self, retired_after: i64) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows: Vec<KeyRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT kid, n, e, created_at, retired_at FROM signing_keys \
+             WHERE retired_at IS NULL OR retired_at > $1 \
+             ORDER BY CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, created_at DESC, kid")
+            .bind(retired_after)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(kid, n, e, created_at, retired_at)| SigningKeyRecord { kid, n, e, created_at, retired_at })
+            .collect())
+    }
+}

@@ -1,0 +1,132 @@
+//! Provider access tokens (SPEC §2.1): refresh token in, short-lived RS256 `at+jwt` out, and the
+//! check the gateway applies when a provider presents one.
+
+use crate::clock::SharedClock;
+use crate::keys::{KeyRing, SignError};
+use crate::model::{Provider, ProviderStatus};
+use crate::secrets::{hash_secret, random_id};
+use crate::store::{Store, StoreError};
+use provider_kit::protocol::{AccessClaims, ROLE_PROVIDER, TYP_ACCESS, provider_subject};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The refresh token is unknown, revoked, rotated away, or its provider is suspended.
+    #[error("the refresh token is invalid, revoked, or its provider is suspended")]
+    InvalidGrant,
+    /// A presented access token failed a check; the reason is safe to show (it never holds the token).
+    #[error("access token rejected: {0}")]
+    InvalidAccessToken(&'static str),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct IssuedAccessToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    store: Store,
+    keys: Arc<KeyRing>,
+    clock: SharedClock,
+    issuer: String,
+    access_ttl_secs: i64,
+}
+
+/// Longest a token may claim to come from the future, or be past `exp`, because clocks drift.
+const LEEWAY_SECS: u64 = 30;
+/// Refuse to parse anything larger: a real access token is well under 2 KiB.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+impl Tokens {
+    pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock, issuer: String, access_ttl_secs: i64) -> Self {
+        Self { store, keys, clock, issuer, access_ttl_secs }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Exchanges a refresh token for an access token. Both refresh forms of SPEC §2.1 call this.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedAccessToken, TokenError> {
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(TokenError::InvalidGrant);
+        }
+        let provider = self
+            .store
+            .provider_by_refresh_hash(&hash_secret(refresh_token))
+            .await?
+            .ok_or(TokenError::InvalidGrant)?;
+        if provider.status == ProviderStatus::Suspended {
+            return Err(TokenError::InvalidGrant);
+        }
+        let now = self.clock.now_secs();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: provider_subject(provider.metadata.id.as_str()),
+            aud: self.issuer.clone(),
+            role: ROLE_PROVIDER.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + self.access_ttl_secs,
+            jti: random_id(),
+        };
+        let token = self.keys.sign(TYP_ACCESS, &claims)?;
+        Ok(IssuedAccessToken { token, expires_in: self.access_ttl_secs })
+    }
+
+    /// Verifies an access token a provider presents and returns that provider, which must not be
+    /// suspended. Checks `alg` (RS256 only), `typ`, `kid`, signature, `iss`, `aud`, `sub`, `role`,
+    /// `exp` and `nbf`.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_access_token(&self, token: &str) -> Result<Provider, TokenError> {
+        use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
+        let bad = TokenError::InvalidAccessToken;
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(bad("too large"));
+        }
+        let header = decode_header(token).map_err(|_| bad("malformed"))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(bad("algorithm must be RS256"));
+        }
+        if header.typ.as_deref() != Some(TYP_ACCESS) {
+            return Err(bad("typ must be at+jwt"));
+        }
+        let kid = header.kid.ok_or(bad("no kid"))?;
+        let key = self.keys.verifying_key(&kid).ok_or(bad("unknown kid"))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        // jsonwebtoken reads the system clock; check exp/nbf against ours instead.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = decode::<AccessClaims>(token, &key, &validation)
+            .map_err(|_| bad("signature, issuer or audience"))?
+            .claims;
+        let now = self.clock.now_secs();
+        let leeway = LEEWAY_SECS as i64;
+        if claims.exp + leeway <= now {
+            return Err(bad("expired"));
+        }
+        if claims.nbf - leeway > now {
+            return Err(bad("not yet valid"));
+        }
+        if claims.role != ROLE_PROVIDER {
+            return Err(bad("role must be PROVIDER"));
+        }
+        let id = claims.sub.strip_prefix("#P_").ok_or(bad("subject is not a provider"))?;
+        let provider = self.store.provider(id).await?.ok_or(bad("unknown provider"))?;
+        if provider.status == ProviderStatus::Suspended {
+            return Err(bad("provider is suspended"));
+        }
+        Ok(provider)
+    }
+}

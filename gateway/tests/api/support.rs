@@ -1,0 +1,220 @@
+//! Test harness: the real gateway on port 0 with a fresh database (SQLite file or its own PostgreSQL
+//! database), a hand-moved clock, and helpers that speak the product's language.
+
+use gateway::app::{App, AppState, serve};
+use gateway::clock::ManualClock;
+use gateway::config::Config;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database for one test, dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    pub dir: PathBuf,
+    pg_drop: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = std::env::temp_dir().join(format!("gw-test-{}", gateway::secrets::random_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.join("gateway.db").display()),
+                dir,
+                pg_drop: None,
+            },
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("gw_test_{}", &gateway::secrets::random_id()[..16]);
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!(
+                        "PostgreSQL is needed for these tests ({e}); start it or set GATEWAY_TEST_DATABASE_URL"
+                    ));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let mut url = url::Url::parse(&admin).unwrap();
+                url.set_path(&name);
+                Self { url: url.to_string(), dir, pg_drop: Some((admin, name)) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin, name)) = self.pg_drop.take() {
+            // Drop runs outside any runtime we may block on: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// `GATEWAY_TEST_DATABASE_URL`, or the machine's local PostgreSQL.
+pub fn postgres_admin_url() -> String {
+    std::env::var("GATEWAY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub app: AppState,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _db: TestDb,
+}
+
+pub const START_MS: i64 = 1_800_000_000_000;
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = Config {
+            database_url: db.url.clone(),
+            data_dir: db.dir.clone(),
+            ..Config::default()
+        };
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let url = format!("http://{addr}");
+        let app = App::build(config, url.clone(), clock.clone()).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(app.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            url,
+            app,
+            clock,
+            http: reqwest::Client::new(),
+            stop: Some(tx),
+            server: Some(server),
+            _db: db,
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Creates a user with a password and returns a personal API token for it.
+    pub async fn user(&self, username: &str, admin: bool) -> String {
+        let user = self
+            .app
+            .accounts
+            .create_user(gateway::accounts::UserInput {
+                username: username.into(),
+                email: format!("{username}@example.org"),
+                first_name: "First".into(),
+                last_name: "Last".into(),
+                organization: Some("example.org".into()),
+                admin,
+                password: Some(format!("{username}-password")),
+            })
+            .await
+            .unwrap();
+        let (_, secret) = self.app.accounts.create_api_token(&user, "tests").await.unwrap();
+        secret.expose().to_owned()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self.http.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+        read(r).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        read(r).await
+    }
+
+    /// Registers a provider; returns the registration answer.
+    pub async fn register(&self, token: &str, id: &str, env: &str) -> (StatusCode, Value) {
+        let https = env == "production";
+        let domain = if https { format!("{id}.example.org") } else { "127.0.0.1".to_owned() };
+        self.post(token, "/api/providers", json!({ "id": id, "domain": domain, "https": https, "port": 8443, "env": env }))
+            .await
+    }
+
+    /// UCloud refresh form.
+    pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url("/auth/providers/refresh"))
+            .json(&json!({ "items": [{ "refreshToken": refresh_token }] }))
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    /// OAuth 2.0 refresh form.
+    pub async fn oauth_refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+}
+
+pub async fn read(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+/// Runs an async test body once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$body($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}

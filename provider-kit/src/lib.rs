@@ -1,0 +1,3 @@
+//! provider-kit: what a provider developer needs to join the federation.
+
+pub mod protocol;

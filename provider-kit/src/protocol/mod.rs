@@ -1,0 +1,25 @@
+//! The wire contract of `docs/protocol.md`, in types. Both crates use these: the contract lives once.
+//!
+//! Field names are camelCase on the wire. Types that carry a rule of the contract (`ProviderId`,
+//! `ProviderMetadata`) can only be built through their parser, so the rest of the code never re-checks.
+
+mod claims;
+mod manifest;
+mod metadata;
+mod problem;
+mod tokens;
+
+pub use claims::{
+    AccessClaims, Principal, ROLE_PROVIDER, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims,
+    TYP_ACCESS, TYP_SERVICE, TYP_USERMAP, UsermapClaims, provider_subject,
+};
+pub use manifest::{
+    ComputeFeatures, DockerFeatures, FeatureToggle, Features, Manifest, StorageFeatures,
+    UserSettings, VirtualMachineFeatures,
+};
+pub use metadata::{MetadataError, ProviderEnv, ProviderId, ProviderMetadata};
+pub use problem::Problem;
+pub use tokens::{
+    Jwk, JwkSet, OAuthError, OAuthTokenResponse, RefreshItem, RefreshRequest, RefreshResponse,
+    RefreshResponseItem,
+};

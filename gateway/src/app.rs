@@ -31,13 +31,23 @@ pub type AppState = Arc<App>;
 impl App {
     /// Connects and migrates the database and opens the key ring (generating the first key if none).
     /// `issuer` is the gateway's public URL, fixed before anything is signed.
-    pub async fn build(config: Config, issuer: String, clock: SharedClock) -> anyhow::Result<AppState> {
+    pub async fn build(
+        config: Config,
+        issuer: String,
+        clock: SharedClock,
+    ) -> anyhow::Result<AppState> {
         create_private_dir(&config.data_dir)?;
         let database_url = config.database_url();
-        let store = Store::connect(&database_url)
-            .await
-            .with_context(|| format!("while opening the database {}", crate::config::redact_url(&database_url)))?;
-        let retention = config.access_token_ttl_secs.max(config.service_token_ttl_secs) + 60;
+        let store = Store::connect(&database_url).await.with_context(|| {
+            format!(
+                "while opening the database {}",
+                crate::config::redact_url(&database_url)
+            )
+        })?;
+        let retention = config
+            .access_token_ttl_secs
+            .max(config.service_token_ttl_secs)
+            + 60;
         let keys = KeyRing::open(store.clone(), config.keys_dir(), clock.clone(), retention)
             .await
             .context("while loading the signing keys")?;
@@ -45,7 +55,13 @@ impl App {
         Ok(Arc::new(Self {
             accounts: Accounts::new(store.clone(), clock.clone(), config.session_ttl_secs),
             registry: Registry::new(store.clone(), clock.clone()),
-            tokens: Tokens::new(store.clone(), keys.clone(), clock.clone(), issuer.clone(), config.access_token_ttl_secs),
+            tokens: Tokens::new(
+                store.clone(),
+                keys.clone(),
+                clock.clone(),
+                issuer.clone(),
+                config.access_token_ttl_secs,
+            ),
             issuer,
             store,
             clock,
@@ -86,9 +102,12 @@ pub async fn serve(
         tokio::spawn(expire_sessions(app.clone(), stop_rx.clone())),
     ];
     let router = crate::http::router(app.clone());
-    let result = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;

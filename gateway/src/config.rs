@@ -94,9 +94,21 @@ impl Config {
         if let Some(v) = env("GATEWAY_DATA_DIR") {
             config.data_dir = PathBuf::from(v);
         }
-        parse_env(&env, "GATEWAY_ACCESS_TOKEN_TTL_SECS", &mut config.access_token_ttl_secs)?;
-        parse_env(&env, "GATEWAY_SERVICE_TOKEN_TTL_SECS", &mut config.service_token_ttl_secs)?;
-        parse_env(&env, "GATEWAY_SESSION_TTL_SECS", &mut config.session_ttl_secs)?;
+        parse_env(
+            &env,
+            "GATEWAY_ACCESS_TOKEN_TTL_SECS",
+            &mut config.access_token_ttl_secs,
+        )?;
+        parse_env(
+            &env,
+            "GATEWAY_SERVICE_TOKEN_TTL_SECS",
+            &mut config.service_token_ttl_secs,
+        )?;
+        parse_env(
+            &env,
+            "GATEWAY_SESSION_TTL_SECS",
+            &mut config.session_ttl_secs,
+        )?;
         parse_env(&env, "GATEWAY_KEY_RELOAD_SECS", &mut config.key_reload_secs)?;
         config.validate()?;
         Ok(config)
@@ -119,7 +131,9 @@ impl Config {
             ));
         }
         if self.session_ttl_secs < 60 {
-            return Err(ConfigError::Invalid("session_ttl_secs must be at least 60".into()));
+            return Err(ConfigError::Invalid(
+                "session_ttl_secs must be at least 60".into(),
+            ));
         }
         if !self.public_url.is_empty() {
             let url = url::Url::parse(&self.public_url)
@@ -131,7 +145,10 @@ impl Config {
             }
         }
         let db = self.database_url();
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Invalid(
                 "database_url must start with sqlite:, postgres:// or postgresql://".into(),
             ));
@@ -178,7 +195,9 @@ where
     T::Err: std::fmt::Display,
 {
     if let Some(v) = env(key) {
-        *slot = v.parse().map_err(|e: T::Err| ConfigError::Env(key, e.to_string()))?;
+        *slot = v
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Env(key, e.to_string()))?;
     }
     Ok(())
 }
@@ -212,7 +231,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gw-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("gateway.yaml");
-        std::fs::write(&file, "listen: 0.0.0.0:9000\npublic_url: https://a.example/\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen: 0.0.0.0:9000\npublic_url: https://a.example/\n",
+        )
+        .unwrap();
         let env: HashMap<&str, &str> = [("GATEWAY_LISTEN", "127.0.0.1:7000")].into();
         let c = Config::load(Some(&file), |k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.listen, "127.0.0.1:7000");
@@ -227,13 +250,17 @@ mod tests {
         std::fs::write(&file, "listne: 0.0.0.0:9000\n").unwrap();
         let err = Config::load(Some(&file), |_| None).unwrap_err().to_string();
         assert!(err.contains("listne"), "{err}");
-        let err = Config::load(None, |k| (k == "GATEWAY_ACCESS_TOKEN_TTL_SECS").then(|| "3600".into()))
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(None, |k| {
+            (k == "GATEWAY_ACCESS_TOKEN_TTL_SECS").then(|| "3600".into())
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("600"), "{err}");
-        let err = Config::load(None, |k| (k == "GATEWAY_DATABASE_URL").then(|| "mysql://x".into()))
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(None, |k| {
+            (k == "GATEWAY_DATABASE_URL").then(|| "mysql://x".into())
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("database_url"), "{err}");
     }
 

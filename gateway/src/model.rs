@@ -17,7 +17,11 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Self {
-        if s == "ADMIN" { Self::Admin } else { Self::User }
+        if s == "ADMIN" {
+            Self::Admin
+        } else {
+            Self::User
+        }
     }
 }
 

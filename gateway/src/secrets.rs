@@ -13,7 +13,10 @@ pub struct Secret(String);
 impl Secret {
     /// `prefix` + 256 random bits, base64url. The prefix tells a leaked string's kind at a glance.
     pub fn generate(prefix: &str) -> Self {
-        Self(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>())))
+        Self(format!(
+            "{prefix}{}",
+            URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+        ))
     }
 
     pub fn expose(&self) -> &str {
@@ -40,7 +43,10 @@ pub fn hash_secret(secret: &str) -> String {
 /// Random bytes from the OS generator. Failure of the system RNG is not something to recover from.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
-    #[expect(clippy::expect_used, reason = "no safe way to continue without randomness")]
+    #[expect(
+        clippy::expect_used,
+        reason = "no safe way to continue without randomness"
+    )]
     aws_lc_rs::rand::fill(&mut buf).expect("the system random generator failed");
     buf
 }
@@ -52,10 +58,12 @@ pub fn random_id() -> String {
 
 pub fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 pub const REFRESH_TOKEN_PREFIX: &str = "gwr_";

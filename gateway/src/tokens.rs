@@ -43,8 +43,20 @@ const LEEWAY_SECS: u64 = 30;
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 impl Tokens {
-    pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock, issuer: String, access_ttl_secs: i64) -> Self {
-        Self { store, keys, clock, issuer, access_ttl_secs }
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        clock: SharedClock,
+        issuer: String,
+        access_ttl_secs: i64,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            clock,
+            issuer,
+            access_ttl_secs,
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -77,7 +89,10 @@ impl Tokens {
             jti: random_id(),
         };
         let token = self.keys.sign(TYP_ACCESS, &claims)?;
-        Ok(IssuedAccessToken { token, expires_in: self.access_ttl_secs })
+        Ok(IssuedAccessToken {
+            token,
+            expires_in: self.access_ttl_secs,
+        })
     }
 
     /// Verifies an access token a provider presents and returns that provider, which must not be
@@ -122,8 +137,15 @@ impl Tokens {
         if claims.role != ROLE_PROVIDER {
             return Err(bad("role must be PROVIDER"));
         }
-        let id = claims.sub.strip_prefix("#P_").ok_or(bad("subject is not a provider"))?;
-        let provider = self.store.provider(id).await?.ok_or(bad("unknown provider"))?;
+        let id = claims
+            .sub
+            .strip_prefix("#P_")
+            .ok_or(bad("subject is not a provider"))?;
+        let provider = self
+            .store
+            .provider(id)
+            .await?
+            .ok_or(bad("unknown provider"))?;
         if provider.status == ProviderStatus::Suspended {
             return Err(bad("provider is suspended"));
         }

@@ -51,18 +51,29 @@ pub struct Accounts {
 
 impl Accounts {
     pub fn new(store: Store, clock: SharedClock, session_ttl_secs: i64) -> Self {
-        Self { store, clock, session_ttl_ms: session_ttl_secs * 1000 }
+        Self {
+            store,
+            clock,
+            session_ttl_ms: session_ttl_secs * 1000,
+        }
     }
 
     pub async fn create_user(&self, input: UserInput) -> Result<User, AccountError> {
         let username = Username::parse(&input.username).map_err(AccountError::Invalid)?;
         let email = input.email.trim();
         if email.len() > 254 || email.split('@').filter(|p| !p.is_empty()).count() != 2 {
-            return Err(AccountError::Invalid(format!("email: {email:?} is not an address")));
+            return Err(AccountError::Invalid(format!(
+                "email: {email:?} is not an address"
+            )));
         }
-        for (field, value) in [("first-name", &input.first_name), ("last-name", &input.last_name)] {
+        for (field, value) in [
+            ("first-name", &input.first_name),
+            ("last-name", &input.last_name),
+        ] {
             if value.trim().is_empty() || value.chars().count() > 100 {
-                return Err(AccountError::Invalid(format!("{field}: must have 1-100 characters")));
+                return Err(AccountError::Invalid(format!(
+                    "{field}: must have 1-100 characters"
+                )));
             }
         }
         let password_hash = match input.password {
@@ -78,10 +89,13 @@ impl Accounts {
             role: if input.admin { Role::Admin } else { Role::User },
             password_hash,
         };
-        self.store.insert_user(&new, self.clock.now_ms()).await.map_err(|e| match e {
-            StoreError::Conflict(_) => AccountError::UsernameTaken(new.username.clone()),
-            e => e.into(),
-        })
+        self.store
+            .insert_user(&new, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => AccountError::UsernameTaken(new.username.clone()),
+                e => e.into(),
+            })
     }
 
     pub async fn set_password(&self, username: &str, password: String) -> Result<(), AccountError> {
@@ -98,7 +112,11 @@ impl Accounts {
     }
 
     /// Checks the password and opens a session; returns the user and the session secret for the cookie.
-    pub async fn sign_in(&self, username: &str, password: &str) -> Result<(User, Secret), AccountError> {
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(User, Secret), AccountError> {
         let found = self.store.password_hash(username).await?;
         // Verify against a dummy hash when the user is unknown, so timing does not reveal who exists.
         let (user, hash) = match found {
@@ -129,7 +147,10 @@ impl Accounts {
     }
 
     pub async fn user_by_session(&self, session: &str) -> Result<Option<User>, AccountError> {
-        Ok(self.store.session_user(&hash_secret(session), self.clock.now_ms()).await?)
+        Ok(self
+            .store
+            .session_user(&hash_secret(session), self.clock.now_ms())
+            .await?)
     }
 
     pub async fn user_by_api_token(&self, token: &str) -> Result<Option<User>, AccountError> {
@@ -137,10 +158,16 @@ impl Accounts {
     }
 
     /// A new personal API token; the secret is returned once and only its hash is kept.
-    pub async fn create_api_token(&self, user: &User, name: &str) -> Result<(ApiToken, Secret), AccountError> {
+    pub async fn create_api_token(
+        &self,
+        user: &User,
+        name: &str,
+    ) -> Result<(ApiToken, Secret), AccountError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(AccountError::Invalid("name: must have 1-100 characters".into()));
+            return Err(AccountError::Invalid(
+                "name: must have 1-100 characters".into(),
+            ));
         }
         let token = ApiToken {
             id: random_id(),
@@ -166,7 +193,10 @@ impl Accounts {
     }
 
     pub async fn delete_expired_sessions(&self) -> Result<u64, AccountError> {
-        Ok(self.store.delete_expired_sessions(self.clock.now_ms()).await?)
+        Ok(self
+            .store
+            .delete_expired_sessions(self.clock.now_ms())
+            .await?)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Password hashing with argon2id, off the async runtime's threads.
 
 use super::AccountError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 /// A real argon2id hash of a random password, verified against when a user is unknown so that a
 /// sign-in for a missing user costs the same as one for a present user.
@@ -19,7 +19,9 @@ pub async fn dummy_hash() -> String {
 
 pub async fn hash(password: String) -> Result<String, AccountError> {
     if password.chars().count() < 8 || password.len() > 1024 {
-        return Err(AccountError::Invalid("password: must have 8-1024 characters".into()));
+        return Err(AccountError::Invalid(
+            "password: must have 8-1024 characters".into(),
+        ));
     }
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>())
@@ -39,7 +41,11 @@ pub async fn verify(password: String, hash: String) -> bool {
     }
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await

@@ -9,7 +9,9 @@ impl Username {
         let ok = !raw.is_empty()
             && raw.len() <= 64
             && raw.as_bytes()[0].is_ascii_alphanumeric()
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@#".contains(&b));
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-@#".contains(&b));
         if ok {
             Ok(Self(raw.to_owned()))
         } else {

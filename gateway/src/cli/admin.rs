@@ -73,7 +73,9 @@ async fn app(config: Config) -> anyhow::Result<AppState> {
 
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
     let url = config.database_url();
-    let store = Store::connect_without_migrating(&url).await.context("while opening the database")?;
+    let store = Store::connect_without_migrating(&url)
+        .await
+        .context("while opening the database")?;
     let applied = store.migrate().await.context("while migrating")?;
     if applied.is_empty() {
         println!("database is up to date");
@@ -84,10 +86,20 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
 }
 
 pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
-    let UsersCommand::Create { username, email, first_name, last_name, organization, admin, password_stdin } = command;
+    let UsersCommand::Create {
+        username,
+        email,
+        first_name,
+        last_name,
+        organization,
+        admin,
+        password_stdin,
+    } = command;
     let password = if password_stdin {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("while reading the password from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("while reading the password from stdin")?;
         Some(text.lines().next().unwrap_or_default().to_owned())
     } else {
         None
@@ -95,9 +107,22 @@ pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> 
     let app = app(config).await?;
     let user = app
         .accounts
-        .create_user(UserInput { username, email, first_name, last_name, organization, admin, password })
+        .create_user(UserInput {
+            username,
+            email,
+            first_name,
+            last_name,
+            organization,
+            admin,
+            password,
+        })
         .await?;
-    println!("created {} {} (uid {})", user.role.as_str().to_lowercase(), user.username, user.id);
+    println!(
+        "created {} {} (uid {})",
+        user.role.as_str().to_lowercase(),
+        user.username,
+        user.id
+    );
     Ok(())
 }
 
@@ -117,7 +142,14 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
         ProvidersCommand::List => {
             for p in registry.list_all().await? {
                 let m = &p.metadata;
-                println!("{}\t{}\t{}\t{}\t{}", m.id, m.env.as_str(), p.status.as_str(), m.namespace_url(), rfc3339(p.created_at));
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    m.id,
+                    m.env.as_str(),
+                    p.status.as_str(),
+                    m.namespace_url(),
+                    rfc3339(p.created_at)
+                );
             }
             return Ok(());
         }
@@ -135,7 +167,11 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
         ProvidersCommand::Resume { id } => (id, Action::Resume),
     };
     let provider = registry.apply(&id, action).await?;
-    println!("{} is now {}", provider.metadata.id, provider.status.as_str());
+    println!(
+        "{} is now {}",
+        provider.metadata.id,
+        provider.status.as_str()
+    );
     Ok(())
 }
 
@@ -149,7 +185,11 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::List => {
             let current = app.keys.current_kid();
             for key in app.keys.jwks().keys {
-                let mark = if Some(&key.kid) == current.as_ref() { "current" } else { "retired" };
+                let mark = if Some(&key.kid) == current.as_ref() {
+                    "current"
+                } else {
+                    "retired"
+                };
                 println!("{}\t{mark}", key.kid);
             }
         }

@@ -12,21 +12,40 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-async fn lifecycle(app: &AppState, admin: &str, id: &str, action: Action) -> Result<Json<Value>, ApiError> {
+async fn lifecycle(
+    app: &AppState,
+    admin: &str,
+    id: &str,
+    action: Action,
+) -> Result<Json<Value>, ApiError> {
     let provider = app.registry.apply(id, action).await?;
     tracing::info!(%admin, provider = %id, ?action, "admin changed provider status");
-    Ok(Json(json!({ "id": provider.metadata.id, "status": provider.status.as_str() })))
+    Ok(Json(
+        json!({ "id": provider.metadata.id, "status": provider.status.as_str() }),
+    ))
 }
 
-pub async fn approve(State(app): State<AppState>, AdminAuth(a): AdminAuth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn approve(
+    State(app): State<AppState>,
+    AdminAuth(a): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     lifecycle(&app, &a.username, &id, Action::Approve).await
 }
 
-pub async fn suspend(State(app): State<AppState>, AdminAuth(a): AdminAuth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn suspend(
+    State(app): State<AppState>,
+    AdminAuth(a): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     lifecycle(&app, &a.username, &id, Action::Suspend).await
 }
 
-pub async fn resume(State(app): State<AppState>, AdminAuth(a): AdminAuth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn resume(
+    State(app): State<AppState>,
+    AdminAuth(a): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     lifecycle(&app, &a.username, &id, Action::Resume).await
 }
 
@@ -49,8 +68,15 @@ pub async fn revoke_refresh_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn rotate_key(State(app): State<AppState>, AdminAuth(_): AdminAuth) -> Result<Json<Value>, ApiError> {
-    let kid = app.keys.rotate().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+pub async fn rotate_key(
+    State(app): State<AppState>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<Value>, ApiError> {
+    let kid = app
+        .keys
+        .rotate()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json!({ "kid": kid })))
 }
 
@@ -86,5 +112,8 @@ pub async fn create_user(
             password: b.password,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "principal": principal(&user) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "principal": principal(&user) })),
+    ))
 }

@@ -24,11 +24,16 @@ pub async fn create(
     let (token, secret) = app.accounts.create_api_token(&user, &body.name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": token.id, "name": token.name, "token": secret.expose(), "createdAt": rfc3339(token.created_at) })),
+        Json(
+            json!({ "id": token.id, "name": token.name, "token": secret.expose(), "createdAt": rfc3339(token.created_at) }),
+        ),
     ))
 }
 
-pub async fn list(State(app): State<AppState>, UserAuth(user): UserAuth) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+) -> Result<Json<Value>, ApiError> {
     let tokens = app.accounts.api_tokens(&user).await?;
     Ok(Json(Value::Array(
         tokens

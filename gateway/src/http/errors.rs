@@ -37,22 +37,48 @@ impl ApiError {
         use ApiError::*;
         match self {
             BadRequest(_) => (StatusCode::BAD_REQUEST, "invalidInput", "Invalid input"),
-            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required"),
+            Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             NotFound(_) => (StatusCode::NOT_FOUND, "notFound", "Not found"),
             Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            Immutable(_) => (StatusCode::METHOD_NOT_ALLOWED, "metadataImmutable", "Metadata is immutable"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed", "Method not allowed"),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payloadTooLarge", "Payload too large"),
-            InvalidTransition(_) => (StatusCode::CONFLICT, "invalidTransition", "Invalid state change"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internalError", "Internal error"),
+            Immutable(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "metadataImmutable",
+                "Metadata is immutable",
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "methodNotAllowed",
+                "Method not allowed",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payloadTooLarge",
+                "Payload too large",
+            ),
+            InvalidTransition(_) => (
+                StatusCode::CONFLICT,
+                "invalidTransition",
+                "Invalid state change",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internalError",
+                "Internal error",
+            ),
         }
     }
 
     pub fn problem(&self) -> Problem {
         let (status, code, title) = self.parts();
         let detail = match self {
-            Self::Internal(_) => "the gateway failed to handle this request; the cause is in its log".to_owned(),
+            Self::Internal(_) => {
+                "the gateway failed to handle this request; the cause is in its log".to_owned()
+            }
             other => other.to_string(),
         };
         Problem::new(status.as_u16(), code, title, detail)
@@ -65,13 +91,20 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let problem = self.problem();
-        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (status, [(header::CONTENT_TYPE, Problem::CONTENT_TYPE)], body).into_response();
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, Problem::CONTENT_TYPE)],
+            body,
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }
@@ -83,7 +116,9 @@ impl From<AccountError> for ApiError {
             AccountError::Invalid(m) => Self::BadRequest(m),
             AccountError::UsernameTaken(_) => Self::Conflict(e.to_string()),
             AccountError::BadCredentials => Self::Unauthorized("wrong username or password"),
-            AccountError::NoSuchUser(_) | AccountError::NoSuchToken => Self::NotFound(e.to_string()),
+            AccountError::NoSuchUser(_) | AccountError::NoSuchToken => {
+                Self::NotFound(e.to_string())
+            }
             AccountError::Store(_) | AccountError::Hashing => Self::Internal(e.to_string()),
         }
     }
@@ -103,7 +138,9 @@ impl From<RegistryError> for ApiError {
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
         match e {
-            TokenError::InvalidGrant => Self::Unauthorized("the refresh token is invalid, revoked, or its provider is suspended"),
+            TokenError::InvalidGrant => Self::Unauthorized(
+                "the refresh token is invalid, revoked, or its provider is suspended",
+            ),
             TokenError::InvalidAccessToken(why) => Self::Unauthorized(why),
             TokenError::Sign(_) | TokenError::Store(_) => Self::Internal(e.to_string()),
         }
@@ -124,7 +161,11 @@ mod tests {
             (ApiError::Conflict("x".into()), 409, "conflict"),
             (ApiError::Immutable("x"), 405, "metadataImmutable"),
             (ApiError::MethodNotAllowed, 405, "methodNotAllowed"),
-            (ApiError::InvalidTransition("x".into()), 409, "invalidTransition"),
+            (
+                ApiError::InvalidTransition("x".into()),
+                409,
+                "invalidTransition",
+            ),
             (ApiError::PayloadTooLarge, 413, "payloadTooLarge"),
             (ApiError::Internal("x".into()), 500, "internalError"),
         ];
@@ -144,7 +185,10 @@ mod tests {
     #[tokio::test]
     async fn responses_carry_the_problem_content_type() {
         let r = ApiError::Unauthorized("no").into_response();
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
 }

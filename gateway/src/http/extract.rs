@@ -47,9 +47,13 @@ impl FromRequestParts<AppState> for UserAuth {
         } else if let Some(session) = cookie(parts, SESSION_COOKIE) {
             app.accounts.user_by_session(session).await?
         } else {
-            return Err(ApiError::Unauthorized("sign in, or send Authorization: Bearer <API token>"));
+            return Err(ApiError::Unauthorized(
+                "sign in, or send Authorization: Bearer <API token>",
+            ));
         };
-        user.map(Self).ok_or(ApiError::Unauthorized("the session or API token is not valid"))
+        user.map(Self).ok_or(ApiError::Unauthorized(
+            "the session or API token is not valid",
+        ))
     }
 }
 
@@ -72,7 +76,9 @@ impl FromRequestParts<AppState> for ProviderAuth {
 
     #[tracing::instrument(name = "provider_auth", skip_all)]
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized("send Authorization: Bearer <access token>"))?;
+        let token = bearer(parts).ok_or(ApiError::Unauthorized(
+            "send Authorization: Bearer <access token>",
+        ))?;
         Ok(Self(app.tokens.verify_access_token(token).await?))
     }
 }
@@ -88,9 +94,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
-            return Err(ApiError::BadRequest("send the body as Content-Type: application/json".into()));
+            return Err(ApiError::BadRequest(
+                "send the body as Content-Type: application/json".into(),
+            ));
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await

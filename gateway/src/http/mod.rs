@@ -27,12 +27,21 @@ pub fn router(app: AppState) -> Router {
         .route("/.well-known/jwks.json", get(provider_tokens::jwks))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
-        .route("/auth/providers/refresh", post(provider_tokens::ucloud_refresh))
+        .route(
+            "/auth/providers/refresh",
+            post(provider_tokens::ucloud_refresh),
+        )
         .route("/oauth/token", post(provider_tokens::oauth_token))
         .route("/api/me", get(me::me))
-        .route("/api/tokens", get(api_tokens::list).post(api_tokens::create))
+        .route(
+            "/api/tokens",
+            get(api_tokens::list).post(api_tokens::create),
+        )
         .route("/api/tokens/{id}", delete(api_tokens::delete))
-        .route("/api/providers", get(providers::list).post(providers::register))
+        .route(
+            "/api/providers",
+            get(providers::list).post(providers::register),
+        )
         .route(
             "/api/providers/{id}",
             get(providers::get)

@@ -8,20 +8,30 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provider_kit::protocol::{OAuthError, OAuthTokenResponse, RefreshRequest, RefreshResponse, RefreshResponseItem};
+use provider_kit::protocol::{
+    OAuthError, OAuthTokenResponse, RefreshRequest, RefreshResponse, RefreshResponseItem,
+};
 use serde::Deserialize;
 
 /// UCloud form: `{"items":[{"refreshToken":"..."}]}` → `{"responses":[{"accessToken","csrfToken"}]}`.
-pub async fn ucloud_refresh(State(app): State<AppState>, body: Bytes) -> Result<Json<RefreshResponse>, ApiError> {
+pub async fn ucloud_refresh(
+    State(app): State<AppState>,
+    body: Bytes,
+) -> Result<Json<RefreshResponse>, ApiError> {
     let request: RefreshRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
     if request.items.is_empty() || request.items.len() > 16 {
-        return Err(ApiError::BadRequest("items: send 1-16 refresh tokens".into()));
+        return Err(ApiError::BadRequest(
+            "items: send 1-16 refresh tokens".into(),
+        ));
     }
     let mut responses = Vec::with_capacity(request.items.len());
     for item in &request.items {
         let issued = app.tokens.refresh(&item.refresh_token).await?;
-        responses.push(RefreshResponseItem { access_token: issued.token, csrf_token: String::new() });
+        responses.push(RefreshResponseItem {
+            access_token: issued.token,
+            csrf_token: String::new(),
+        });
     }
     Ok(Json(RefreshResponse { responses }))
 }
@@ -35,19 +45,42 @@ pub struct TokenForm {
 /// OAuth 2.0 form (RFC 6749 §6): errors are RFC 6749 §5.2 bodies, not problems.
 pub async fn oauth_token(State(app): State<AppState>, body: Bytes) -> Response {
     let oauth_error = |status: StatusCode, error: &str, description: &str| {
-        let body = OAuthError { error: error.to_owned(), error_description: Some(description.to_owned()) };
+        let body = OAuthError {
+            error: error.to_owned(),
+            error_description: Some(description.to_owned()),
+        };
         (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
     };
     let Ok(form) = serde_urlencoded::from_bytes::<TokenForm>(&body) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send an application/x-www-form-urlencoded body");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send an application/x-www-form-urlencoded body",
+        );
     };
     match form.grant_type.as_deref() {
         Some("refresh_token") => {}
-        Some(_) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only refresh_token is supported"),
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only refresh_token is supported",
+            );
+        }
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing",
+            );
+        }
     }
     let Some(refresh) = form.refresh_token.as_deref() else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "refresh_token is missing",
+        );
     };
     match app.tokens.refresh(refresh).await {
         Ok(issued) => {
@@ -56,7 +89,12 @@ pub async fn oauth_token(State(app): State<AppState>, body: Bytes) -> Response {
                 token_type: "Bearer".into(),
                 expires_in: issued.expires_in,
             };
-            (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+            (
+                StatusCode::OK,
+                [(header::CACHE_CONTROL, "no-store")],
+                Json(body),
+            )
+                .into_response()
         }
         Err(TokenError::InvalidGrant) => oauth_error(
             StatusCode::BAD_REQUEST,

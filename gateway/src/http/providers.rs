@@ -25,10 +25,16 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-pub async fn list(State(app): State<AppState>, UserAuth(viewer): UserAuth) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(app): State<AppState>,
+    UserAuth(viewer): UserAuth,
+) -> Result<Json<Value>, ApiError> {
     let providers = app.registry.list(&viewer).await?;
     Ok(Json(Value::Array(
-        providers.iter().map(|p| view(p, privileged(&viewer, p))).collect(),
+        providers
+            .iter()
+            .map(|p| view(p, privileged(&viewer, p)))
+            .collect(),
     )))
 }
 
@@ -42,7 +48,9 @@ pub async fn get(
 }
 
 pub async fn immutable() -> ApiError {
-    ApiError::Immutable("provider metadata cannot be changed after registration; register a new provider id instead")
+    ApiError::Immutable(
+        "provider metadata cannot be changed after registration; register a new provider id instead",
+    )
 }
 
 fn privileged(viewer: &User, provider: &Provider) -> bool {

@@ -3,8 +3,8 @@
 
 use super::errors::ApiError;
 use super::extract::{SESSION_COOKIE, cookie};
-use crate::app::AppState;
 use crate::accounts::principal;
+use crate::app::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -20,7 +20,11 @@ pub struct Credentials {
 }
 
 /// Accepts JSON or an HTML form, so the same endpoint serves scripts and the sign-in page.
-pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn login(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -35,14 +39,22 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             "send JSON {\"username\",\"password\"} or an HTML form".into(),
         ));
     };
-    let (user, session) = app.accounts.sign_in(&creds.username, &creds.password).await?;
+    let (user, session) = app
+        .accounts
+        .sign_in(&creds.username, &creds.password)
+        .await?;
     let secure = if app.is_https() { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         session.expose(),
         app.accounts.session_ttl_secs()
     );
-    Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], axum::Json(principal(&user))).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::SET_COOKIE, cookie)],
+        axum::Json(principal(&user)),
+    )
+        .into_response())
 }
 
 fn serde_urlencoded_form(body: &[u8]) -> Result<Credentials, ApiError> {

@@ -34,7 +34,9 @@ pub struct KeyMaterial {
 
 impl std::fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMaterial").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("KeyMaterial")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +84,10 @@ impl KeyMaterial {
             .map_err(|e| KeyError::Parse(path.clone(), e.to_string()))?;
         let material = Self::from_parts(&private, pair);
         if material.kid != kid {
-            return Err(KeyError::Parse(path, "the key does not match its file name".into()));
+            return Err(KeyError::Parse(
+                path,
+                "the key does not match its file name".into(),
+            ));
         }
         Ok(material)
     }
@@ -94,7 +99,12 @@ impl KeyMaterial {
     fn from_parts(private: &rsa::RsaPrivateKey, pair: KeyPair) -> Self {
         let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
-        Self { kid: thumbprint(&n, &e), n, e, pair }
+        Self {
+            kid: thumbprint(&n, &e),
+            n,
+            e,
+            pair,
+        }
     }
 }
 
@@ -114,13 +124,22 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gw-keys-{}", crate::secrets::random_id()));
         let key = KeyMaterial::generate(&dir).unwrap();
         let path = KeyMaterial::path(&dir, &key.kid);
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let again = KeyMaterial::load(&dir, &key.kid).unwrap();
-        assert_eq!((again.n.as_str(), again.e.as_str()), (key.n.as_str(), key.e.as_str()));
+        assert_eq!(
+            (again.n.as_str(), again.e.as_str()),
+            (key.n.as_str(), key.e.as_str())
+        );
         assert_eq!(key.e, "AQAB");
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(KeyMaterial::load(&dir, &key.kid), Err(KeyError::Permissions(..))));
+        assert!(matches!(
+            KeyMaterial::load(&dir, &key.kid),
+            Err(KeyError::Permissions(..))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -95,7 +95,10 @@ impl KeyRing {
     /// Re-reads the published keys from the database (another replica may have rotated).
     pub async fn reload(&self) -> Result<(), RingError> {
         let now = self.clock.now_ms();
-        let records = self.store.published_signing_keys(now - self.retention_ms).await?;
+        let records = self
+            .store
+            .published_signing_keys(now - self.retention_ms)
+            .await?;
         let previous = self.snapshot();
         let mut loaded = HashMap::new();
         let mut verifying = HashMap::new();
@@ -139,7 +142,13 @@ impl KeyRing {
                 .collect(),
         };
         let jwks_json: Arc<str> = serde_json::to_string(&jwks).unwrap_or_default().into();
-        let state = RingState { current, jwks, jwks_json, loaded, verifying };
+        let state = RingState {
+            current,
+            jwks,
+            jwks_json,
+            loaded,
+            verifying,
+        };
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
         Ok(())
     }
@@ -180,7 +189,11 @@ fn sign_with(key: &KeyMaterial, typ: &str, claims: &impl Serialize) -> Result<St
         typ: &'a str,
         kid: &'a str,
     }
-    let header = serde_json::to_vec(&Header { alg: "RS256", typ, kid: &key.kid })?;
+    let header = serde_json::to_vec(&Header {
+        alg: "RS256",
+        typ,
+        kid: &key.kid,
+    })?;
     let payload = serde_json::to_vec(claims)?;
     let mut token = URL_SAFE_NO_PAD.encode(header);
     token.push('.');
@@ -188,7 +201,12 @@ fn sign_with(key: &KeyMaterial, typ: &str, claims: &impl Serialize) -> Result<St
     let mut signature = vec![0u8; key.pair.public_modulus_len()];
     let rng = aws_lc_rs::rand::SystemRandom::new();
     key.pair
-        .sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, token.as_bytes(), &mut signature)
+        .sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &rng,
+            token.as_bytes(),
+            &mut signature,
+        )
         .map_err(|_| SignError::Crypto)?;
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(signature, &mut token);

@@ -14,7 +14,11 @@ pub enum RegistryError {
     #[error("no provider {0:?}")]
     NotFound(String),
     #[error("provider {id:?} is {status} and cannot be {action}")]
-    InvalidTransition { id: String, status: &'static str, action: &'static str },
+    InvalidTransition {
+        id: String,
+        status: &'static str,
+        action: &'static str,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -63,7 +67,13 @@ impl Registry {
         let refresh = Secret::generate(REFRESH_TOKEN_PREFIX);
         let provider = self
             .store
-            .insert_provider(&metadata, status, owner.id, &refresh.hash(), self.clock.now_ms())
+            .insert_provider(
+                &metadata,
+                status,
+                owner.id,
+                &refresh.hash(),
+                self.clock.now_ms(),
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => RegistryError::Duplicate(metadata.id.to_string()),
@@ -83,7 +93,10 @@ impl Registry {
 
     /// Any provider, for operators' commands and internal use.
     pub async fn get_any(&self, id: &str) -> Result<Provider, RegistryError> {
-        self.store.provider(id).await?.ok_or_else(|| RegistryError::NotFound(id.to_owned()))
+        self.store
+            .provider(id)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(id.to_owned()))
     }
 
     pub async fn list(&self, viewer: &User) -> Result<Vec<Provider>, RegistryError> {
@@ -97,7 +110,11 @@ impl Registry {
 
     pub async fn apply(&self, id: &str, action: Action) -> Result<Provider, RegistryError> {
         let (from, to, verb) = action.rule();
-        match self.store.transition_provider(id, from, to, self.clock.now_ms()).await? {
+        match self
+            .store
+            .transition_provider(id, from, to, self.clock.now_ms())
+            .await?
+        {
             Some(p) => {
                 tracing::info!(provider = %id, action = verb, "provider lifecycle changed");
                 Ok(p)
@@ -116,7 +133,11 @@ impl Registry {
     /// Replaces the refresh token: the old one stops working at once; the new one is returned once.
     pub async fn rotate_refresh_token(&self, id: &str) -> Result<Secret, RegistryError> {
         let refresh = Secret::generate(REFRESH_TOKEN_PREFIX);
-        if !self.store.set_refresh_token_hash(id, Some(&refresh.hash()), self.clock.now_ms()).await? {
+        if !self
+            .store
+            .set_refresh_token_hash(id, Some(&refresh.hash()), self.clock.now_ms())
+            .await?
+        {
             return Err(RegistryError::NotFound(id.to_owned()));
         }
         tracing::info!(provider = %id, "refresh token rotated");
@@ -125,7 +146,11 @@ impl Registry {
 
     /// Removes the refresh token; the provider cannot obtain access tokens until one is rotated in.
     pub async fn revoke_refresh_token(&self, id: &str) -> Result<(), RegistryError> {
-        if !self.store.set_refresh_token_hash(id, None, self.clock.now_ms()).await? {
+        if !self
+            .store
+            .set_refresh_token_hash(id, None, self.clock.now_ms())
+            .await?
+        {
             return Err(RegistryError::NotFound(id.to_owned()));
         }
         tracing::info!(provider = %id, "refresh token revoked");

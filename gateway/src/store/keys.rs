@@ -29,7 +29,10 @@ impl Store {
     }
 
     /// Keys still published: live ones, and retired ones retired after `retired_after`.
-    pub async fn published_signing_keys(&self, retired_after: i64) -> StoreResult<Vec<SigningKeyRecord>> {
+    pub async fn published_signing_keys(
+        &self,
+        retired_after: i64,
+    ) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows: Vec<KeyRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT kid, n, e, created_at, retired_at FROM signing_keys \
              WHERE retired_at IS NULL OR retired_at > $1 \
@@ -39,7 +42,13 @@ impl Store {
             .await?);
         Ok(rows
             .into_iter()
-            .map(|(kid, n, e, created_at, retired_at)| SigningKeyRecord { kid, n, e, created_at, retired_at })
+            .map(|(kid, n, e, created_at, retired_at)| SigningKeyRecord {
+                kid,
+                n,
+                e,
+                created_at,
+                retired_at,
+            })
             .collect())
     }
 }

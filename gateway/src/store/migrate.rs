@@ -31,10 +31,9 @@ const SQLITE: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_
 const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
 
 /// Arbitrary constant naming this project's migration lock.
-const PG_LOCK_KEY: i64 = 0x6761_7465_7761_79;
+const PG_LOCK_KEY: i64 = 0x0067_6174_6577_6179;
 
-const CREATE_TABLE: &str =
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 impl Store {
     /// Applies every migration not yet applied; returns the versions it applied.
@@ -69,4 +68,3 @@ impl Store {
         Ok(applied)
     }
 }
-

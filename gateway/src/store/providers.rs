@@ -4,19 +4,32 @@ use super::{Store, StoreError, StoreResult, conflict, with_pool};
 use crate::model::{Provider, ProviderStatus};
 use provider_kit::protocol::ProviderMetadata;
 
-type ProviderRow = (String, String, bool, i64, String, String, i64, bool, i64, i64);
+type ProviderRow = (
+    String,
+    String,
+    bool,
+    i64,
+    String,
+    String,
+    i64,
+    bool,
+    i64,
+    i64,
+);
 
 const PROVIDER_COLUMNS: &str = "id, domain, https, port, env, status, owner_id, \
      refresh_token_hash IS NOT NULL, created_at, updated_at";
 
 fn provider(row: ProviderRow) -> StoreResult<Provider> {
-    let (id, domain, https, port, env, status, owner_id, has_refresh_token, created_at, updated_at) = row;
+    let (id, domain, https, port, env, status, owner_id, has_refresh_token, created_at, updated_at) =
+        row;
     let corrupt = |what: String| StoreError::Corrupt(format!("provider {id}: {what}"));
     let port = u16::try_from(port).map_err(|_| corrupt(format!("port {port}")))?;
     let env = env.parse().map_err(corrupt)?;
     let metadata = ProviderMetadata::new(&id, &domain, https, Some(port), env)
         .map_err(|e| corrupt(e.to_string()))?;
-    let status = ProviderStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?;
+    let status =
+        ProviderStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?;
     Ok(Provider {
         metadata,
         status,
@@ -104,7 +117,12 @@ impl Store {
     }
 
     /// Replaces (or with `None`, removes) the provider's refresh token hash; false if no such provider.
-    pub async fn set_refresh_token_hash(&self, id: &str, hash: Option<&str>, now: i64) -> StoreResult<bool> {
+    pub async fn set_refresh_token_hash(
+        &self,
+        id: &str,
+        hash: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
         let n = with_pool!(self, pool => sqlx::query(
             "UPDATE providers SET refresh_token_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)

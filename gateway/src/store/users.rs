@@ -3,7 +3,16 @@
 use super::{Store, StoreResult, conflict, with_pool};
 use crate::model::{ApiToken, NewUser, Role, User};
 
-type UserRow = (i64, String, String, String, String, Option<String>, String, i64);
+type UserRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+);
 
 const USER_COLUMNS: &str =
     "u.id, u.username, u.email, u.first_name, u.last_name, u.organization, u.role, u.created_at";
@@ -63,9 +72,23 @@ impl Store {
     }
 
     /// The stored password hash of a user, for sign-in.
-    pub async fn password_hash(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>> {
-        let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1");
-        type Row = (i64, String, String, String, String, Option<String>, String, i64, Option<String>);
+    pub async fn password_hash(
+        &self,
+        username: &str,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
+        let sql =
+            format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1");
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            i64,
+            Option<String>,
+        );
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(username)
             .fetch_optional(pool)
@@ -84,7 +107,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_session(&self, token_hash: &str, user_id: i64, now: i64, expires_at: i64) -> StoreResult<()> {
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
         with_pool!(self, pool => {
             sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -165,7 +194,12 @@ impl Store {
             .await?);
         Ok(rows
             .into_iter()
-            .map(|(id, user_id, name, created_at)| ApiToken { id, user_id, name, created_at })
+            .map(|(id, user_id, name, created_at)| ApiToken {
+                id,
+                user_id,
+                name,
+                created_at,
+            })
             .collect())
     }
 

@@ -16,11 +16,23 @@ async fn a_user_signs_in_with_a_password_and_sees_their_principal(backend: Backe
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http must not set Secure: {cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http must not set Secure: {cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_owned();
 
-    let r = app.http.get(app.url("/api/me")).header("cookie", &session).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     let (status, me) = read(r).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["principal"]["username"], "DanThrane#1234");
@@ -29,13 +41,32 @@ async fn a_user_signs_in_with_a_password_and_sees_their_principal(backend: Backe
     assert_eq!(me["principal"]["organization"], "example.org");
     assert!(me["principal"]["uid"].as_i64().unwrap() > 0);
 
-    let r = app.http.post(app.url("/auth/logout")).header("cookie", &session).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/auth/logout"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = app.http.get(app.url("/api/me")).header("cookie", &session).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a signed-out session must stop working");
+    let r = app
+        .http
+        .get(app.url("/api/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a signed-out session must stop working"
+    );
     app.stop().await;
 }
-on_both_backends!(sign_in, a_user_signs_in_with_a_password_and_sees_their_principal);
+on_both_backends!(
+    sign_in,
+    a_user_signs_in_with_a_password_and_sees_their_principal
+);
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
@@ -69,9 +100,21 @@ async fn sessions_expire_after_their_lifetime() {
         .send()
         .await
         .unwrap();
-    let session = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     app.clock.advance_secs(app.app.config.session_ttl_secs + 1);
-    let r = app.http.get(app.url("/api/me")).header("cookie", &session).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -79,7 +122,9 @@ async fn sessions_expire_after_their_lifetime() {
 async fn api_tokens_are_shown_once_listed_without_secret_and_revocable() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let bootstrap = app.user("alice", false).await;
-    let (status, created) = app.post(&bootstrap, "/api/tokens", json!({ "name": "laptop" })).await;
+    let (status, created) = app
+        .post(&bootstrap, "/api/tokens", json!({ "name": "laptop" }))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let token = created["token"].as_str().unwrap().to_owned();
     assert!(token.len() > 40);
@@ -90,10 +135,19 @@ async fn api_tokens_are_shown_once_listed_without_secret_and_revocable() {
 
     let (_, list) = app.get(&token, "/api/tokens").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
-    assert!(!list.to_string().contains(&token), "a listing must never contain a secret");
+    assert!(
+        !list.to_string().contains(&token),
+        "a listing must never contain a secret"
+    );
 
     let id = created["id"].as_str().unwrap();
-    let r = app.http.delete(app.url(&format!("/api/tokens/{id}"))).bearer_auth(&bootstrap).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/tokens/{id}")))
+        .bearer_auth(&bootstrap)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let (status, body) = app.get(&token, "/api/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -106,14 +160,27 @@ async fn only_admins_create_users_and_input_is_checked() {
     let admin = app.user("root", true).await;
     let user = app.user("alice", false).await;
     let body = json!({ "username": "bob", "email": "bob@example.org", "firstName": "Bob", "lastName": "B" });
-    assert_eq!(app.post(&user, "/api/admin/users", body.clone()).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.post(&admin, "/api/admin/users", body.clone()).await.0, StatusCode::CREATED);
+    assert_eq!(
+        app.post(&user, "/api/admin/users", body.clone()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(&admin, "/api/admin/users", body.clone()).await.0,
+        StatusCode::CREATED
+    );
     let (status, problem) = app.post(&admin, "/api/admin/users", body).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(problem["detail"].as_str().unwrap().contains("bob"));
     let (status, problem) = app
-        .post(&admin, "/api/admin/users", json!({ "username": "bad name", "email": "x@y.z", "firstName": "A", "lastName": "B" }))
+        .post(
+            &admin,
+            "/api/admin/users",
+            json!({ "username": "bad name", "email": "x@y.z", "firstName": "A", "lastName": "B" }),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(problem["detail"].as_str().unwrap().starts_with("username:"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().starts_with("username:"),
+        "{problem}"
+    );
 }

@@ -46,7 +46,11 @@ impl TestDb {
                     .unwrap();
                 let mut url = url::Url::parse(&admin).unwrap();
                 url.set_path(&name);
-                Self { url: url.to_string(), dir, pg_drop: Some((admin, name)) }
+                Self {
+                    url: url.to_string(),
+                    dir,
+                    pg_drop: Some((admin, name)),
+                }
             }
         }
     }
@@ -58,12 +62,19 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.pg_drop.take() {
             // Drop runs outside any runtime we may block on: use a thread with its own.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
-                    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut conn)
-                            .await;
+                    if let Ok(mut conn) =
+                        <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+                    {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             })
@@ -102,7 +113,9 @@ impl TestApp {
         };
         let clock = Arc::new(ManualClock::new(START_MS));
         let url = format!("http://{addr}");
-        let app = App::build(config, url.clone(), clock.clone()).await.unwrap();
+        let app = App::build(config, url.clone(), clock.clone())
+            .await
+            .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(app.clone(), listener, async {
             let _ = rx.await;
@@ -148,26 +161,52 @@ impl TestApp {
             })
             .await
             .unwrap();
-        let (_, secret) = self.app.accounts.create_api_token(&user, "tests").await.unwrap();
+        let (_, secret) = self
+            .app
+            .accounts
+            .create_api_token(&user, "tests")
+            .await
+            .unwrap();
         secret.expose().to_owned()
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.http.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         read(r).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         read(r).await
     }
 
     /// Registers a provider; returns the registration answer.
     pub async fn register(&self, token: &str, id: &str, env: &str) -> (StatusCode, Value) {
         let https = env == "production";
-        let domain = if https { format!("{id}.example.org") } else { "127.0.0.1".to_owned() };
-        self.post(token, "/api/providers", json!({ "id": id, "domain": domain, "https": https, "port": 8443, "env": env }))
-            .await
+        let domain = if https {
+            format!("{id}.example.org")
+        } else {
+            "127.0.0.1".to_owned()
+        };
+        self.post(
+            token,
+            "/api/providers",
+            json!({ "id": id, "domain": domain, "https": https, "port": 8443, "env": env }),
+        )
+        .await
     }
 
     /// UCloud refresh form.
@@ -187,7 +226,10 @@ impl TestApp {
         let r = self
             .http
             .post(self.url("/oauth/token"))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
             .send()
             .await
             .unwrap();

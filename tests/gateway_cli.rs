@@ -1,0 +1,235 @@
+//! The operator's path, with the real binary: create an admin and a token from the CLI, serve,
+//! register a provider over HTTP, approve it and rotate the signing key from the CLI while the server
+//! runs, then stop it with SIGTERM. Once on SQLite, once on PostgreSQL.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected value"
+)]
+
+use e2e::process::Gateway;
+use e2e::{drop_postgres, fresh_postgres, wait_for};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn operator_journey(gateway: Gateway) {
+    let created = gateway.run(
+        &[
+            "users",
+            "create",
+            "admin",
+            "--email",
+            "admin@example.org",
+            "--first-name",
+            "Ada",
+            "--last-name",
+            "Admin",
+            "--admin",
+            "--password-stdin",
+        ],
+        "a long password\n",
+    );
+    assert!(created.contains("admin"), "{created}");
+    let token = gateway.run(&["tokens", "create", "admin", "--name", "e2e"], "");
+    let token = token.trim_end_matches('\n');
+    assert!(
+        !token.contains('\n') && token.len() > 40,
+        "the token is alone on its line"
+    );
+
+    let duplicate = gateway.run_raw(
+        &[
+            "users",
+            "create",
+            "admin",
+            "--email",
+            "a@example.org",
+            "--first-name",
+            "A",
+            "--last-name",
+            "B",
+        ],
+        "",
+    );
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("taken"));
+
+    let server = gateway.serve().await;
+    let http = reqwest::Client::new();
+    let me: Value = http
+        .get(gateway.url("/api/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["principal"]["role"], "ADMIN");
+
+    // Sign in with the password given on stdin.
+    let r = http
+        .post(gateway.url("/auth/login"))
+        .json(&json!({ "username": "admin", "password": "a long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let reg: Value = http
+        .post(gateway.url("/api/providers"))
+        .bearer_auth(token)
+        .json(&json!({ "id": "hpc", "domain": "hpc.example.org", "https": true, "env": "production" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reg["status"], "pendingApproval");
+    assert_eq!(
+        gateway.run(&["providers", "approve", "hpc"], "").trim(),
+        "hpc is now active"
+    );
+    let hpc: Value = http
+        .get(gateway.url("/api/providers/hpc"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hpc["status"], "active");
+
+    let refresh = reg["refreshToken"].as_str().unwrap();
+    let access = |refresh: String| {
+        let http = http.clone();
+        let url = gateway.url("/oauth/token");
+        async move {
+            let body: Value = http
+                .post(url)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["access_token"].as_str().map(str::to_owned)
+        }
+    };
+    let first = access(refresh.to_owned()).await.expect("an access token");
+    let old_kid = jsonwebtoken::decode_header(&first).unwrap().kid.unwrap();
+
+    // Rotate from the CLI while the server runs; the server picks it up at its next reload.
+    let new_kid = gateway.run(&["keys", "rotate"], "").trim().to_owned();
+    assert_ne!(new_kid, old_kid);
+    let next = wait_for(
+        "the server to sign with the rotated key",
+        Duration::from_secs(20),
+        || {
+            let fut = access(refresh.to_owned());
+            let new_kid = new_kid.clone();
+            async move {
+                let token = fut.await?;
+                (jsonwebtoken::decode_header(&token).ok()?.kid? == new_kid).then_some(token)
+            }
+        },
+    )
+    .await;
+    assert!(!next.is_empty());
+    let jwks: Value = http
+        .get(gateway.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kids,
+        [new_kid.as_str(), old_kid.as_str()],
+        "the old key stays published"
+    );
+
+    // Rotating the refresh token from the CLI stops the old one at once.
+    let rotated = gateway
+        .run(&["providers", "rotate-token", "hpc"], "")
+        .trim()
+        .to_owned();
+    assert!(access(refresh.to_owned()).await.is_none());
+    assert!(access(rotated).await.is_some());
+
+    let (status, log) = server.terminate().await;
+    assert!(status.success(), "SIGTERM is a clean stop: {status}\n{log}");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains(token) && !log.contains(refresh),
+        "no secret is ever logged"
+    );
+}
+
+#[tokio::test]
+async fn an_operator_runs_the_gateway_on_sqlite() {
+    let mut gateway = Gateway::new(None);
+    gateway
+        .envs
+        .push(("GATEWAY_KEY_RELOAD_SECS".into(), "1".into()));
+    operator_journey(gateway).await;
+}
+
+#[tokio::test]
+async fn an_operator_runs_the_gateway_on_postgres() {
+    let (url, name) = fresh_postgres().await;
+    let mut gateway = Gateway::new(Some(url));
+    gateway
+        .envs
+        .push(("GATEWAY_KEY_RELOAD_SECS".into(), "1".into()));
+    operator_journey(gateway).await;
+    drop_postgres(&name).await;
+}
+
+#[tokio::test]
+async fn a_fresh_machine_starts_with_no_configuration_and_keeps_its_key_private() {
+    let gateway = Gateway::new(None);
+    let server = gateway.serve().await;
+    let keys: Vec<_> = std::fs::read_dir(gateway.data.0.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(keys.len(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&keys[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(gateway.data.0.join("gateway.db").exists());
+    let health = reqwest::get(gateway.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+
+    // Restarted, it reuses the same key rather than minting another.
+    let server = gateway.serve().await;
+    assert_eq!(
+        std::fs::read_dir(gateway.data.0.join("keys"))
+            .unwrap()
+            .count(),
+        1
+    );
+    drop(server);
+
+    let bad = gateway.run_raw(&["serve", "--config", "/nonexistent/gateway.yaml"], "");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/gateway.yaml"));
+}

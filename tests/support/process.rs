@@ -1,0 +1,130 @@
+//! Running the `gateway` binary: one-shot commands and a served instance stopped with SIGTERM.
+
+use super::{TempDir, binary, free_port, wait_for};
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// One gateway installation: a data folder and a database URL, shared by its commands and server.
+pub struct Gateway {
+    pub data: TempDir,
+    pub database_url: Option<String>,
+    pub port: u16,
+    pub envs: Vec<(String, String)>,
+}
+
+impl Gateway {
+    pub fn new(database_url: Option<String>) -> Self {
+        Self {
+            data: TempDir::new("gw-e2e"),
+            database_url,
+            port: free_port(),
+            envs: Vec::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(binary("gateway"));
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GATEWAY_DATA_DIR", &self.data.0)
+            .env("GATEWAY_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("GATEWAY_LOG", "info");
+        if let Some(url) = &self.database_url {
+            c.env("GATEWAY_DATABASE_URL", url);
+        }
+        for (k, v) in &self.envs {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs a one-shot command with `stdin`, returning its output; panics with stderr on failure.
+    pub fn run(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run_raw(args, stdin);
+        assert!(
+            out.status.success(),
+            "gateway {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    pub fn run_raw(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn gateway");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait for gateway")
+    }
+
+    /// Starts `gateway serve` and waits until `/readyz` answers 200.
+    pub async fn serve(&self) -> Served {
+        let child = self
+            .command(&["serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn gateway serve");
+        let served = Served { child: Some(child) };
+        let url = self.url("/readyz");
+        wait_for("gateway /readyz", Duration::from_secs(30), || {
+            let url = url.clone();
+            async move {
+                let r = reqwest::get(&url).await.ok()?;
+                (r.status() == 200).then_some(())
+            }
+        })
+        .await;
+        served
+    }
+}
+
+pub struct Served {
+    child: Option<Child>,
+}
+
+impl Served {
+    /// Sends SIGTERM and returns the exit status and everything the server logged.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("join")
+            .expect("wait");
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Attack corpus, claims side: tokens correctly shaped but meant for someone else, from someone
+//! else, out of their lifetime, or altered after signing; and the genuine token they imitate.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::kit::*;
+use crate::auth::VerifyError;
+
+#[tokio::test]
+async fn a_genuine_service_token_yields_its_principal_and_project() {
+    let h = harness().await;
+    let claims = h
+        .verifier
+        .verify_service(&service_token("jti-1"))
+        .await
+        .expect("valid token");
+    let principal = claims.principal.as_ref().expect("a principal");
+    assert_eq!(principal.username, "DanSebastianThrane#1234");
+    assert_eq!(principal.uid, 1234);
+    assert_eq!(claims.project.as_deref(), Some("project-42"));
+    assert_eq!(claims.aud, PROVIDER);
+    assert_eq!(h.server.jwks_hits(), 1);
+}
+
+#[tokio::test]
+async fn a_token_for_another_provider_is_refused() {
+    let h = harness().await;
+    for aud in [
+        json!("otherprovider"),
+        json!(["otherprovider"]),
+        json!("MyProvider"),
+    ] {
+        let token = gateway_key().sign(&service_header(), &with(service_claims(), "aud", aud));
+        assert_eq!(
+            h.verifier.verify_service(&token).await,
+            Err(VerifyError::WrongAudience)
+        );
+    }
+    let both = with(service_claims(), "aud", json!(["otherprovider", PROVIDER]));
+    assert!(
+        h.verifier
+            .verify_service(&gateway_key().sign(&service_header(), &both))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_token_from_another_issuer_is_refused() {
+    let h = harness().await;
+    for iss in ["https://evil.test", "https://gateway.test/"] {
+        let token = gateway_key().sign(
+            &service_header(),
+            &with(service_claims(), "iss", json!(iss)),
+        );
+        assert_eq!(
+            h.verifier.verify_service(&token).await,
+            Err(VerifyError::WrongIssuer)
+        );
+    }
+}
+
+#[tokio::test]
+async fn subject_and_role_must_be_the_gateways_own() {
+    let h = harness().await;
+    let token = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "sub", json!("#P_x")),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&token).await,
+        Err(VerifyError::WrongSubject)
+    );
+    let token = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "role", json!("USER")),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&token).await,
+        Err(VerifyError::WrongRole)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_once_past_the_leeway() {
+    let h = harness().await;
+    let expired = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "exp", json!(NOW - 31)),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&expired).await,
+        Err(VerifyError::Expired)
+    );
+    let skewed = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "exp", json!(NOW - 5)),
+    );
+    assert!(
+        h.verifier.verify_service(&skewed).await.is_ok(),
+        "within the 30 s leeway"
+    );
+    let no_exp = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "exp", json!(null)),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&no_exp).await,
+        Err(VerifyError::MissingClaim("exp"))
+    );
+}
+
+#[tokio::test]
+async fn a_token_from_the_future_is_refused() {
+    let h = harness().await;
+    let early = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "nbf", json!(NOW + 120)),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&early).await,
+        Err(VerifyError::NotYetValid)
+    );
+    let issued = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "iat", json!(NOW + 3600)),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&issued).await,
+        Err(VerifyError::IssuedInFuture)
+    );
+    h.clock.advance(120);
+    assert!(
+        h.verifier.verify_service(&early).await.is_ok(),
+        "valid once nbf has come"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_payload_fails_the_signature() {
+    let h = harness().await;
+    let genuine = service_token("jti-1");
+    let (head, rest) = genuine.split_once('.').expect("three parts");
+    let (_, signature) = rest.split_once('.').expect("three parts");
+    let forged = with(service_claims(), "project", json!("someone-elses-project"));
+    let forged = format!(
+        "{head}.{}.{signature}",
+        URL_SAFE_NO_PAD.encode(forged.to_string())
+    );
+    assert_eq!(
+        h.verifier.verify_service(&forged).await,
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[tokio::test]
+async fn a_token_signed_by_another_key_under_our_kid_is_refused() {
+    let h = harness().await;
+    let forged = attacker_key().sign(&service_header(), &service_claims());
+    assert_eq!(
+        h.verifier.verify_service(&forged).await,
+        Err(VerifyError::BadSignature)
+    );
+}

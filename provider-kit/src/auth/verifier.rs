@@ -1,0 +1,175 @@
+//! The `Verifier`: one call per incoming gateway token, checking in order of cost so that a forged
+//! token is refused before any RSA is done and an honest, repeated token is answered from memory.
+//! Order: size, verified-token cache, shape and header, key by `kid`, signature, claims.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+
+use super::claims::{Expected, TokenKind};
+use super::clock::Clock;
+use super::config::{ConfigError, VerifierConfig, secs};
+use super::error::VerifyError;
+use super::header;
+use super::key_cache::KeyCache;
+use super::token_cache::{self, TokenCache};
+use crate::protocol::{ServiceClaims, UsermapClaims};
+
+/// Verifies the gateway's tokens for one provider. Clones share keys and caches, so build one at
+/// start-up and hand clones to every handler (it is the state behind the `ServiceRequest`
+/// extractor).
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    provider_id: String,
+    leeway: i64,
+    clock: Arc<dyn Clock>,
+    keys: KeyCache,
+    tokens: TokenCache,
+    /// Signature only: every claim is checked by us against the `Clock`, which jsonwebtoken
+    /// cannot read.
+    validation: Validation,
+    cache_hits: AtomicU64,
+}
+
+/// Counters for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifierStats {
+    /// Verifications answered from the verified-token cache.
+    pub cache_hits: u64,
+    /// Tokens in the verified-token cache now.
+    pub cached_tokens: usize,
+    /// Requests made to the JWKS URL, failed ones included.
+    pub jwks_fetches: u64,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("provider_id", &self.inner.provider_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    pub fn new(config: VerifierConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        if config.issuer.is_empty() {
+            return Err(ConfigError::Issuer);
+        }
+        if config.provider_id.is_empty() {
+            return Err(ConfigError::ProviderId);
+        }
+        let url = reqwest::Url::parse(&config.jwks_url).map_err(|_| ConfigError::JwksUrl)?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ConfigError::JwksUrl);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.fetch_timeout)
+            .connect_timeout(config.fetch_timeout)
+            // The configured URL is the trust anchor; a redirect would let someone else pick keys.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(ConfigError::HttpClient)?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        let keys = KeyCache::new(url, http, Arc::clone(&clock), config.min_refetch_interval);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                issuer: config.issuer,
+                provider_id: config.provider_id,
+                leeway: secs(config.leeway),
+                clock,
+                keys,
+                tokens: TokenCache::new(config.token_cache_capacity),
+                validation,
+                cache_hits: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The `aud` this verifier accepts.
+    pub fn provider_id(&self) -> &str {
+        &self.inner.provider_id
+    }
+
+    /// Verifies the bearer token of a gateway → provider call (SPEC §2.2, `typ` `ucloud-service+jwt`).
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_service(&self, token: &str) -> Result<ServiceClaims, VerifyError> {
+        self.verify(token).await
+    }
+
+    /// Verifies the token of a usermap redirect (SPEC §4 step 2, `typ` `ucloud-usermap+jwt`).
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_usermap(&self, token: &str) -> Result<UsermapClaims, VerifyError> {
+        self.verify(token).await
+    }
+
+    /// Fetches the gateway's key set now, whatever the throttle says; call it at start-up to find
+    /// a wrong JWKS URL before the first request does. Returns the number of usable keys.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh_keys(&self) -> Result<usize, VerifyError> {
+        self.inner.keys.refresh().await
+    }
+
+    pub fn stats(&self) -> VerifierStats {
+        VerifierStats {
+            cache_hits: self.inner.cache_hits.load(Ordering::Relaxed),
+            cached_tokens: self.inner.tokens.len(),
+            jwks_fetches: self.inner.keys.fetches(),
+        }
+    }
+
+    async fn verify<K: TokenKind>(&self, token: &str) -> Result<K, VerifyError> {
+        let inner = &*self.inner;
+        header::check_len(token)?;
+        let now = inner.clock.now_unix();
+        let hash = token_cache::hash(token);
+        // A hit of the other kind falls through, to be refused by the `typ` check below.
+        if let Some(hit) = inner.tokens.get(&hash, now).and_then(K::cached) {
+            inner.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        let kid = header::check_header(header::split(token)?, K::TYP)?;
+        let key = inner.keys.key(&kid).await?;
+        let data = jsonwebtoken::decode::<K::Raw>(token, &key, &inner.validation)
+            .map_err(signature_error)?;
+        let expected = Expected {
+            issuer: &inner.issuer,
+            audience: &inner.provider_id,
+            now,
+            leeway: inner.leeway,
+        };
+        let claims = K::check(data.claims, expected)?;
+        let valid_until = claims.exp().saturating_add(inner.leeway);
+        inner
+            .tokens
+            .insert(hash, claims.to_cache(), valid_until, now);
+        Ok(claims)
+    }
+}
+
+/// jsonwebtoken's view of what went wrong once the header passed our own checks.
+fn signature_error(error: jsonwebtoken::errors::Error) -> VerifyError {
+    match error.kind() {
+        ErrorKind::InvalidSignature => VerifyError::BadSignature,
+        ErrorKind::Base64(_) => VerifyError::Malformed("payload or signature is not base64url"),
+        ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
+            VerifyError::Malformed("header or claims do not have the expected JSON shape")
+        }
+        other => {
+            tracing::debug!(kind = ?other, "signature check failed");
+            VerifyError::BadSignature
+        }
+    }
+}

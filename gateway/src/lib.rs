@@ -12,4 +12,5 @@ pub mod model;
 pub mod registry;
 pub mod secrets;
 pub mod store;
+pub mod tls;
 pub mod tokens;

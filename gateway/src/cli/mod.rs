@@ -39,6 +39,23 @@ enum Command {
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// Make development TLS material.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Create a development CA (once) and a server certificate signed by it.
+    Dev {
+        /// Folder for ca.pem, ca-key.pem, server.pem and server-key.pem.
+        #[arg(long, default_value = "certs/dev")]
+        out: PathBuf,
+        /// A DNS name or IP address the server certificate covers (repeatable);
+        /// default: localhost, 127.0.0.1, ::1.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -70,9 +87,13 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Config(ConfigCommand::Example) = cli.command {
-        print!("{}", Config::example());
-        return Ok(());
+    match &cli.command {
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", Config::example());
+            return Ok(());
+        }
+        Command::Certs(CertsCommand::Dev { out, hosts }) => return certs_dev(out, hosts),
+        _ => {}
     }
     let config = Config::from_process_env(cli.config.as_deref())?;
     match cli.command {
@@ -82,8 +103,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokens(c) => admin::tokens(config, c).await,
         Command::Providers(c) => admin::providers(config, c).await,
         Command::Keys(c) => admin::keys(config, c).await,
-        Command::Config(_) => Ok(()),
+        Command::Config(_) | Command::Certs(_) => Ok(()),
     }
+}
+
+fn certs_dev(out: &std::path::Path, hosts: &[String]) -> anyhow::Result<()> {
+    let paths = crate::tls::devcerts::generate(out, hosts)?;
+    let ca = if paths.ca_created {
+        "created"
+    } else {
+        "reused"
+    };
+    let server = if paths.server_issued {
+        "issued"
+    } else {
+        "kept (still valid)"
+    };
+    println!("CA {ca}:          {}", paths.ca_cert.display());
+    println!("server cert {server}: {}", paths.server_cert.display());
+    println!("server key:          {}", paths.server_key.display());
+    Ok(())
 }
 
 fn init_tracing() {

@@ -5,17 +5,21 @@
 
 mod claims;
 mod manifest;
+mod manifest_parse;
 mod metadata;
 mod problem;
 mod tokens;
 
 pub use claims::{
-    AccessClaims, Principal, ROLE_PROVIDER, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims,
-    TYP_ACCESS, TYP_SERVICE, TYP_USERMAP, UsermapClaims, provider_subject,
+    AccessClaims, Principal, ServiceClaims, UsermapClaims, ROLE_PROVIDER, ROLE_SERVICE,
+    SERVICE_SUBJECT, TYP_ACCESS, TYP_SERVICE, TYP_USERMAP, provider_subject,
 };
 pub use manifest::{
     ComputeFeatures, DockerFeatures, FeatureToggle, Features, Manifest, StorageFeatures,
     UserSettings, VirtualMachineFeatures,
+};
+pub use manifest_parse::{
+    MAX_MANIFEST_BYTES, ManifestError, ManifestErrors, ManifestFormat, ParsedManifest,
 };
 pub use metadata::{MetadataError, ProviderEnv, ProviderId, ProviderMetadata};
 pub use problem::Problem;

@@ -1,10 +1,15 @@
 //! `App::build` wires everything once: store, clock, key ring, domain services. `serve` runs it on a
 //! listener until the shutdown future resolves; tests call it with port 0.
 
+use crate::accounting::Accounting;
 use crate::accounts::Accounts;
+use crate::audit::Audit;
+use crate::broker::{Broker, Upstreams};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::keys::KeyRing;
+use crate::manifests::Manifests;
+use crate::projects::Projects;
 use crate::registry::Registry;
 use crate::store::Store;
 use crate::tokens::Tokens;
@@ -22,8 +27,13 @@ pub struct App {
     pub clock: SharedClock,
     pub keys: Arc<KeyRing>,
     pub accounts: Accounts,
+    pub accounting: Accounting,
+    pub projects: Projects,
+    pub audit: Audit,
     pub registry: Registry,
     pub tokens: Tokens,
+    pub manifests: Arc<Manifests>,
+    pub broker: Broker,
 }
 
 pub type AppState = Arc<App>;
@@ -52,22 +62,61 @@ impl App {
             .await
             .context("while loading the signing keys")?;
         let keys = Arc::new(keys);
+        let tokens = Tokens::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            issuer.clone(),
+            config.access_token_ttl_secs,
+            config.service_token_ttl_secs,
+        );
+        let manifests = Manifests::new(
+            store.clone(),
+            tokens.clone(),
+            clock.clone(),
+            config.manifest.clone(),
+        )
+        .context("while setting up manifest fetching")?;
+        manifests
+            .reload_from_store()
+            .await
+            .context("while loading cached manifests")?;
+        let upstreams = Upstreams::new(
+            &config.manifest,
+            Duration::from_millis(config.broker.connect_timeout_ms),
+        )
+        .map_err(|e| anyhow::anyhow!("while setting up the broker's client: {e}"))?;
         Ok(Arc::new(Self {
+            broker: Broker::new(config.broker.clone(), upstreams),
             accounts: Accounts::new(store.clone(), clock.clone(), config.session_ttl_secs),
+            accounting: Accounting::new(store.clone(), clock.clone()),
+            projects: Projects::new(store.clone(), clock.clone()),
+            audit: Audit::new(store.clone(), clock.clone()),
             registry: Registry::new(store.clone(), clock.clone()),
-            tokens: Tokens::new(
-                store.clone(),
-                keys.clone(),
-                clock.clone(),
-                issuer.clone(),
-                config.access_token_ttl_secs,
-            ),
+            tokens,
+            manifests: Arc::new(manifests),
             issuer,
             store,
             clock,
             keys,
             config,
         }))
+    }
+
+    /// Whether `user` has a connection in state `ok` with `provider` (SPEC §3 step 3). Connections
+    /// arrive with the user-mapping flow; until then no user has one, so providers that require
+    /// explicit mapping answer `connectionRequired`.
+    pub async fn connections_ok(&self, _user: &crate::model::User, _provider: &str) -> bool {
+        false
+    }
+
+    /// When a key rotated in now starts signing.
+    pub fn key_activation(&self, immediate: bool) -> crate::keys::Activation {
+        if immediate {
+            crate::keys::Activation::Now
+        } else {
+            crate::keys::Activation::After(self.config.key_activation_secs)
+        }
     }
 
     /// True when the gateway is served over https, so cookies get `Secure`.
@@ -96,18 +145,30 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Fail before anything starts if the TLS files are unusable.
+    let tls = match &app.config.tls {
+        Some(tls) => Some(
+            crate::tls::server::server_config(&tls.cert, &tls.key)
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        ),
+        None => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = vec![
         tokio::spawn(reload_keys(app.clone(), stop_rx.clone())),
         tokio::spawn(expire_sessions(app.clone(), stop_rx.clone())),
+        tokio::spawn(refresh_manifests(app.clone(), stop_rx.clone())),
     ];
     let router = crate::http::router(app.clone());
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let result = match tls {
+        Some(config) => crate::http::tls::serve_tls(router, listener, config, shutdown).await,
+        None => {
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;
@@ -158,6 +219,34 @@ async fn expire_sessions(app: AppState, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = app.accounts.delete_expired_sessions().await {
             tracing::warn!(error = %e, "removing expired sessions failed");
+        }
+    }
+}
+
+/// Fetches due manifests every `poll_ms`, and every 15 polls re-reads what other replicas fetched.
+async fn refresh_manifests(app: AppState, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis(app.config.manifest.poll_ms);
+    let mut ticks: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        ticks += 1;
+        if let Err(e) = app.registry.reload_cache().await {
+            tracing::warn!(error = %e, "re-reading providers failed");
+        }
+        if ticks % 15 == 0
+            && let Err(e) = app.manifests.reload_from_store().await
+        {
+            tracing::warn!(error = %e, "re-reading manifests failed");
+        }
+        let work = app.manifests.refresh_due();
+        tokio::select! {
+            _ = stop.changed() => return,
+            result = work => if let Err(e) = result {
+                tracing::warn!(error = %e, "manifest refresh round failed");
+            },
         }
     }
 }

@@ -23,6 +23,80 @@ pub struct Config {
     pub session_ttl_secs: i64,
     /// How often a replica re-reads the key ring from the database, seconds.
     pub key_reload_secs: u64,
+    /// A rotated-in key is published at once and signs only this many seconds later, so providers
+    /// (which refetch the JWKS on an unknown kid at most every 30 s by default) always know it.
+    pub key_activation_secs: i64,
+    /// Serve HTTPS with this certificate and key; absent means plain HTTP (behind a TLS proxy).
+    pub tls: Option<TlsConfig>,
+    /// How provider manifests are fetched and cached.
+    pub manifest: ManifestConfig,
+    /// How user requests are forwarded to providers.
+    pub broker: BrokerConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    pub connect_timeout_ms: u64,
+    /// Until the provider's response headers arrive; the body may stream for longer.
+    pub response_timeout_ms: u64,
+    /// Largest request body forwarded to a provider.
+    pub max_body_bytes: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 3000,
+            response_timeout_ms: 30_000,
+            max_body_bytes: 1 << 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManifestConfig {
+    /// How often a valid manifest is re-fetched, seconds.
+    pub refresh_secs: i64,
+    /// First retry after a failed fetch, seconds; doubles per failure.
+    pub retry_secs: i64,
+    /// Longest wait between retries of a failing provider, seconds.
+    pub max_backoff_secs: i64,
+    pub connect_timeout_ms: u64,
+    /// Whole request, body included.
+    pub timeout_ms: u64,
+    /// PEM CA certificates trusted in addition to the system roots (private CAs).
+    pub extra_roots: Vec<PathBuf>,
+    /// Production provider hostnames allowed to resolve to loopback or private addresses
+    /// (a site's provider on the gateway's own private network). Empty: none.
+    pub allow_private: Vec<String>,
+    /// How often the refresher looks for due manifests, milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for ManifestConfig {
+    fn default() -> Self {
+        Self {
+            refresh_secs: 300,
+            retry_secs: 10,
+            max_backoff_secs: 3600,
+            connect_timeout_ms: 3000,
+            timeout_ms: 10_000,
+            extra_roots: Vec::new(),
+            allow_private: Vec::new(),
+            poll_ms: 1000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -36,6 +110,10 @@ impl Default for Config {
             service_token_ttl_secs: 300,
             session_ttl_secs: 12 * 3600,
             key_reload_secs: 30,
+            key_activation_secs: 60,
+            tls: None,
+            manifest: ManifestConfig::default(),
+            broker: BrokerConfig::default(),
         }
     }
 }
@@ -110,6 +188,47 @@ impl Config {
             &mut config.session_ttl_secs,
         )?;
         parse_env(&env, "GATEWAY_KEY_RELOAD_SECS", &mut config.key_reload_secs)?;
+        parse_env(
+            &env,
+            "GATEWAY_KEY_ACTIVATION_SECS",
+            &mut config.key_activation_secs,
+        )?;
+        if let (Some(cert), Some(key)) = (env("GATEWAY_TLS_CERT"), env("GATEWAY_TLS_KEY")) {
+            config.tls = Some(TlsConfig {
+                cert: cert.into(),
+                key: key.into(),
+            });
+        }
+        let b = &mut config.broker;
+        parse_env(
+            &env,
+            "GATEWAY_BROKER_CONNECT_TIMEOUT_MS",
+            &mut b.connect_timeout_ms,
+        )?;
+        parse_env(
+            &env,
+            "GATEWAY_BROKER_RESPONSE_TIMEOUT_MS",
+            &mut b.response_timeout_ms,
+        )?;
+        parse_env(&env, "GATEWAY_BROKER_MAX_BODY_BYTES", &mut b.max_body_bytes)?;
+        let m = &mut config.manifest;
+        parse_env(&env, "GATEWAY_MANIFEST_REFRESH_SECS", &mut m.refresh_secs)?;
+        parse_env(&env, "GATEWAY_MANIFEST_RETRY_SECS", &mut m.retry_secs)?;
+        parse_env(&env, "GATEWAY_MANIFEST_TIMEOUT_MS", &mut m.timeout_ms)?;
+        if let Some(v) = env("GATEWAY_MANIFEST_EXTRA_ROOTS") {
+            m.extra_roots = v
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect();
+        }
+        if let Some(v) = env("GATEWAY_MANIFEST_ALLOW_PRIVATE") {
+            m.allow_private = v
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -128,6 +247,28 @@ impl Config {
         if !(1..=300).contains(&self.service_token_ttl_secs) {
             return Err(ConfigError::Invalid(
                 "service_token_ttl_secs must be between 1 and 300 (SPEC §2.2)".into(),
+            ));
+        }
+        let m = &self.manifest;
+        if m.refresh_secs < 1 || m.retry_secs < 1 || m.max_backoff_secs < m.retry_secs {
+            return Err(ConfigError::Invalid(
+                "manifest: refresh_secs and retry_secs must be >= 1 and max_backoff_secs >= retry_secs".into(),
+            ));
+        }
+        if m.timeout_ms == 0 || m.connect_timeout_ms == 0 || m.poll_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "manifest: timeouts must be > 0".into(),
+            ));
+        }
+        if !(0..=86_400).contains(&self.key_activation_secs) {
+            return Err(ConfigError::Invalid(
+                "key_activation_secs must be between 0 and 86400".into(),
+            ));
+        }
+        let b = &self.broker;
+        if b.connect_timeout_ms == 0 || b.response_timeout_ms == 0 || b.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "broker: timeouts and max_body_bytes must be > 0".into(),
             ));
         }
         if self.session_ttl_secs < 60 {
@@ -156,12 +297,13 @@ impl Config {
         Ok(())
     }
 
-    /// The issuer: `public_url` without a trailing slash, or `http://{listen}`.
+    /// The issuer: `public_url` without a trailing slash, or `http(s)://{listen}`.
     pub fn issuer(&self, bound: Option<std::net::SocketAddr>) -> String {
         if self.public_url.is_empty() {
+            let scheme = if self.tls.is_some() { "https" } else { "http" };
             match bound {
-                Some(addr) => format!("http://{addr}"),
-                None => format!("http://{}", self.listen),
+                Some(addr) => format!("{scheme}://{addr}"),
+                None => format!("{scheme}://{}", self.listen),
             }
         } else {
             self.public_url.trim_end_matches('/').to_owned()

@@ -1,14 +1,19 @@
 //! The federation gateway: providers register, get tokens, publish manifests; users sign in and are
 //! brokered to providers. See `docs/architecture.md` for the flow and how these modules line up on it.
 
+pub mod accounting;
 pub mod accounts;
 pub mod app;
+pub mod audit;
+pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod manifests;
 pub mod model;
+pub mod projects;
 pub mod registry;
 pub mod secrets;
 pub mod store;

@@ -2,6 +2,18 @@
 
 use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
 
+mod accounting;
+mod audit;
+mod lifecycle;
+mod projects;
+
+pub use accounting::{
+    ChargeOutcome, ChargeRecord, ChargeResult, NewCharge, Owner, OwnerRef, Wallet,
+};
+pub use audit::{AuditEntry, AuditEvent};
+pub use lifecycle::{AccountStateRecord, AccountStatus};
+pub use projects::{Member, Project, ProjectRole};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     User,
@@ -107,4 +119,18 @@ pub struct SigningKeyRecord {
     pub e: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+}
+
+/// What the gateway knows of a provider's manifest: the last valid one and how fetching goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestRecord {
+    /// The last valid manifest, as JSON text.
+    pub manifest_json: Option<String>,
+    pub warnings: Vec<String>,
+    pub etag: Option<String>,
+    pub fetched_at: Option<i64>,
+    pub checked_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub failures: i64,
+    pub next_fetch_at: i64,
 }

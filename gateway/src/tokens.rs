@@ -6,7 +6,10 @@ use crate::keys::{KeyRing, SignError};
 use crate::model::{Provider, ProviderStatus};
 use crate::secrets::{hash_secret, random_id};
 use crate::store::{Store, StoreError};
-use provider_kit::protocol::{AccessClaims, ROLE_PROVIDER, TYP_ACCESS, provider_subject};
+use provider_kit::protocol::{
+    AccessClaims, Principal, ROLE_PROVIDER, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims,
+    TYP_ACCESS, TYP_SERVICE, provider_subject,
+};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,7 @@ pub struct Tokens {
     clock: SharedClock,
     issuer: String,
     access_ttl_secs: i64,
+    service_ttl_secs: i64,
 }
 
 /// Longest a token may claim to come from the future, or be past `exp`, because clocks drift.
@@ -49,6 +53,7 @@ impl Tokens {
         clock: SharedClock,
         issuer: String,
         access_ttl_secs: i64,
+        service_ttl_secs: i64,
     ) -> Self {
         Self {
             store,
@@ -56,7 +61,40 @@ impl Tokens {
             clock,
             issuer,
             access_ttl_secs,
+            service_ttl_secs,
         }
+    }
+
+    /// The claims of a service token for a call to `provider_id`, on behalf of `principal` if given.
+    pub fn service_claims(
+        &self,
+        provider_id: &str,
+        principal: Option<Principal>,
+        project: Option<String>,
+    ) -> ServiceClaims {
+        let now = self.clock.now_secs();
+        ServiceClaims {
+            iss: self.issuer.clone(),
+            sub: SERVICE_SUBJECT.to_owned(),
+            aud: provider_id.to_owned(),
+            role: ROLE_SERVICE.to_owned(),
+            iat: now,
+            exp: now + self.service_ttl_secs,
+            jti: random_id(),
+            principal,
+            project,
+        }
+    }
+
+    /// A signed service token (SPEC §2.2) for a call the gateway makes to `provider_id`.
+    pub fn service_token(
+        &self,
+        provider_id: &str,
+        principal: Option<Principal>,
+        project: Option<String>,
+    ) -> Result<String, TokenError> {
+        let claims = self.service_claims(provider_id, principal, project);
+        Ok(self.keys.sign(TYP_SERVICE, &claims)?)
     }
 
     pub fn issuer(&self) -> &str {

@@ -1,9 +1,11 @@
 //! End-users: creation, password sign-in, sessions and personal API tokens (SPEC §7).
 //! Passwords are argon2id hashes; sessions and API tokens are random secrets stored as hashes.
 
+mod lifecycle;
 mod password;
 mod username;
 
+pub use lifecycle::{AccountLifecycle, AccountState};
 pub use username::Username;
 
 use crate::clock::SharedClock;
@@ -24,6 +26,11 @@ pub enum AccountError {
     NoSuchUser(String),
     #[error("no such API token")]
     NoSuchToken,
+    /// The account is suspended, expired or disabled: nothing authenticated is allowed.
+    #[error("{0}")]
+    Inactive(AccountState),
+    #[error("{0}")]
+    InvalidTransition(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("password hashing failed")]
@@ -128,6 +135,8 @@ impl Accounts {
             (Some(user), true) => user,
             _ => return Err(AccountError::BadCredentials),
         };
+        // Only someone who knows the password learns the account's state.
+        self.ensure_active(&user).await?;
         let session = Secret::generate(SESSION_PREFIX);
         let now = self.clock.now_ms();
         self.store
@@ -146,15 +155,25 @@ impl Accounts {
         self.session_ttl_ms / 1000
     }
 
+    /// The session's user; `Err(Inactive)` if their account is not active.
     pub async fn user_by_session(&self, session: &str) -> Result<Option<User>, AccountError> {
-        Ok(self
+        let user = self
             .store
             .session_user(&hash_secret(session), self.clock.now_ms())
-            .await?)
+            .await?;
+        if let Some(user) = &user {
+            self.ensure_active(user).await?;
+        }
+        Ok(user)
     }
 
+    /// The token's user; `Err(Inactive)` if their account is not active.
     pub async fn user_by_api_token(&self, token: &str) -> Result<Option<User>, AccountError> {
-        Ok(self.store.api_token_user(&hash_secret(token)).await?)
+        let user = self.store.api_token_user(&hash_secret(token)).await?;
+        if let Some(user) = &user {
+            self.ensure_active(user).await?;
+        }
+        Ok(user)
     }
 
     /// A new personal API token; the secret is returned once and only its hash is kept.
@@ -163,6 +182,7 @@ impl Accounts {
         user: &User,
         name: &str,
     ) -> Result<(ApiToken, Secret), AccountError> {
+        self.ensure_active(user).await?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AccountError::Invalid(

@@ -2,6 +2,7 @@
 
 use crate::accounts::UserInput;
 use crate::app::{App, AppState};
+use crate::audit::{Actor, provider_action};
 use crate::clock::{SystemClock, rfc3339};
 use crate::config::Config;
 use crate::registry::Action;
@@ -30,6 +31,8 @@ pub enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    #[command(flatten)]
+    Lifecycle(super::users::LifecycleCommand),
 }
 
 #[derive(Subcommand)]
@@ -61,12 +64,17 @@ pub enum ProvidersCommand {
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Add a new signing key and make it current; the old one stays published until its tokens expire.
-    Rotate,
+    Rotate {
+        /// Sign with the new key at once (the current key is compromised) instead of after
+        /// `key_activation_secs`, which gives providers time to see it in the JWKS.
+        #[arg(long)]
+        immediate: bool,
+    },
     /// List the published keys.
     List,
 }
 
-async fn app(config: Config) -> anyhow::Result<AppState> {
+pub(super) async fn app(config: Config) -> anyhow::Result<AppState> {
     let issuer = config.issuer(None);
     App::build(config, issuer, Arc::new(SystemClock)).await
 }
@@ -86,15 +94,27 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
 }
 
 pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
-    let UsersCommand::Create {
-        username,
-        email,
-        first_name,
-        last_name,
-        organization,
-        admin,
-        password_stdin,
-    } = command;
+    let (username, email, first_name, last_name, organization, admin, password_stdin) =
+        match command {
+            UsersCommand::Create {
+                username,
+                email,
+                first_name,
+                last_name,
+                organization,
+                admin,
+                password_stdin,
+            } => (
+                username,
+                email,
+                first_name,
+                last_name,
+                organization,
+                admin,
+                password_stdin,
+            ),
+            UsersCommand::Lifecycle(c) => return super::users::lifecycle(config, c).await,
+        };
     let password = if password_stdin {
         let mut text = String::new();
         std::io::stdin()
@@ -117,6 +137,10 @@ pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> 
             password,
         })
         .await?;
+    let detail = serde_json::json!({ "role": user.role.as_str() });
+    app.audit
+        .record(&Actor::Operator, "user.created", &user.username, detail)
+        .await;
     println!(
         "created {} {} (uid {})",
         user.role.as_str().to_lowercase(),
@@ -155,10 +179,28 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
         }
         ProvidersCommand::RotateToken { id } => {
             println!("{}", registry.rotate_refresh_token(&id).await?.expose());
+            let detail = serde_json::json!({});
+            app.audit
+                .record(
+                    &Actor::Operator,
+                    "provider.refreshTokenRotated",
+                    &id,
+                    detail,
+                )
+                .await;
             return Ok(());
         }
         ProvidersCommand::RevokeToken { id } => {
             registry.revoke_refresh_token(&id).await?;
+            let detail = serde_json::json!({});
+            app.audit
+                .record(
+                    &Actor::Operator,
+                    "provider.refreshTokenRevoked",
+                    &id,
+                    detail,
+                )
+                .await;
             println!("revoked the refresh token of {id}");
             return Ok(());
         }
@@ -167,6 +209,10 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
         ProvidersCommand::Resume { id } => (id, Action::Resume),
     };
     let provider = registry.apply(&id, action).await?;
+    let detail = serde_json::json!({ "status": provider.status.as_str() });
+    app.audit
+        .record(&Actor::Operator, provider_action(action), &id, detail)
+        .await;
     println!(
         "{} is now {}",
         provider.metadata.id,
@@ -178,9 +224,14 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
 pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     let app = app(config).await?;
     match command {
-        KeysCommand::Rotate => {
-            let kid = app.keys.rotate().await?;
-            println!("{kid}");
+        KeysCommand::Rotate { immediate } => {
+            let key = app.keys.rotate(app.key_activation(immediate)).await?;
+            let detail = serde_json::json!({ "immediate": immediate });
+            app.audit
+                .record(&Actor::Operator, "keys.rotated", &key.kid, detail)
+                .await;
+            println!("{}", key.kid);
+            eprintln!("published now; signing from {}", rfc3339(key.active_from));
         }
         KeysCommand::List => {
             let current = app.keys.current_kid();

@@ -1,7 +1,10 @@
 //! The `gateway` command line. Every command calls the same domain code as the HTTP API.
 
 mod admin;
+mod audit;
 mod serve;
+mod users;
+mod wallets;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -27,7 +30,7 @@ enum Command {
     /// Print configuration help.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Manage end-users.
+    /// Manage end-users and their account lifecycle.
     #[command(subcommand)]
     Users(admin::UsersCommand),
     /// Manage personal API tokens.
@@ -39,9 +42,24 @@ enum Command {
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// Grant units and list wallets.
+    #[command(subcommand)]
+    Wallets(wallets::WalletsCommand),
+    /// Read the audit log of security-relevant events.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Check a provider manifest file the way the gateway will.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Make development TLS material.
     #[command(subcommand)]
     Certs(CertsCommand),
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// Parse FILE (YAML or JSON); print the manifest with its warnings, or every error. Exit 1 on errors.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Certs(CertsCommand::Dev { out, hosts }) => return certs_dev(out, hosts),
+        Command::Manifest(ManifestCommand::Check { file }) => return manifest_check(file),
         _ => {}
     }
     let config = Config::from_process_env(cli.config.as_deref())?;
@@ -103,7 +122,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokens(c) => admin::tokens(config, c).await,
         Command::Providers(c) => admin::providers(config, c).await,
         Command::Keys(c) => admin::keys(config, c).await,
-        Command::Config(_) | Command::Certs(_) => Ok(()),
+        Command::Wallets(c) => wallets::wallets(config, c).await,
+        Command::Audit(c) => audit::audit(config, c).await,
+        Command::Config(_) | Command::Certs(_) | Command::Manifest(_) => Ok(()),
     }
 }
 
@@ -123,6 +144,40 @@ fn certs_dev(out: &std::path::Path, hosts: &[String]) -> anyhow::Result<()> {
     println!("server cert {server}: {}", paths.server_cert.display());
     println!("server key:          {}", paths.server_key.display());
     Ok(())
+}
+
+fn manifest_check(file: &std::path::Path) -> anyhow::Result<()> {
+    use provider_kit::protocol::Manifest;
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let content_type = match file.extension().and_then(|e| e.to_str()) {
+        Some("json") => Some("application/json"),
+        _ => Some("application/yaml"),
+    };
+    match Manifest::parse(&bytes, content_type) {
+        Ok(parsed) => {
+            print!("{}", serde_yaml::to_string(&parsed.manifest)?);
+            for warning in &parsed.warnings {
+                eprintln!("warning: {warning}");
+            }
+            eprintln!(
+                "{}: valid ({} warning(s))",
+                file.display(),
+                parsed.warnings.len()
+            );
+            Ok(())
+        }
+        Err(errors) => {
+            for error in errors.errors() {
+                eprintln!("error: {error}");
+            }
+            anyhow::bail!(
+                "{}: invalid manifest ({} error(s))",
+                file.display(),
+                errors.errors().len()
+            )
+        }
+    }
 }
 
 fn init_tracing() {

@@ -5,6 +5,7 @@ use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody};
 use crate::accounts::{UserInput, principal};
 use crate::app::AppState;
+use crate::audit::{Actor, provider_action};
 use crate::registry::Action;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -20,6 +21,11 @@ async fn lifecycle(
 ) -> Result<Json<Value>, ApiError> {
     let provider = app.registry.apply(id, action).await?;
     tracing::info!(%admin, provider = %id, ?action, "admin changed provider status");
+    let actor = Actor::User(admin.to_owned());
+    let detail = json!({ "status": provider.status.as_str() });
+    app.audit
+        .record(&actor, provider_action(action), id, detail)
+        .await;
     Ok(Json(
         json!({ "id": provider.metadata.id, "status": provider.status.as_str() }),
     ))
@@ -52,32 +58,55 @@ pub async fn resume(
 /// The old refresh token stops working at once; the new one is in this answer only.
 pub async fn rotate_refresh_token(
     State(app): State<AppState>,
-    AdminAuth(_): AdminAuth,
+    AdminAuth(a): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let refresh = app.registry.rotate_refresh_token(&id).await?;
+    let actor = Actor::user(&a);
+    app.audit
+        .record(&actor, "provider.refreshTokenRotated", &id, json!({}))
+        .await;
     Ok(Json(json!({ "id": id, "refreshToken": refresh.expose() })))
 }
 
 pub async fn revoke_refresh_token(
     State(app): State<AppState>,
-    AdminAuth(_): AdminAuth,
+    AdminAuth(a): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     app.registry.revoke_refresh_token(&id).await?;
+    let actor = Actor::user(&a);
+    app.audit
+        .record(&actor, "provider.refreshTokenRevoked", &id, json!({}))
+        .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct RotateQuery {
+    /// Sign with the new key at once (a compromised key) instead of after `key_activation_secs`.
+    #[serde(default)]
+    immediate: bool,
 }
 
 pub async fn rotate_key(
     State(app): State<AppState>,
-    AdminAuth(_): AdminAuth,
+    AdminAuth(a): AdminAuth,
+    axum::extract::Query(q): axum::extract::Query<RotateQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let kid = app
+    let activation = app.key_activation(q.immediate);
+    let key = app
         .keys
-        .rotate()
+        .rotate(activation)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(json!({ "kid": kid })))
+    let detail = json!({ "immediate": q.immediate });
+    app.audit
+        .record(&Actor::user(&a), "keys.rotated", &key.kid, detail)
+        .await;
+    Ok(Json(
+        json!({ "kid": key.kid, "activeFrom": crate::clock::rfc3339(key.active_from) }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -97,7 +126,7 @@ pub struct NewUserBody {
 
 pub async fn create_user(
     State(app): State<AppState>,
-    AdminAuth(_): AdminAuth,
+    AdminAuth(a): AdminAuth,
     JsonBody(b): JsonBody<NewUserBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let user = app
@@ -112,6 +141,10 @@ pub async fn create_user(
             password: b.password,
         })
         .await?;
+    let detail = json!({ "role": user.role.as_str() });
+    app.audit
+        .record(&Actor::user(&a), "user.created", &user.username, detail)
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "principal": principal(&user) })),

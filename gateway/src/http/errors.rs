@@ -1,7 +1,10 @@
 //! The one error table: every failure becomes an RFC 9457 problem (SPEC §6). Server-side failures
 //! log their cause and answer a generic detail, so no internal text, token or trace leaks.
 
-use crate::accounts::AccountError;
+use crate::accounting::AccountingError;
+use crate::accounts::{AccountError, AccountState};
+use crate::clock::rfc3339;
+use crate::projects::ProjectError;
 use crate::registry::RegistryError;
 use crate::tokens::TokenError;
 use axum::http::{StatusCode, header};
@@ -27,9 +30,26 @@ pub enum ApiError {
     #[error("the body is larger than this endpoint accepts")]
     PayloadTooLarge,
     #[error("{0}")]
+    InvalidManifest(String),
+    #[error("{0}")]
+    ManifestUnavailable(String),
+    #[error("{0}")]
     InvalidTransition(String),
+    /// 402 with `balance` (and `duplicate`) members: nothing was taken.
+    #[error("the wallet holds {balance} units and the charge needs {units}; nothing was taken")]
+    InsufficientFunds {
+        units: i64,
+        balance: i64,
+        duplicate: bool,
+    },
+    /// 403 `accountSuspended` / `accountExpired` / `accountDisabled`.
+    #[error("{0}")]
+    AccountInactive(AccountState),
     #[error("internal: {0}")]
     Internal(String),
+    /// A problem built elsewhere (the broker's), with its own status, code and members.
+    #[error("{}", .0.detail)]
+    Problem(Problem),
 }
 
 impl ApiError {
@@ -55,6 +75,16 @@ impl ApiError {
                 "methodNotAllowed",
                 "Method not allowed",
             ),
+            InvalidManifest(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalidManifest",
+                "Invalid manifest",
+            ),
+            ManifestUnavailable(_) => (
+                StatusCode::BAD_GATEWAY,
+                "providerUnreachable",
+                "Provider unreachable",
+            ),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payloadTooLarge",
@@ -65,7 +95,13 @@ impl ApiError {
                 "invalidTransition",
                 "Invalid state change",
             ),
-            Internal(_) => (
+            InsufficientFunds { .. } => (
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficientFunds",
+                "Insufficient funds",
+            ),
+            AccountInactive(state) => (StatusCode::FORBIDDEN, state.code(), "Account not active"),
+            Internal(_) | Problem(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
                 "Internal error",
@@ -74,6 +110,9 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
+        if let Self::Problem(problem) = self {
+            return problem.clone();
+        }
         let (status, code, title) = self.parts();
         let detail = match self {
             Self::Internal(_) => {
@@ -81,7 +120,18 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        Problem::new(status.as_u16(), code, title, detail)
+        let problem = Problem::new(status.as_u16(), code, title, detail);
+        match self {
+            Self::InsufficientFunds {
+                balance, duplicate, ..
+            } => problem
+                .with("balance", *balance)
+                .with("duplicate", *duplicate),
+            Self::AccountInactive(AccountState::Suspended { until: Some(end) }) => {
+                problem.with("until", rfc3339(*end))
+            }
+            _ => problem,
+        }
     }
 }
 
@@ -119,7 +169,46 @@ impl From<AccountError> for ApiError {
             AccountError::NoSuchUser(_) | AccountError::NoSuchToken => {
                 Self::NotFound(e.to_string())
             }
+            AccountError::Inactive(state) => Self::AccountInactive(state),
+            AccountError::InvalidTransition(m) => Self::InvalidTransition(m),
             AccountError::Store(_) | AccountError::Hashing => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AccountingError> for ApiError {
+    fn from(e: AccountingError) -> Self {
+        match e {
+            AccountingError::Invalid(m) => Self::BadRequest(m),
+            AccountingError::NoSuchUser(_)
+            | AccountingError::NoSuchProject(_)
+            | AccountingError::NoSuchProvider(_) => Self::NotFound(e.to_string()),
+            AccountingError::InsufficientFunds {
+                units,
+                balance,
+                duplicate,
+            } => Self::InsufficientFunds {
+                units,
+                balance,
+                duplicate,
+            },
+            AccountingError::ChargeIdReused(_) | AccountingError::BalanceLimit => {
+                Self::Conflict(e.to_string())
+            }
+            AccountingError::Store(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(e: ProjectError) -> Self {
+        match e {
+            ProjectError::Invalid(m) => Self::BadRequest(m),
+            ProjectError::NotFound(_)
+            | ProjectError::NoSuchUser(_)
+            | ProjectError::NotAMember(_) => Self::NotFound(e.to_string()),
+            ProjectError::Forbidden(m) => Self::Forbidden(m),
+            ProjectError::Store(_) => Self::Internal(e.to_string()),
         }
     }
 }
@@ -167,6 +256,40 @@ mod tests {
                 "invalidTransition",
             ),
             (ApiError::PayloadTooLarge, 413, "payloadTooLarge"),
+            (
+                ApiError::InsufficientFunds {
+                    units: 5,
+                    balance: 3,
+                    duplicate: false,
+                },
+                402,
+                "insufficientFunds",
+            ),
+            (
+                ApiError::AccountInactive(AccountState::Suspended { until: None }),
+                403,
+                "accountSuspended",
+            ),
+            (
+                ApiError::AccountInactive(AccountState::Expired { since: 0 }),
+                403,
+                "accountExpired",
+            ),
+            (
+                ApiError::AccountInactive(AccountState::Disabled),
+                403,
+                "accountDisabled",
+            ),
+            (
+                ApiError::InvalidManifest("x".into()),
+                422,
+                "invalidManifest",
+            ),
+            (
+                ApiError::ManifestUnavailable("x".into()),
+                502,
+                "providerUnreachable",
+            ),
             (ApiError::Internal("x".into()), 500, "internalError"),
         ];
         for (error, status, code) in cases {
@@ -174,6 +297,22 @@ mod tests {
             assert_eq!((p.status, p.code.as_str()), (status, code));
             assert!(p.type_.ends_with(code));
         }
+    }
+
+    #[test]
+    fn a_refused_charge_carries_the_balance_and_a_suspension_its_end() {
+        let p = ApiError::InsufficientFunds {
+            units: 5,
+            balance: 3,
+            duplicate: true,
+        }
+        .problem();
+        assert_eq!(
+            (p.extra["balance"].clone(), p.extra["duplicate"].clone()),
+            (3.into(), true.into())
+        );
+        let p = ApiError::AccountInactive(AccountState::Suspended { until: Some(0) }).problem();
+        assert_eq!(p.extra["until"], "1970-01-01T00:00:00Z");
     }
 
     #[test]

@@ -83,6 +83,29 @@ impl FromRequestParts<AppState> for ProviderAuth {
     }
 }
 
+/// Either a provider (access token) or a signed-in user, for endpoints both may call.
+pub enum ProviderOrUser {
+    Provider(Provider),
+    User(User),
+}
+
+impl FromRequestParts<AppState> for ProviderOrUser {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "provider_or_user_auth", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        // Personal API tokens are opaque and prefixed; access tokens are JWTs.
+        let is_jwt = bearer(parts).is_some_and(|t| t.matches('.').count() == 2);
+        if is_jwt {
+            let ProviderAuth(p) = ProviderAuth::from_request_parts(parts, app).await?;
+            Ok(Self::Provider(p))
+        } else {
+            let UserAuth(u) = UserAuth::from_request_parts(parts, app).await?;
+            Ok(Self::User(u))
+        }
+    }
+}
+
 /// `Json<T>` whose rejections are problems naming the field and position at fault.
 pub struct JsonBody<T>(pub T);
 

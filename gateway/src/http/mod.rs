@@ -1,20 +1,27 @@
 //! The HTTP layer: the only module that knows axum. Handlers extract, call one domain function, and
 //! map the result.
 
+mod accounting;
 mod admin;
 mod api_tokens;
+mod audit;
+mod broker;
 pub mod errors;
 pub mod extract;
 mod health;
+mod lifecycle;
 mod me;
+mod projects;
 mod provider_tokens;
 mod providers;
+mod query;
 mod session;
+pub mod tls;
 
 use crate::app::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use errors::ApiError;
 
 /// Largest JSON body the API accepts. Brokered bodies have their own limit.
@@ -24,6 +31,7 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(broker::metrics))
         .route("/.well-known/jwks.json", get(provider_tokens::jwks))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
@@ -49,6 +57,10 @@ pub fn router(app: AppState) -> Router {
                 .patch(providers::immutable)
                 .delete(providers::immutable),
         )
+        .route(
+            "/api/providers/{id}/manifest/reload",
+            post(providers::reload_manifest),
+        )
         .route("/api/admin/users", post(admin::create_user))
         .route("/api/admin/providers/{id}/approve", post(admin::approve))
         .route("/api/admin/providers/{id}/suspend", post(admin::suspend))
@@ -58,6 +70,37 @@ pub fn router(app: AppState) -> Router {
             post(admin::rotate_refresh_token).delete(admin::revoke_refresh_token),
         )
         .route("/api/admin/keys/rotate", post(admin::rotate_key))
+        .route("/api/accounting/charge", post(accounting::charge))
+        .route("/api/wallets", get(accounting::wallets))
+        .route("/api/wallets/charges", get(accounting::charges))
+        .route("/api/admin/wallets/grant", post(accounting::grant))
+        .route("/api/projects", get(projects::list).post(projects::create))
+        .route("/api/projects/{id}", get(projects::get))
+        .route("/api/projects/{id}/members", post(projects::set_member))
+        .route(
+            "/api/projects/{id}/members/{username}",
+            delete(projects::remove_member),
+        )
+        .route("/api/admin/users/{username}", get(lifecycle::status))
+        .route(
+            "/api/admin/users/{username}/suspend",
+            post(lifecycle::suspend),
+        )
+        .route(
+            "/api/admin/users/{username}/resume",
+            post(lifecycle::resume),
+        )
+        .route(
+            "/api/admin/users/{username}/disable",
+            post(lifecycle::disable),
+        )
+        .route(
+            "/api/admin/users/{username}/expiry",
+            post(lifecycle::set_expiry),
+        )
+        .route("/api/admin/audit", get(audit::list))
+        // Bodies here stream to the provider under the broker's own limit, never buffered.
+        .route("/ucloud/{id}/{*path}", any(broker::broker))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

@@ -2,9 +2,10 @@
 //! refused with `405 metadataImmutable`.
 
 use super::errors::ApiError;
-use super::extract::{JsonBody, UserAuth};
+use super::extract::{JsonBody, ProviderOrUser, UserAuth};
 use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::manifests::{Cached, Refreshed};
 use crate::model::{Provider, Role, User};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -18,7 +19,7 @@ pub async fn register(
     JsonBody(metadata): JsonBody<ProviderMetadata>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (provider, refresh) = app.registry.register(&owner, metadata).await?;
-    let mut body = view(&provider, true);
+    let mut body = view(&provider, &Cached::default(), true);
     body["refreshToken"] = json!(refresh.expose());
     body["issuer"] = json!(app.issuer);
     body["jwksUrl"] = json!(format!("{}/.well-known/jwks.json", app.issuer));
@@ -30,12 +31,16 @@ pub async fn list(
     UserAuth(viewer): UserAuth,
 ) -> Result<Json<Value>, ApiError> {
     let providers = app.registry.list(&viewer).await?;
-    Ok(Json(Value::Array(
-        providers
-            .iter()
-            .map(|p| view(p, privileged(&viewer, p)))
-            .collect(),
-    )))
+    let mut views = Vec::with_capacity(providers.len());
+    for p in &providers {
+        let status = app
+            .manifests
+            .status(p.metadata.id.as_str())
+            .await
+            .map_err(internal)?;
+        views.push(view(p, &status, privileged(&viewer, p)));
+    }
+    Ok(Json(Value::Array(views)))
 }
 
 pub async fn get(
@@ -44,7 +49,57 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let provider = app.registry.get(&viewer, &id).await?;
-    Ok(Json(view(&provider, privileged(&viewer, &provider))))
+    let status = app.manifests.status(&id).await.map_err(internal)?;
+    Ok(Json(view(
+        &provider,
+        &status,
+        privileged(&viewer, &provider),
+    )))
+}
+
+/// Forced reload, by the provider itself (access token) or its owner or an admin.
+pub async fn reload_manifest(
+    State(app): State<AppState>,
+    caller: ProviderOrUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let provider = match caller {
+        ProviderOrUser::Provider(p) if p.metadata.id.as_str() == id => p,
+        ProviderOrUser::Provider(_) => {
+            return Err(ApiError::Forbidden(
+                "a provider can reload only its own manifest",
+            ));
+        }
+        ProviderOrUser::User(user) => {
+            let p = app.registry.get(&user, &id).await?;
+            if !privileged(&user, &p) {
+                return Err(ApiError::Forbidden(
+                    "only the provider's owner or an admin can reload its manifest",
+                ));
+            }
+            p
+        }
+    };
+    match app.manifests.refresh(&provider).await.map_err(internal)? {
+        Refreshed::Failed(error) if error.starts_with("invalid manifest") => {
+            Err(ApiError::InvalidManifest(error))
+        }
+        Refreshed::Failed(error) => Err(ApiError::ManifestUnavailable(error)),
+        outcome => {
+            let status = app.manifests.status(&id).await.map_err(internal)?;
+            let mut body = view(&provider, &status, true);
+            body["reload"] = json!(if outcome == Refreshed::Updated {
+                "updated"
+            } else {
+                "notModified"
+            });
+            Ok(Json(body))
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
 }
 
 pub async fn immutable() -> ApiError {
@@ -57,9 +112,11 @@ fn privileged(viewer: &User, provider: &Provider) -> bool {
     viewer.role == Role::Admin || viewer.id == provider.owner_id
 }
 
-/// The provider as the API shows it; owners and admins also see warnings.
-fn view(p: &Provider, privileged: bool) -> Value {
+/// The provider as the API shows it: metadata, status, the last valid manifest and how fetching goes;
+/// owners and admins also see warnings and the refresh-token state.
+fn view(p: &Provider, manifest: &Cached, privileged: bool) -> Value {
     let m = &p.metadata;
+    let r = &manifest.record;
     let mut body = json!({
         "id": m.id,
         "domain": m.domain,
@@ -68,12 +125,14 @@ fn view(p: &Provider, privileged: bool) -> Value {
         "env": m.env,
         "status": p.status.as_str(),
         "createdAt": rfc3339(p.created_at),
-        "manifest": null,
-        "manifestError": null,
-        "fetchedAt": null,
+        "manifest": manifest.manifest.as_deref(),
+        "manifestError": r.last_error,
+        "fetchedAt": r.fetched_at.map(rfc3339),
     });
     if privileged {
-        body["warnings"] = json!([]);
+        body["warnings"] = json!(r.warnings);
+        body["checkedAt"] = json!(r.checked_at.map(rfc3339));
+        body["failures"] = json!(r.failures);
         body["hasRefreshToken"] = json!(p.has_refresh_token);
     }
     body

@@ -8,4 +8,4 @@ mod material;
 mod ring;
 
 pub use material::{KeyError, KeyMaterial};
-pub use ring::{KeyRing, SignError};
+pub use ring::{Activation, KeyRing, RotatedKey, SignError};

@@ -30,6 +30,13 @@ pub enum RingError {
     Store(#[from] StoreError),
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotatedKey {
+    pub kid: String,
+    /// Unix milliseconds from which the key signs.
+    pub active_from: i64,
+}
+
 pub struct KeyRing {
     dir: PathBuf,
     store: Store,
@@ -39,9 +46,27 @@ pub struct KeyRing {
     state: RwLock<Arc<RingState>>,
 }
 
+/// When a rotated-in key starts signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// At once: for a first key, or when the current key is compromised.
+    Now,
+    /// After this many seconds. Published at once, so verifiers that refetch the JWKS on an unknown
+    /// `kid` at most once per interval shorter than this always find the new key.
+    After(i64),
+}
+
+/// A key this replica can sign with, and the window in which it is the one to use.
+struct Signer {
+    active_from: i64,
+    retired_at: Option<i64>,
+    material: Arc<KeyMaterial>,
+}
+
 #[derive(Default)]
 struct RingState {
-    current: Option<Arc<KeyMaterial>>,
+    /// Newest first.
+    signers: Vec<Signer>,
     jwks: JwkSet,
     jwks_json: Arc<str>,
     /// Every published key whose private half this replica has loaded, so reloads do not re-read files.
@@ -68,13 +93,14 @@ impl KeyRing {
         ring.reload().await?;
         if ring.current_kid().is_none() {
             tracing::info!("no signing key yet; generating the first one");
-            ring.rotate().await?;
+            ring.rotate(Activation::Now).await?;
         }
         Ok(ring)
     }
 
-    /// Adds a new key, makes it current, and retires the previous one (still published for a while).
-    pub async fn rotate(&self) -> Result<String, RingError> {
+    /// Adds a new key, published at once and signing from `activation`; the previous key signs
+    /// until then and stays published until every token it signed has expired.
+    pub async fn rotate(&self, activation: Activation) -> Result<RotatedKey, RingError> {
         let dir = self.dir.clone();
         let material = tokio::task::spawn_blocking(move || KeyMaterial::generate(&dir))
             .await
@@ -83,13 +109,19 @@ impl KeyRing {
             kid: material.kid.clone(),
             n: material.n.clone(),
             e: material.e.clone(),
-            created_at: self.clock.now_ms(),
+            created_at: match activation {
+                Activation::Now => self.clock.now_ms(),
+                Activation::After(secs) => self.clock.now_ms() + secs * 1000,
+            },
             retired_at: None,
         };
         self.store.rotate_signing_key(&record).await?;
-        tracing::info!(kid = %record.kid, "signing key rotated");
+        tracing::info!(kid = %record.kid, active_from = %crate::clock::rfc3339(record.created_at), "signing key rotated");
         self.reload().await?;
-        Ok(record.kid)
+        Ok(RotatedKey {
+            kid: record.kid,
+            active_from: record.created_at,
+        })
     }
 
     /// Re-reads the published keys from the database (another replica may have rotated).
@@ -102,7 +134,7 @@ impl KeyRing {
         let previous = self.snapshot();
         let mut loaded = HashMap::new();
         let mut verifying = HashMap::new();
-        let mut current = None;
+        let mut signers = Vec::new();
         for record in &records {
             let material = match previous.loaded.get(&record.kid) {
                 Some(m) => Some(m.clone()),
@@ -118,11 +150,13 @@ impl KeyRing {
                     }
                 }
             };
-            if let Some(m) = &material {
+            if let Some(m) = material {
                 loaded.insert(record.kid.clone(), m.clone());
-            }
-            if record.retired_at.is_none() && current.is_none() {
-                current = material;
+                signers.push(Signer {
+                    active_from: record.created_at,
+                    retired_at: record.retired_at,
+                    material: m,
+                });
             }
             if let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_components(&record.n, &record.e) {
                 verifying.insert(record.kid.clone(), Arc::new(key));
@@ -142,8 +176,9 @@ impl KeyRing {
                 .collect(),
         };
         let jwks_json: Arc<str> = serde_json::to_string(&jwks).unwrap_or_default().into();
+        signers.sort_by(|a, b| b.active_from.cmp(&a.active_from));
         let state = RingState {
-            current,
+            signers,
             jwks,
             jwks_json,
             loaded,
@@ -157,8 +192,18 @@ impl KeyRing {
         self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The key that signs now: the newest one whose window contains the clock's time.
+    fn current(state: &RingState, now: i64) -> Option<&Arc<KeyMaterial>> {
+        state
+            .signers
+            .iter()
+            .find(|s| s.active_from <= now && s.retired_at.is_none_or(|r| r > now))
+            .map(|s| &s.material)
+    }
+
     pub fn current_kid(&self) -> Option<String> {
-        self.snapshot().current.as_ref().map(|k| k.kid.clone())
+        let state = self.snapshot();
+        Self::current(&state, self.clock.now_ms()).map(|k| k.kid.clone())
     }
 
     pub fn jwks(&self) -> JwkSet {
@@ -177,7 +222,7 @@ impl KeyRing {
     /// A compact RS256 JWS with header `typ` and the current key's `kid`.
     pub fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, SignError> {
         let state = self.snapshot();
-        let key = state.current.as_ref().ok_or(SignError::NoCurrentKey)?;
+        let key = Self::current(&state, self.clock.now_ms()).ok_or(SignError::NoCurrentKey)?;
         sign_with(key, typ, claims)
     }
 }

@@ -6,6 +6,8 @@ use crate::model::{Provider, ProviderStatus, Role, User};
 use crate::secrets::{REFRESH_TOKEN_PREFIX, Secret};
 use crate::store::{Store, StoreError};
 use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -46,11 +48,47 @@ impl Action {
 pub struct Registry {
     store: Store,
     clock: SharedClock,
+    /// Providers by id for the broker's hot path; changed here at once, re-read from the database
+    /// by `reload_cache` so other replicas' changes arrive within one refresher poll.
+    cache: Arc<RwLock<HashMap<String, Arc<Provider>>>>,
 }
 
 impl Registry {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The provider from memory, loading it on a miss. Visibility is the caller's to check.
+    pub async fn cached(&self, id: &str) -> Result<Option<Arc<Provider>>, RegistryError> {
+        if let Some(p) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(provider) = self.store.provider(id).await? else {
+            return Ok(None);
+        };
+        let provider = Arc::new(provider);
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), provider.clone());
+        Ok(Some(provider))
+    }
+
+    /// Replaces the cache with the database's view of every provider.
+    pub async fn reload_cache(&self) -> Result<(), RegistryError> {
+        let all: HashMap<String, Arc<Provider>> = self
+            .store
+            .list_providers()
+            .await?
+            .into_iter()
+            .map(|p| (p.metadata.id.to_string(), Arc::new(p)))
+            .collect();
+        *self.cache.write().unwrap_or_else(|p| p.into_inner()) = all;
+        Ok(())
     }
 
     /// Registers `metadata` owned by `owner`. Test providers are active at once; production ones wait
@@ -80,6 +118,16 @@ impl Registry {
                 e => e.into(),
             })?;
         tracing::info!(provider = %provider.metadata.id, owner = %owner.username, status = provider.status.as_str(), "provider registered");
+        let detail = serde_json::json!({ "env": provider.metadata.env.as_str(), "status": provider.status.as_str() });
+        let actor = crate::audit::Actor::user(owner);
+        let event = crate::audit::event(
+            self.clock.now_ms(),
+            &actor,
+            "provider.registered",
+            provider.metadata.id.as_str(),
+            detail,
+        );
+        crate::audit::record(&self.store, &event).await;
         Ok((provider, refresh))
     }
 
@@ -116,6 +164,10 @@ impl Registry {
             .await?
         {
             Some(p) => {
+                self.cache
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.to_owned(), Arc::new(p.clone()));
                 tracing::info!(provider = %id, action = verb, "provider lifecycle changed");
                 Ok(p)
             }

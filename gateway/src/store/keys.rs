@@ -7,11 +7,11 @@ use crate::model::SigningKeyRecord;
 type KeyRow = (String, String, String, i64, Option<i64>);
 
 impl Store {
-    /// Adds `new` as the current key and retires every other live key at `new.created_at`, atomically.
+    /// Adds `new`, signing from `new.created_at`, and retires every other key at that instant, atomically.
     pub async fn rotate_signing_key(&self, new: &SigningKeyRecord) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL OR retired_at > $1")
                 .bind(new.created_at)
                 .execute(&mut *tx)
                 .await?;

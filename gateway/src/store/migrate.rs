@@ -27,8 +27,28 @@ macro_rules! apply_one {
     }};
 }
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_manifests.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_accounting.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_manifests.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_accounting.sql"),
+    ),
+];
 
 /// Arbitrary constant naming this project's migration lock.
 const PG_LOCK_KEY: i64 = 0x0067_6174_6577_6179;

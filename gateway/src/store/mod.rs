@@ -5,10 +5,15 @@
 //! (`$N` parameters, `RETURNING`, `ON CONFLICT`) and run through `with_pool!`, which expands the same
 //! code against each backend's native pool, so both are type-checked by the compiler.
 
+mod audit;
 mod keys;
+mod lifecycle;
+mod manifests;
 mod migrate;
+mod projects;
 mod providers;
 mod users;
+mod wallets;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

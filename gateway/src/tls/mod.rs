@@ -2,3 +2,4 @@
 //! the gateway uses when it talks to providers.
 
 pub mod devcerts;
+pub mod server;

@@ -38,7 +38,7 @@ async fn published_kids(app: &TestApp) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
+async fn rotation_publishes_first_signs_later_and_keeps_old_tokens_verifiable_until_they_expire() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let admin = app.user("root", true).await;
     let owner = app.user("owner", false).await;
@@ -49,10 +49,22 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
     let old_kid = decode_header(&old).unwrap().kid.unwrap();
     assert_eq!(published_kids(&app).await, std::slice::from_ref(&old_kid));
 
+    // A scheduled rotation: the new key is published at once but signs only after the delay.
     let (_, rotated) = app.post(&admin, "/api/admin/keys/rotate", json!({})).await;
     let new_kid = rotated["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid);
+    assert_eq!(
+        published_kids(&app).await,
+        [new_kid.clone(), old_kid.clone()]
+    );
+    let during = access_token(&app, refresh).await;
+    assert_eq!(
+        decode_header(&during).unwrap().kid.unwrap(),
+        old_kid,
+        "not yet active"
+    );
 
+    app.clock.advance_secs(app.app.config.key_activation_secs);
     let new = access_token(&app, refresh).await;
     assert_eq!(decode_header(&new).unwrap().kid.unwrap(), new_kid);
     assert!(
@@ -60,16 +72,25 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
         "old tokens still verify after a rotation"
     );
     assert!(verify_with_jwks(&app, &new).await.is_ok());
-    assert_eq!(
-        published_kids(&app).await,
-        [new_kid.clone(), old_kid.clone()]
-    );
 
-    // Past the longest token lifetime (plus skew) the retired key is no longer published.
-    app.clock.advance_secs(600 + 61);
+    // Past the longest token lifetime (plus skew) after its retirement, the old key is unpublished.
+    app.clock.advance_secs(600 + 60 - 1);
     app.app.keys.reload().await.unwrap();
-    assert_eq!(published_kids(&app).await, [new_kid]);
+    assert_eq!(published_kids(&app).await.len(), 2);
+    app.clock.advance_secs(1);
+    app.app.keys.reload().await.unwrap();
+    assert_eq!(published_kids(&app).await, [new_kid.clone()]);
     assert!(verify_with_jwks(&app, &old).await.is_err());
+
+    // An immediate rotation (a compromised key) signs with the new key at once.
+    let (_, rotated) = app
+        .post(&admin, "/api/admin/keys/rotate?immediate=true", json!({}))
+        .await;
+    let newest = access_token(&app, refresh).await;
+    assert_eq!(
+        decode_header(&newest).unwrap().kid.unwrap(),
+        rotated["kid"].as_str().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -85,7 +106,12 @@ async fn a_restarted_gateway_keeps_its_key_and_a_rotation_by_another_process_is_
     assert_eq!(other.keys.current_kid().unwrap(), kid);
 
     // It rotates; the first picks the new key up at its next reload.
-    let new_kid = other.keys.rotate().await.unwrap();
+    let new_kid = other
+        .keys
+        .rotate(gateway::keys::Activation::Now)
+        .await
+        .unwrap()
+        .kid;
     assert_eq!(app.app.keys.current_kid().unwrap(), kid);
     app.app.keys.reload().await.unwrap();
     assert_eq!(app.app.keys.current_kid().unwrap(), new_kid);

@@ -5,9 +5,19 @@
     reason = "a test stops at the first unexpected value"
 )]
 
+mod accounting;
 mod accounts;
+mod audit;
+mod broker;
+mod charge_race;
 mod keys;
+mod lifecycle;
+mod manifests;
+mod projects;
+mod provider_double;
 mod providers;
 mod store;
 mod support;
+mod tls;
 mod tokens;
+mod upstream;

@@ -103,14 +103,22 @@ pub const START_MS: i64 = 1_800_000_000_000;
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like `spawn`, with the configuration adjusted first. Background manifest polling is off
+    /// unless the test turns it on (`manifest.poll_ms`), so tests drive fetches explicitly.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new(backend).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = Config {
+        let mut config = Config {
             database_url: db.url.clone(),
             data_dir: db.dir.clone(),
             ..Config::default()
         };
+        config.manifest.poll_ms = 3_600_000;
+        adjust(&mut config);
         let clock = Arc::new(ManualClock::new(START_MS));
         let url = format!("http://{addr}");
         let app = App::build(config, url.clone(), clock.clone())
@@ -259,4 +267,23 @@ macro_rules! on_both_backends {
             }
         }
     };
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, failing after `timeout`.
+pub async fn wait_until<T, F, Fut>(timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

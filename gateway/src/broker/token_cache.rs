@@ -1,0 +1,113 @@
+//! Service tokens signed once and reused: keyed by (provider, user, project, signing key), kept until
+//! a minute before they expire. The key id is part of the key, so after a rotation no token signed
+//! with the retired key is handed out again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    provider: Arc<str>,
+    user: i64,
+    project: Option<Arc<str>>,
+    kid: Arc<str>,
+}
+
+/// Tokens are not reused within this many seconds of their expiry.
+const MARGIN_SECS: i64 = 60;
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Default)]
+pub struct ServiceTokenCache {
+    entries: RwLock<HashMap<Key, (Arc<str>, i64)>>,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+impl ServiceTokenCache {
+    /// A cached token still good at `now`, or a new one from `sign` (which returns the token and its exp).
+    pub fn get_or_sign<E>(
+        &self,
+        provider: &str,
+        user: i64,
+        project: Option<&str>,
+        kid: &str,
+        now: i64,
+        sign: impl FnOnce() -> Result<(String, i64), E>,
+    ) -> Result<Arc<str>, E> {
+        let key = Key {
+            provider: provider.into(),
+            user,
+            project: project.map(Into::into),
+            kid: kid.into(),
+        };
+        if let Some((token, exp)) = self.read().get(&key)
+            && exp - MARGIN_SECS > now
+        {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(token.clone());
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let (token, exp) = sign()?;
+        let token: Arc<str> = token.into();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, (_, e)| *e - MARGIN_SECS > now);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (token.clone(), exp));
+        Ok(token)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Key, (Arc<str>, i64)>> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(n: &mut u32, exp: i64) -> Result<(String, i64), ()> {
+        *n += 1;
+        Ok((format!("token-{n}"), exp))
+    }
+
+    #[test]
+    fn tokens_are_reused_until_shortly_before_expiry_and_never_across_keys() {
+        let cache = ServiceTokenCache::default();
+        let mut signed = 0;
+        let a = cache
+            .get_or_sign("hpc", 1, None, "k1", 1000, || sign(&mut signed, 1300))
+            .unwrap();
+        let b = cache
+            .get_or_sign("hpc", 1, None, "k1", 1200, || sign(&mut signed, 1500))
+            .unwrap();
+        assert_eq!((a.clone(), signed), (b, 1), "reused within its life");
+        let c = cache
+            .get_or_sign("hpc", 1, None, "k1", 1240, || sign(&mut signed, 1540))
+            .unwrap();
+        assert_ne!(a, c, "not reused in the last minute");
+        let d = cache
+            .get_or_sign("hpc", 1, None, "k2", 1241, || sign(&mut signed, 1541))
+            .unwrap();
+        assert_ne!(c, d, "a new signing key means a new token");
+        let e = cache
+            .get_or_sign("hpc", 1, Some("p1"), "k2", 1241, || sign(&mut signed, 1541))
+            .unwrap();
+        let f = cache
+            .get_or_sign("hpc", 2, None, "k2", 1241, || sign(&mut signed, 1541))
+            .unwrap();
+        let g = cache
+            .get_or_sign("other", 1, None, "k2", 1241, || sign(&mut signed, 1541))
+            .unwrap();
+        assert!(
+            e != d && f != d && g != d && e != f,
+            "project, user and provider are part of the key"
+        );
+        assert_eq!(cache.hits.load(Ordering::Relaxed), 1);
+    }
+}

@@ -1,0 +1,71 @@
+//! `gateway users status|suspend|resume|disable|set-expiry`: the account lifecycle from the command
+//! line, through the same domain calls as `/api/admin/users/…`, audited as `_operator`.
+
+use super::admin::app;
+use crate::accounts::AccountLifecycle;
+use crate::audit::Actor;
+use crate::clock::{parse_rfc3339, rfc3339};
+use crate::config::Config;
+use clap::{ArgGroup, Subcommand};
+
+#[derive(Subcommand)]
+pub enum LifecycleCommand {
+    /// Show a user's account state.
+    Status { username: String },
+    /// Suspend a user (indefinitely, or until --until RFC3339): sign-in, token creation and every
+    /// authenticated call are refused at once.
+    Suspend {
+        username: String,
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// End a user's suspension or disabling.
+    Resume { username: String },
+    /// Disable a user and revoke all their sessions and API tokens.
+    Disable { username: String },
+    /// Set the end of a user's membership (--at RFC3339; a past time expires them now) or remove it.
+    #[command(group(ArgGroup::new("when").required(true).args(["at", "never"])))]
+    SetExpiry {
+        username: String,
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        never: bool,
+    },
+}
+
+pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Result<()> {
+    let app = app(config).await?;
+    let accounts = &app.accounts;
+    let me = Actor::Operator;
+    let parse = |t: Option<String>| {
+        t.as_deref()
+            .map(parse_rfc3339)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+    };
+    let done = match command {
+        LifecycleCommand::Status { username } => accounts.lifecycle(&username).await?,
+        LifecycleCommand::Suspend { username, until } => {
+            accounts.suspend(&me, &username, parse(until)?).await?
+        }
+        LifecycleCommand::Resume { username } => accounts.resume(&me, &username).await?,
+        LifecycleCommand::Disable { username } => accounts.disable(&me, &username).await?,
+        LifecycleCommand::SetExpiry { username, at, .. } => {
+            accounts.set_expiry(&me, &username, parse(at)?).await?
+        }
+    };
+    println!("{}", describe(&done));
+    Ok(())
+}
+
+fn describe(l: &AccountLifecycle) -> String {
+    let mut line = format!("{} is {}", l.user.username, l.state.as_str());
+    if let Some(end) = l.record.suspended_until {
+        line.push_str(&format!("; suspended until {}", rfc3339(end)));
+    }
+    if let Some(end) = l.record.expires_at {
+        line.push_str(&format!("; membership ends {}", rfc3339(end)));
+    }
+    line
+}

@@ -1,0 +1,91 @@
+//! Projects over HTTP: create, list mine, read one (members only), add or change and remove members.
+
+use super::errors::ApiError;
+use super::extract::{JsonBody, UserAuth};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::model::{Project, ProjectRole};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    title: String,
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    JsonBody(b): JsonBody<NewProject>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let project = app.projects.create(&user, &b.title).await?;
+    Ok((StatusCode::CREATED, Json(view(&project, ProjectRole::Pi))))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(memberships(&app.projects.mine(&user).await?)))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (project, role, members) = app.projects.get(&user, &id).await?;
+    let mut body = view(&project, role);
+    body["members"] = members
+        .iter()
+        .map(|m| json!({ "username": m.username, "role": m.role.as_str(), "addedAt": rfc3339(m.added_at) }))
+        .collect();
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    username: String,
+    role: String,
+}
+
+/// Adds a member or changes their role (`USER` or `ADMIN`).
+pub async fn set_member(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<MemberBody>,
+) -> Result<Json<Value>, ApiError> {
+    let role = ProjectRole::parse(&b.role)
+        .ok_or_else(|| ApiError::BadRequest(format!("role: {:?} is not USER or ADMIN", b.role)))?;
+    let member = app
+        .projects
+        .set_member(&user, &id, &b.username, role)
+        .await?;
+    Ok(Json(
+        json!({ "username": member.username, "role": member.role.as_str() }),
+    ))
+}
+
+pub async fn remove_member(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    Path((id, username)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app.projects.remove_member(&user, &id, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `[{"id","title","role","createdAt"}]`, as `/api/projects` and `/api/me` show a user's projects.
+pub fn memberships(list: &[(Project, ProjectRole)]) -> Value {
+    list.iter().map(|(p, role)| view(p, *role)).collect()
+}
+
+fn view(p: &Project, role: ProjectRole) -> Value {
+    json!({ "id": p.id, "title": p.title, "role": role.as_str(), "createdAt": rfc3339(p.created_at) })
+}

@@ -100,6 +100,11 @@ pub struct Served {
 }
 
 impl Served {
+    /// The server's process id, e.g. to read its memory use from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
     /// Sends SIGTERM and returns the exit status and everything the server logged.
     pub async fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let child = self.child.take().expect("running");

@@ -2,7 +2,7 @@
 //! line, through the same domain calls as `/api/admin/users/…`, audited as `_operator`.
 
 use super::admin::app;
-use crate::accounts::AccountLifecycle;
+use crate::accounts::{AccountLifecycle, AccountState};
 use crate::audit::Actor;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::config::Config;
@@ -59,13 +59,12 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
     Ok(())
 }
 
+/// `alice: the account is suspended until …; membership ends …`
 fn describe(l: &AccountLifecycle) -> String {
-    let mut line = format!("{} is {}", l.user.username, l.state.as_str());
-    if let Some(end) = l.record.suspended_until {
-        line.push_str(&format!("; suspended until {}", rfc3339(end)));
-    }
-    if let Some(end) = l.record.expires_at {
-        line.push_str(&format!("; membership ends {}", rfc3339(end)));
+    let mut line = format!("{}: {}", l.user.username, l.state);
+    match (l.state, l.record.expires_at) {
+        (AccountState::Expired { .. }, _) | (_, None) => {}
+        (_, Some(end)) => line.push_str(&format!("; membership ends {}", rfc3339(end))),
     }
     line
 }

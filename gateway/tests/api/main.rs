@@ -9,6 +9,7 @@ mod accounting;
 mod accounts;
 mod audit;
 mod broker;
+mod charge_input;
 mod charge_race;
 mod keys;
 mod lifecycle;

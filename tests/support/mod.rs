@@ -2,6 +2,7 @@
 //! folder and database, runs the real processes and waits on conditions (never on sleeps alone).
 
 pub mod process;
+pub mod provider;
 
 use std::path::PathBuf;
 use std::time::Duration;

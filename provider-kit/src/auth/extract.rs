@@ -1,6 +1,8 @@
 //! The HTTP edge of verification: an axum extractor that turns `Authorization: Bearer <jwt>` into
 //! verified `ServiceClaims`, so a handler that takes a `ServiceRequest` cannot run for a caller the
 //! gateway did not vouch for. Refusals are RFC 9457 problems that name the reason, never the token.
+//! A request that passed the router's service-token layer carries its `ServiceRequest` in its
+//! extensions, so the extractor does not verify it twice.
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -129,6 +131,10 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Already verified by the router's service-token layer: extensions never come off the wire.
+        if let Some(verified) = parts.extensions.get::<Self>() {
+            return Ok(verified.clone());
+        }
         let verifier = Verifier::from_ref(state);
         let token = bearer(parts)?;
         match verifier.verify_service(token).await {

@@ -1,7 +1,8 @@
 //! Reading the gateway's JWK Set (RFC 7517) into verification keys. Only keys that can sign RS256
 //! tokens are kept: `kty: RSA`, `alg` RS256 if stated, `use` sig if stated, `key_ops` allowing
 //! verify if stated, and a modulus of 2048 to 8192 bits. Anything else in the set is skipped, not
-//! fatal, so a gateway that also publishes other keys keeps working.
+//! fatal, so a gateway that also publishes other keys keeps working. Each key is parsed here, once
+//! per fetch, so verification never rebuilds it.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -9,13 +10,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
 use super::error::sanitize;
+use super::signature::VerifyingKey;
 
 /// kid → key, as served by the last good fetch.
-pub(crate) type KeyMap = HashMap<String, Arc<DecodingKey>>;
+pub(crate) type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
 /// Why a fetched key set was not taken; logged, never shown to callers.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +85,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<KeyMap, JwksError> {
     Ok(keys)
 }
 
-fn usable_key(jwk: &RawJwk) -> Result<DecodingKey, &'static str> {
+fn usable_key(jwk: &RawJwk) -> Result<VerifyingKey, &'static str> {
     if jwk.kty != "RSA" {
         return Err("kty is not RSA");
     }
@@ -106,11 +107,11 @@ fn usable_key(jwk: &RawJwk) -> Result<DecodingKey, &'static str> {
     if !(MIN_MODULUS_BYTES..=MAX_MODULUS_BYTES).contains(&n.len()) {
         return Err("modulus is not 2048 to 8192 bits");
     }
-    Ok(DecodingKey::from_rsa_raw_components(&n, &e))
+    VerifyingKey::from_components(&n, &e)
 }
 
 /// RFC 7518 §6.3.1 asks for minimal big-endian integers, but some encoders keep a leading zero;
-/// the RSA backend refuses those, so they are trimmed here rather than failing every verification.
+/// the RSA backend refuses those, so they are trimmed here rather than failing the key.
 fn decode_integer(encoded: &str) -> Result<Vec<u8>, &'static str> {
     let bytes = URL_SAFE_NO_PAD
         .decode(encoded)

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use jsonwebtoken::DecodingKey;
 use tokio::task::JoinHandle;
 
 use super::clock::Clock;
 use super::error::{VerifyError, sanitize};
 use super::jwks::{self, JwksError, KeyMap};
+use super::signature::VerifyingKey;
 
 /// An honest key set holds a handful of keys in a few KiB.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
@@ -67,7 +67,7 @@ impl KeyCache {
         self.shared.fetches.load(Ordering::Relaxed)
     }
 
-    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
         let keys = self
             .shared
             .keys
@@ -77,7 +77,7 @@ impl KeyCache {
     }
 
     /// The key for `kid`, fetching the key set first if the kid is new and the throttle allows.
-    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, VerifyError> {
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }

@@ -12,6 +12,7 @@ mod extract;
 mod header;
 mod jwks;
 mod key_cache;
+mod signature;
 mod token_cache;
 mod verifier;
 

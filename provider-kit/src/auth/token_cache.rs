@@ -69,6 +69,11 @@ impl TokenCache {
         }
     }
 
+    /// `false` when the capacity is zero: callers then skip hashing altogether.
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // The map stays consistent even if a holder panicked: every mutation is a whole step.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)

@@ -3,16 +3,19 @@
 //! Field names are camelCase on the wire. Types that carry a rule of the contract (`ProviderId`,
 //! `ProviderMetadata`) can only be built through their parser, so the rest of the code never re-checks.
 
+mod accounting;
 mod claims;
 mod manifest;
 mod manifest_parse;
 mod metadata;
 mod problem;
 mod tokens;
+mod usermap;
 
+pub use accounting::{CODE_INSUFFICIENT_FUNDS, ChargeRequest, ChargeResponse, WalletOwner};
 pub use claims::{
-    AccessClaims, Principal, ServiceClaims, UsermapClaims, ROLE_PROVIDER, ROLE_SERVICE,
-    SERVICE_SUBJECT, TYP_ACCESS, TYP_SERVICE, TYP_USERMAP, provider_subject,
+    AccessClaims, Principal, ROLE_PROVIDER, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims,
+    TYP_ACCESS, TYP_SERVICE, TYP_USERMAP, UsermapClaims, provider_subject,
 };
 pub use manifest::{
     ComputeFeatures, DockerFeatures, FeatureToggle, Features, Manifest, StorageFeatures,
@@ -27,3 +30,4 @@ pub use tokens::{
     Jwk, JwkSet, OAuthError, OAuthTokenResponse, RefreshItem, RefreshRequest, RefreshResponse,
     RefreshResponseItem,
 };
+pub use usermap::{ConnectionState, MappingReport, ReportedState};

@@ -1,0 +1,8 @@
+//! provider-kit through its public API only, against a fake gateway: the gateway client, the
+//! provider router, the tutorial's example, and the `provider-kit` binary as a process.
+
+mod client;
+mod dev_provider;
+mod first_provider;
+mod router;
+mod support;

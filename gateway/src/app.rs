@@ -7,6 +7,7 @@ use crate::audit::Audit;
 use crate::broker::{Broker, Upstreams};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::connections::Connections;
 use crate::keys::KeyRing;
 use crate::manifests::Manifests;
 use crate::projects::Projects;
@@ -34,6 +35,7 @@ pub struct App {
     pub tokens: Tokens,
     pub manifests: Arc<Manifests>,
     pub broker: Broker,
+    pub connections: Connections,
 }
 
 pub type AppState = Arc<App>;
@@ -87,8 +89,19 @@ impl App {
         )
         .map_err(|e| anyhow::anyhow!("while setting up the broker's client: {e}"))?;
         Ok(Arc::new(Self {
+            connections: Connections::new(
+                store.clone(),
+                clock.clone(),
+                tokens.clone(),
+                issuer.clone(),
+            ),
             broker: Broker::new(config.broker.clone(), upstreams),
-            accounts: Accounts::new(store.clone(), clock.clone(), config.session_ttl_secs),
+            accounts: Accounts::new(
+                store.clone(),
+                clock.clone(),
+                config.session_ttl_secs,
+                config.credential_cache_ms,
+            ),
             accounting: Accounting::new(store.clone(), clock.clone()),
             projects: Projects::new(store.clone(), clock.clone()),
             audit: Audit::new(store.clone(), clock.clone()),
@@ -103,11 +116,40 @@ impl App {
         }))
     }
 
-    /// Whether `user` has a connection in state `ok` with `provider` (SPEC §3 step 3). Connections
-    /// arrive with the user-mapping flow; until then no user has one, so providers that require
-    /// explicit mapping answer `connectionRequired`.
-    pub async fn connections_ok(&self, _user: &crate::model::User, _provider: &str) -> bool {
-        false
+    /// Whether `user` has a connection in state `ok` with `provider` (SPEC §3 step 3). A database
+    /// error counts as "no": the user is sent to connect rather than let through.
+    pub async fn connections_ok(&self, user: &crate::model::User, provider: &str) -> bool {
+        match self.connections.is_ok(user, provider).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::error!(error = %e, "checking a connection failed");
+                false
+            }
+        }
+    }
+
+    /// Disables an account (sessions and API tokens revoked with it) and ends every provider
+    /// connection of the user, telling each provider.
+    pub async fn disable_user(
+        &self,
+        actor: &crate::audit::Actor,
+        username: &str,
+    ) -> Result<crate::accounts::AccountLifecycle, crate::accounts::AccountError> {
+        let done = self.accounts.disable(actor, username).await?;
+        let providers = self.registry.list_all().await.unwrap_or_default();
+        match self
+            .connections
+            .disconnect_all(&done.user, &providers)
+            .await
+        {
+            Ok(n) => {
+                tracing::info!(user = %username, connections = n, "connections of a disabled account ended")
+            }
+            Err(e) => {
+                tracing::error!(user = %username, error = %e, "ending the connections of a disabled account failed")
+            }
+        }
+        Ok(done)
     }
 
     /// When a key rotated in now starts signing.

@@ -21,6 +21,9 @@ pub struct Config {
     pub service_token_ttl_secs: i64,
     /// Lifetime of a sign-in session, seconds.
     pub session_ttl_secs: i64,
+    /// How long a checked session or API token is trusted before the database is asked again,
+    /// milliseconds. Revocations made on this replica apply at once; on others within this time.
+    pub credential_cache_ms: i64,
     /// How often a replica re-reads the key ring from the database, seconds.
     pub key_reload_secs: u64,
     /// A rotated-in key is published at once and signs only this many seconds later, so providers
@@ -109,6 +112,7 @@ impl Default for Config {
             access_token_ttl_secs: 600,
             service_token_ttl_secs: 300,
             session_ttl_secs: 12 * 3600,
+            credential_cache_ms: 5000,
             key_reload_secs: 30,
             key_activation_secs: 60,
             tls: None,
@@ -258,6 +262,11 @@ impl Config {
         if m.timeout_ms == 0 || m.connect_timeout_ms == 0 || m.poll_ms == 0 {
             return Err(ConfigError::Invalid(
                 "manifest: timeouts must be > 0".into(),
+            ));
+        }
+        if !(0..=60_000).contains(&self.credential_cache_ms) {
+            return Err(ConfigError::Invalid(
+                "credential_cache_ms must be between 0 and 60000".into(),
             ));
         }
         if !(0..=86_400).contains(&self.key_activation_secs) {

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod http;
 pub mod keys;
 pub mod manifests;

@@ -4,6 +4,7 @@ use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
 
 mod accounting;
 mod audit;
+mod connections;
 mod lifecycle;
 mod projects;
 
@@ -11,6 +12,7 @@ pub use accounting::{
     ChargeOutcome, ChargeRecord, ChargeResult, NewCharge, Owner, OwnerRef, Wallet,
 };
 pub use audit::{AuditEntry, AuditEvent};
+pub use connections::{Attempt, Connection, ConnectionState, Reported, parse_state, state_str};
 pub use lifecycle::{AccountStateRecord, AccountStatus};
 pub use projects::{Member, Project, ProjectRole};
 

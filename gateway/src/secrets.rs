@@ -57,13 +57,52 @@ pub fn random_id() -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// A unique, unpredictable-enough id for request correlation (`X-Request-Id`, trace ids): a
+/// per-process random key mixed with a counter. Cheaper than the CSPRNG on the broker's hot path;
+/// never use it for secrets.
+pub fn correlation_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEY: OnceLock<[u64; 2]> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let key = KEY.get_or_init(|| {
+        let b = random_bytes::<16>();
+        let half = |i: usize| {
+            u64::from_le_bytes([
+                b[i],
+                b[i + 1],
+                b[i + 2],
+                b[i + 3],
+                b[i + 4],
+                b[i + 5],
+                b[i + 6],
+                b[i + 7],
+            ])
+        };
+        [half(0), half(8)]
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&splitmix64(n ^ key[0]).to_be_bytes());
+    bytes[8..].copy_from_slice(&splitmix64(n.wrapping_add(key[1])).to_be_bytes());
+    hex(&bytes)
+}
+
+/// A bijective 64-bit mixer: distinct inputs give distinct, scattered outputs.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 pub const REFRESH_TOKEN_PREFIX: &str = "gwr_";
@@ -83,5 +122,17 @@ mod tests {
         assert_eq!(format!("{a:?}"), "Secret(***)");
         assert_ne!(a.hash(), a.expose());
         assert_eq!(a.hash(), hash_secret(a.expose()));
+    }
+
+    #[test]
+    fn hex_and_correlation_ids_are_well_formed_and_distinct() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| correlation_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
     }
 }

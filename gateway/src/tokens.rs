@@ -86,6 +86,11 @@ impl Tokens {
         }
     }
 
+    /// Signs any of the gateway's JWT kinds with the current key.
+    pub fn sign(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String, TokenError> {
+        Ok(self.keys.sign(typ, claims)?)
+    }
+
     /// A signed service token (SPEC §2.2) for a call the gateway makes to `provider_id`.
     pub fn service_token(
         &self,

@@ -138,6 +138,7 @@ impl Accounts {
         {
             return Err(changed_meanwhile(username));
         }
+        self.credentials.clear();
         tracing::info!(user = %username, actor = %actor.name(), "account suspended");
         self.lifecycle(username).await
     }
@@ -173,11 +174,13 @@ impl Accounts {
         {
             return Err(changed_meanwhile(username));
         }
+        self.credentials.clear();
         tracing::info!(user = %username, actor = %actor.name(), "account resumed");
         self.lifecycle(username).await
     }
 
     /// Disables the account and, in the same transaction, revokes all its sessions and API tokens.
+    /// `App::disable_user` also ends the user's provider connections.
     pub async fn disable(
         &self,
         actor: &Actor,
@@ -201,8 +204,8 @@ impl Accounts {
         else {
             return Err(changed_meanwhile(username));
         };
+        self.credentials.clear();
         tracing::info!(user = %username, actor = %actor.name(), sessions, tokens, "account disabled");
-        self.disconnect_provider_connections(&current.user).await;
         self.lifecycle(username).await
     }
 
@@ -221,15 +224,9 @@ impl Accounts {
         self.store
             .set_account_expiry(user.id, expires_at, now, &audit)
             .await?;
+        self.credentials.clear();
         tracing::info!(user = %username, actor = %actor.name(), "account expiry set");
         self.lifecycle(username).await
-    }
-
-    /// ISSUE 6 HOOK: when an account is disabled, every provider connection of the user must be
-    /// disconnected and each provider told (`POST {provider}/ucloud/{id}/usermap/unlink`, SPEC §4).
-    /// Connections do not exist yet (issue 6); this is the one place that work goes.
-    async fn disconnect_provider_connections(&self, user: &User) {
-        tracing::debug!(user = %user.username, "no provider connections to disconnect yet (issue 6)");
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-users: creation, password sign-in, sessions and personal API tokens (SPEC §7).
 //! Passwords are argon2id hashes; sessions and API tokens are random secrets stored as hashes.
 
+mod credentials;
 mod lifecycle;
 mod password;
 mod username;
@@ -54,14 +55,55 @@ pub struct Accounts {
     store: Store,
     clock: SharedClock,
     session_ttl_ms: i64,
+    credentials: std::sync::Arc<credentials::CredentialCache>,
 }
 
 impl Accounts {
-    pub fn new(store: Store, clock: SharedClock, session_ttl_secs: i64) -> Self {
+    /// `credential_cache_ms`: how long a looked-up session or API token is trusted without asking the
+    /// database again (0: never).
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        session_ttl_secs: i64,
+        credential_cache_ms: i64,
+    ) -> Self {
         Self {
             store,
             clock,
             session_ttl_ms: session_ttl_secs * 1000,
+            credentials: std::sync::Arc::new(credentials::CredentialCache::new(
+                credential_cache_ms,
+            )),
+        }
+    }
+
+    /// The active user a secret belongs to, from the cache or (`lookup`) the database.
+    async fn user_by_secret<F, Fut>(
+        &self,
+        secret: &str,
+        lookup: F,
+    ) -> Result<Option<User>, AccountError>
+    where
+        F: FnOnce(String, i64) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<User>, StoreError>>,
+    {
+        let hash = hash_secret(secret);
+        let now = self.clock.now_ms();
+        let (user, record) = match self.credentials.get(&hash, now) {
+            Some(hit) => hit,
+            None => {
+                let Some(user) = lookup(hash.clone(), now).await? else {
+                    return Ok(None);
+                };
+                let record = self.store.account_state(user.id).await?.unwrap_or_default();
+                self.credentials
+                    .put(hash, user.clone(), record.clone(), now);
+                (user, record)
+            }
+        };
+        match AccountState::at(&record, now) {
+            AccountState::Active => Ok(Some(user)),
+            other => Err(AccountError::Inactive(other)),
         }
     }
 
@@ -148,6 +190,7 @@ impl Accounts {
 
     pub async fn sign_out(&self, session: &str) -> Result<(), AccountError> {
         self.store.delete_session(&hash_secret(session)).await?;
+        self.credentials.clear();
         Ok(())
     }
 
@@ -157,23 +200,21 @@ impl Accounts {
 
     /// The session's user; `Err(Inactive)` if their account is not active.
     pub async fn user_by_session(&self, session: &str) -> Result<Option<User>, AccountError> {
-        let user = self
-            .store
-            .session_user(&hash_secret(session), self.clock.now_ms())
-            .await?;
-        if let Some(user) = &user {
-            self.ensure_active(user).await?;
-        }
-        Ok(user)
+        let store = &self.store;
+        self.user_by_secret(session, |hash, now| async move {
+            store.session_user(&hash, now).await
+        })
+        .await
     }
 
     /// The token's user; `Err(Inactive)` if their account is not active.
     pub async fn user_by_api_token(&self, token: &str) -> Result<Option<User>, AccountError> {
-        let user = self.store.api_token_user(&hash_secret(token)).await?;
-        if let Some(user) = &user {
-            self.ensure_active(user).await?;
-        }
-        Ok(user)
+        let store = &self.store;
+        self.user_by_secret(
+            token,
+            |hash, _| async move { store.api_token_user(&hash).await },
+        )
+        .await
     }
 
     /// A new personal API token; the secret is returned once and only its hash is kept.
@@ -206,6 +247,7 @@ impl Accounts {
 
     pub async fn delete_api_token(&self, user: &User, id: &str) -> Result<(), AccountError> {
         if self.store.delete_api_token(user.id, id).await? {
+            self.credentials.clear();
             Ok(())
         } else {
             Err(AccountError::NoSuchToken)

@@ -155,7 +155,7 @@ impl Broker {
         }
 
         let token = self.service_token(app, call.user, id, call.project)?;
-        let request_id = crate::secrets::random_id();
+        let request_id = crate::secrets::correlation_id();
         let traceparent = traceparent(call.request.headers(), &request_id);
         let mut uri = format!("{}/{}", provider.metadata.namespace_url(), call.path);
         if let Some(q) = call.query {
@@ -192,7 +192,7 @@ impl Broker {
         user: &User,
         provider: &str,
         project: Option<&str>,
-    ) -> Result<Arc<str>, BrokerError> {
+    ) -> Result<http::HeaderValue, BrokerError> {
         let kid = app
             .keys
             .current_kid()

@@ -55,7 +55,8 @@ pub struct Upstream<'a> {
     /// `{scheme}://{host}[:{port}]/ucloud/{id}/{path}[?query]`
     pub uri: String,
     pub production: bool,
-    pub service_token: &'a str,
+    /// `Bearer <service token>`, ready to send.
+    pub service_token: &'a HeaderValue,
     pub request_id: &'a str,
     pub traceparent: &'a str,
     pub response_timeout: Duration,
@@ -95,10 +96,7 @@ pub fn prepare_headers(headers: &mut HeaderMap, up: &Upstream<'_>) -> Result<boo
         headers.remove(name);
     }
     let value = |v: String| HeaderValue::try_from(v).map_err(|e| ProxyError::BadUri(e.to_string()));
-    headers.insert(
-        header::AUTHORIZATION,
-        value(format!("Bearer {}", up.service_token))?,
-    );
+    headers.insert(header::AUTHORIZATION, up.service_token.clone());
     headers.insert(
         HeaderName::from_static("x-request-id"),
         value(up.request_id.to_owned())?,
@@ -259,7 +257,7 @@ mod tests {
             provider: "hpc",
             uri: "http://127.0.0.1/ucloud/hpc/x".into(),
             production: false,
-            service_token: "svc",
+            service_token: &HeaderValue::from_static("Bearer svc"),
             request_id: "rid",
             traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             response_timeout: Duration::from_secs(1),
@@ -298,7 +296,7 @@ mod tests {
             provider: "hpc",
             uri: String::new(),
             production: false,
-            service_token: "svc",
+            service_token: &HeaderValue::from_static("Bearer svc"),
             request_id: "rid",
             traceparent: "tp",
             response_timeout: Duration::from_secs(1),

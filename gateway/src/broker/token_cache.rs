@@ -2,6 +2,7 @@
 //! a minute before they expire. The key id is part of the key, so after a rotation no token signed
 //! with the retired key is handed out again.
 
+use http::HeaderValue;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -20,7 +21,8 @@ const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Default)]
 pub struct ServiceTokenCache {
-    entries: RwLock<HashMap<Key, (Arc<str>, i64)>>,
+    /// The ready `Authorization` value (`Bearer <jwt>`) and the token's `exp`.
+    entries: RwLock<HashMap<Key, (HeaderValue, i64)>>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
@@ -35,7 +37,7 @@ impl ServiceTokenCache {
         kid: &str,
         now: i64,
         sign: impl FnOnce() -> Result<(String, i64), E>,
-    ) -> Result<Arc<str>, E> {
+    ) -> Result<HeaderValue, E> {
         let key = Key {
             provider: provider.into(),
             user,
@@ -50,7 +52,9 @@ impl ServiceTokenCache {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let (token, exp) = sign()?;
-        let token: Arc<str> = token.into();
+        // A JWT is base64url and dots: always a valid header value.
+        let token = HeaderValue::try_from(format!("Bearer {token}"))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, (_, e)| *e - MARGIN_SECS > now);
@@ -62,7 +66,7 @@ impl ServiceTokenCache {
         Ok(token)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Key, (Arc<str>, i64)>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Key, (HeaderValue, i64)>> {
         self.entries.read().unwrap_or_else(|p| p.into_inner())
     }
 }

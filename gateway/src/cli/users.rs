@@ -50,7 +50,7 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
             accounts.suspend(&me, &username, parse(until)?).await?
         }
         LifecycleCommand::Resume { username } => accounts.resume(&me, &username).await?,
-        LifecycleCommand::Disable { username } => accounts.disable(&me, &username).await?,
+        LifecycleCommand::Disable { username } => app.disable_user(&me, &username).await?,
         LifecycleCommand::SetExpiry { username, at, .. } => {
             accounts.set_expiry(&me, &username, parse(at)?).await?
         }

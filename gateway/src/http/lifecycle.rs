@@ -56,10 +56,7 @@ pub async fn disable(
     AdminAuth(admin): AdminAuth,
     Path(username): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let done = app
-        .accounts
-        .disable(&Actor::user(&admin), &username)
-        .await?;
+    let done = app.disable_user(&Actor::user(&admin), &username).await?;
     Ok(Json(view(&done)))
 }
 

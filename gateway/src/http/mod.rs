@@ -6,6 +6,7 @@ mod admin;
 mod api_tokens;
 mod audit;
 mod broker;
+pub mod connections;
 pub mod errors;
 pub mod extract;
 mod health;
@@ -17,6 +18,7 @@ mod providers;
 mod query;
 mod session;
 pub mod tls;
+pub mod web;
 
 use crate::app::AppState;
 use axum::Router;
@@ -99,6 +101,35 @@ pub fn router(app: AppState) -> Router {
             post(lifecycle::set_expiry),
         )
         .route("/api/admin/audit", get(audit::list))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/providers") }),
+        )
+        .route("/login", get(web::login_form).post(web::login_submit))
+        .route("/logout", post(web::logout_submit))
+        .route("/providers", get(web::providers_page))
+        .route("/connections", get(web::connections_page))
+        .route(
+            "/connections/new",
+            get(web::connect_confirm).post(web::connect_start),
+        )
+        .route("/connections/{id}/complete", get(connections::complete))
+        .route("/connections/{id}/disconnect", post(web::disconnect_submit))
+        .route("/tokens", get(web::tokens_page))
+        .route("/tokens/new", post(web::token_create))
+        .route("/tokens/{id}/delete", post(web::token_delete))
+        .route("/admin/providers", get(web::admin_providers))
+        .route("/admin/providers/{id}/approve", post(web::admin_approve))
+        .route(
+            "/api/connections",
+            get(connections::list).post(connections::start),
+        )
+        .route("/api/connections/{id}", delete(connections::delete))
+        .route("/api/providers/usermap/{id}", post(connections::report))
+        .route(
+            "/api/providers/usermap/{id}/{username}",
+            delete(connections::provider_disconnect),
+        )
         // Bodies here stream to the provider under the broker's own limit, never buffered.
         .route("/ucloud/{id}/{*path}", any(broker::broker))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })

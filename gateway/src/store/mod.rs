@@ -6,6 +6,7 @@
 //! code against each backend's native pool, so both are type-checked by the compiler.
 
 mod audit;
+mod connections;
 mod keys;
 mod lifecycle;
 mod manifests;

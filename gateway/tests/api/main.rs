@@ -11,6 +11,7 @@ mod audit;
 mod broker;
 mod charge_input;
 mod charge_race;
+mod connections;
 mod keys;
 mod lifecycle;
 mod manifests;

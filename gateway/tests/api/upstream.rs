@@ -20,6 +20,8 @@ pub struct Upstream {
     pub port: u16,
     /// The provider's own clock, to move along with the gateway's.
     pub clock: Arc<ManualClock>,
+    /// Gateway usernames the gateway said to unlink (`POST usermap/unlink`).
+    pub unlinked: Arc<std::sync::Mutex<Vec<String>>>,
     _stop: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -34,6 +36,7 @@ impl Upstream {
             id,
         );
         let clock = Arc::new(ManualClock::new(now_unix));
+        let unlinked = Arc::new(std::sync::Mutex::new(Vec::new()));
         let verifier = Verifier::new(config, clock.clone()).unwrap();
         let routes = Router::new()
             .route(
@@ -45,6 +48,8 @@ impl Upstream {
             .route("/storage/ws", get(ws))
             .route("/storage/upload", any(upload))
             .route("/storage/download", get(download))
+            .route("/usermap/unlink", axum::routing::post(unlink))
+            .layer(axum::Extension(unlinked.clone()))
             .with_state(verifier);
         let router = Router::new().nest(&format!("/ucloud/{id}"), routes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -60,6 +65,7 @@ impl Upstream {
         Self {
             port,
             clock,
+            unlinked,
             _stop: Arc::new(tx),
         }
     }
@@ -152,4 +158,14 @@ pub fn header_names(value: &Value) -> Vec<String> {
         .keys()
         .cloned()
         .collect()
+}
+
+async fn unlink(
+    service: ServiceRequest,
+    axum::Extension(unlinked): axum::Extension<Arc<std::sync::Mutex<Vec<String>>>>,
+) -> &'static str {
+    if let Some(p) = service.principal() {
+        unlinked.lock().unwrap().push(p.username.clone());
+    }
+    "ok"
 }

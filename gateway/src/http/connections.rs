@@ -1,0 +1,210 @@
+//! Connections over the API (SPEC §4): start an attempt, list, disconnect; the provider's report
+//! and its own disconnection; the browser's return to the gateway.
+
+use super::errors::ApiError;
+use super::extract::{JsonBody, ProviderAuth, SESSION_COOKIE, UserAuth, cookie};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::connections::{ConnectionError, Started};
+use crate::model::{Connection, state_str};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use provider_kit::protocol::{MappingReport, Problem};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    provider: String,
+}
+
+pub async fn start(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    parts: Parts,
+    JsonBody(body): JsonBody<StartBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let started = start_attempt(&app, &user, &parts, &body.provider).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "connection": view(&started.connection),
+            "redirect": { "method": "POST", "url": started.url, "fields": { "token": started.token } },
+        })),
+    ))
+}
+
+/// Shared by the API and the connect page.
+pub async fn start_attempt(
+    app: &AppState,
+    user: &crate::model::User,
+    parts: &Parts,
+    provider: &str,
+) -> Result<Started, ApiError> {
+    let provider = app.registry.get(user, provider).await?;
+    let session = if super::extract::bearer(parts).is_some() {
+        None
+    } else {
+        cookie(parts, SESSION_COOKIE)
+    };
+    Ok(app.connections.start(user, session, &provider).await?)
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+) -> Result<Json<Value>, ApiError> {
+    let connections = app.connections.list(&user).await?;
+    Ok(Json(Value::Array(connections.iter().map(view).collect())))
+}
+
+/// `{id}` is the connection's id or the provider's.
+pub async fn delete(
+    State(app): State<AppState>,
+    UserAuth(user): UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let connections = app.connections.list(&user).await?;
+    let provider_id = connections
+        .iter()
+        .find(|c| c.id == id || c.provider_id == id)
+        .map(|c| c.provider_id.clone())
+        .ok_or_else(|| ApiError::NotFound(format!("no connection {id}")))?;
+    let provider = app.registry.get_any(&provider_id).await?;
+    app.connections.disconnect(&user, &provider).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn report(
+    State(app): State<AppState>,
+    ProviderAuth(provider): ProviderAuth,
+    Path(id): Path<String>,
+    JsonBody(report): JsonBody<MappingReport>,
+) -> Result<Json<Value>, ApiError> {
+    if provider.metadata.id.as_str() != id {
+        return Err(ApiError::Forbidden(
+            "a provider can report mappings only for itself",
+        ));
+    }
+    let connection = app.connections.report(&provider, report).await?;
+    Ok(Json(view(&connection)))
+}
+
+pub async fn provider_disconnect(
+    State(app): State<AppState>,
+    ProviderAuth(provider): ProviderAuth,
+    Path((id, username)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if provider.metadata.id.as_str() != id {
+        return Err(ApiError::Forbidden(
+            "a provider can end only its own connections",
+        ));
+    }
+    app.connections
+        .disconnect_by_provider(&provider, &username)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct CompleteQuery {
+    nonce: Option<String>,
+}
+
+/// `GET /connections/{id}/complete?nonce=…`: the browser comes back from the provider.
+pub async fn complete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<CompleteQuery>,
+    parts: Parts,
+) -> Response {
+    let nonce = q.nonce.unwrap_or_default();
+    match app
+        .connections
+        .complete(&id, &nonce, cookie(&parts, SESSION_COOKIE))
+        .await
+    {
+        Ok(connection) => Redirect::to(&format!(
+            "/connections?connected={}",
+            connection.provider_id
+        ))
+        .into_response(),
+        Err(e) => {
+            let status = if matches!(e, ConnectionError::InvalidAttempt) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            if status.is_server_error() {
+                tracing::error!(error = %e, "completing a connection failed");
+            }
+            let message = if status.is_server_error() {
+                "Something went wrong; try again.".to_owned()
+            } else {
+                e.to_string()
+            };
+            (
+                status,
+                super::web::page(
+                    "Connection not completed",
+                    &super::web::paragraph(&message),
+                    None,
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub fn view(c: &Connection) -> Value {
+    json!({
+        "id": c.id,
+        "provider": c.provider_id,
+        "state": state_str(c.state),
+        "localIdentity": c.local_identity,
+        "comment": c.comment,
+        "commentUrl": c.comment_url,
+        "updatedAt": rfc3339(c.updated_at),
+    })
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(e: ConnectionError) -> Self {
+        use ConnectionError::*;
+        let detail = e.to_string();
+        match e {
+            NoSuchProvider(_) | NotConnected(_) => Self::NotFound(detail),
+            ProviderInactive(_) => Self::Problem(Problem::new(
+                403,
+                "providerInactive",
+                "Provider not active",
+                detail,
+            )),
+            AlreadyConnected(_) => Self::Conflict(detail),
+            SessionRequired => Self::Problem(Problem::new(
+                400,
+                "sessionRequired",
+                "Session required",
+                detail,
+            )),
+            InvalidAttempt => Self::Problem(Problem::new(
+                400,
+                "invalidAttempt",
+                "Invalid connection attempt",
+                detail,
+            )),
+            InvalidReport(m) => Self::BadRequest(m),
+            Remap { .. } => Self::Problem(Problem::new(
+                409,
+                "remapRequiresDisconnect",
+                "Already mapped",
+                detail,
+            )),
+            Store(_) | Token(_) => Self::Internal(detail),
+        }
+    }
+}

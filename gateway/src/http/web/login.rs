@@ -1,0 +1,125 @@
+//! The sign-in page. A login-CSRF cookie ties the form to the browser that loaded it, so another
+//! site cannot sign a victim into an account of its choosing.
+
+use super::{escape, page, safe_next, same};
+use crate::app::AppState;
+use crate::http::extract::{SESSION_COOKIE, cookie};
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+const LOGIN_COOKIE: &str = "gw_login";
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(State(app): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    let token = crate::secrets::random_id();
+    let next = safe_next(q.next.as_deref());
+    let body = form(&token, &next, None);
+    let mut response = page("Sign in", &body, None);
+    let secure = if app.is_https() { "; Secure" } else { "" };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=1800{secure}"
+    );
+    if let Ok(v) = cookie.parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn form(token: &str, next: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    format!(
+        "{error}<form method=\"post\" action=\"/login\">\
+         <input type=\"hidden\" name=\"login_csrf\" value=\"{token}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <p><label>Username <input id=\"username\" name=\"username\" autocomplete=\"username\" required maxlength=\"64\"></label></p>\
+         <p><label>Password <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label></p>\
+         <p><button id=\"sign-in\">Sign in</button></p></form>",
+        escape(next)
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    login_csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login_submit(
+    State(app): State<AppState>,
+    parts: Parts,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    let expected = cookie(&parts, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same(expected, &f.login_csrf) {
+        let mut r = page(
+            "Sign in",
+            &form(
+                &f.login_csrf,
+                &next,
+                Some("This form expired; reload the page and sign in again."),
+            ),
+            None,
+        );
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    match app.accounts.sign_in(&f.username, &f.password).await {
+        Ok((_, session)) => {
+            let secure = if app.is_https() { "; Secure" } else { "" };
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                session.expose(),
+                app.accounts.session_ttl_secs()
+            );
+            let mut r = Redirect::to(&next).into_response();
+            if let Ok(v) = cookie.parse() {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) => {
+            let message = match e {
+                crate::accounts::AccountError::Inactive(_) => e.to_string(),
+                _ => "Wrong username or password.".to_owned(),
+            };
+            let mut r = page("Sign in", &form(&f.login_csrf, &next, Some(&message)), None);
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout_submit(
+    State(app): State<AppState>,
+    parts: Parts,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(session) = cookie(&parts, SESSION_COOKIE) {
+        if let Err(r) = super::check_csrf(session, &f.csrf) {
+            return r;
+        }
+        let _ = app.accounts.sign_out(session).await;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    if let Ok(v) = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0").parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}

@@ -1,0 +1,385 @@
+//! User mapping on the gateway's side (SPEC §4): attempts bound to a session, provider reports,
+//! completion by the starting session only — and every attack refused with nothing changed.
+
+use crate::support::{Backend, START_MS, TestApp, read};
+use crate::upstream::Upstream;
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const EXPLICIT: &str = "users: { requireExplicitMapping: true }\nfeatures:\n  compute:\n    docker: { enabled: true }\n";
+
+struct World {
+    app: TestApp,
+    up: Upstream,
+    /// The provider's access token.
+    provider: String,
+}
+
+async fn world() -> World {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let up = Upstream::start("dev", &app.url, START_MS / 1000, EXPLICIT).await;
+    // A test provider is visible to its owner and to admins, so the users below are admins.
+    let admin = app.user("root", true).await;
+    let body = json!({ "id": "dev", "domain": "127.0.0.1", "https": false, "port": up.port, "env": "test" });
+    let (_, reg) = app.post(&admin, "/api/providers", body).await;
+    let (_, oauth) = app
+        .oauth_refresh(reg["refreshToken"].as_str().unwrap())
+        .await;
+    let provider = oauth["access_token"].as_str().unwrap().to_owned();
+    app.app
+        .manifests
+        .refresh(&app.app.registry.get_any("dev").await.unwrap())
+        .await
+        .unwrap();
+    World { app, up, provider }
+}
+
+/// Signs `username` in (an admin, so the test provider is visible) and returns the cookie.
+async fn session(app: &TestApp, username: &str) -> String {
+    app.user(username, true).await;
+    let r = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&json!({ "username": username, "password": format!("{username}-password") }))
+        .send()
+        .await
+        .unwrap();
+    r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn start(app: &TestApp, cookie: &str) -> (StatusCode, Value) {
+    read(
+        app.http
+            .post(app.url("/api/connections"))
+            .header("cookie", cookie)
+            .json(&json!({ "provider": "dev" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn report(w: &World, body: Value) -> (StatusCode, Value) {
+    w.app
+        .post(&w.provider, "/api/providers/usermap/dev", body)
+        .await
+}
+
+async fn complete(app: &TestApp, connection: &str, nonce: &str, cookie: &str) -> StatusCode {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(app.url(&format!("/connections/{connection}/complete?nonce={nonce}")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    r.status()
+}
+
+async fn state(app: &TestApp, cookie: &str) -> Value {
+    let (_, list) = read(
+        app.http
+            .get(app.url("/api/connections"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    list[0]["state"].clone()
+}
+
+#[tokio::test]
+async fn the_explicit_flow_connects_only_when_the_starting_session_returns() {
+    let w = world().await;
+    let alice = session(&w.app, "alice").await;
+    let (status, started) = start(&w.app, &alice).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["redirect"]["method"], "POST");
+    assert_eq!(
+        started["redirect"]["url"],
+        format!("http://127.0.0.1:{}/ucloud/dev/usermap", w.up.port)
+    );
+    let token = started["redirect"]["fields"]["token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("ucloud-usermap+jwt"));
+    let c = claims(token);
+    let connection = started["connection"]["id"].as_str().unwrap();
+    assert_eq!(c["aud"], "dev");
+    assert_eq!(c["principal"]["username"], "alice");
+    assert_eq!(
+        c["returnUrl"],
+        w.app.url(&format!("/connections/{connection}/complete"))
+    );
+    assert_eq!(started["connection"]["state"], "requested");
+    let nonce = c["nonce"].as_str().unwrap();
+
+    // Brokering waits for the connection.
+    let (status, problem) = read(
+        w.app
+            .http
+            .get(w.app.url("/ucloud/dev/compute/docker/echo"))
+            .header("cookie", &alice)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("connectionRequired"))
+    );
+
+    let (status, reported) = report(&w, json!({ "nonce": nonce, "username": "alice", "localIdentity": "alice01", "state": "ok", "comment": null, "commentUrl": null })).await;
+    assert_eq!(status, StatusCode::OK, "{reported}");
+    assert_eq!(
+        reported["state"], "creating",
+        "a report alone does not finish the connection"
+    );
+
+    // Another user's browser cannot finish it.
+    let mallory = session(&w.app, "mallory").await;
+    assert_eq!(
+        complete(&w.app, connection, nonce, &mallory).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(state(&w.app, &alice).await, "creating");
+    // Nor a wrong connection id with the right nonce (the return URL is the gateway's own).
+    let (_, other) = start(&w.app, &mallory).await;
+    let other_id = other["connection"]["id"].as_str().unwrap();
+    assert_eq!(
+        complete(&w.app, other_id, nonce, &alice).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    assert_eq!(
+        complete(&w.app, connection, nonce, &alice).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(state(&w.app, &alice).await, "ok");
+    // Single use.
+    assert_eq!(
+        complete(&w.app, connection, nonce, &alice).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (status, seen) = read(
+        w.app
+            .http
+            .get(w.app.url("/ucloud/dev/compute/docker/echo"))
+            .header("cookie", &alice)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["principal"]["username"], "alice");
+}
+
+#[tokio::test]
+async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
+    let w = world().await;
+    let alice = session(&w.app, "alice").await;
+    let (_, started) = start(&w.app, &alice).await;
+    let nonce = claims(started["redirect"]["fields"]["token"].as_str().unwrap())["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ok = |nonce: &str, username: &str| json!({ "nonce": nonce, "username": username, "localIdentity": "x1", "state": "ok", "comment": null, "commentUrl": null });
+
+    // A report naming another user, or a made-up nonce.
+    let bob = session(&w.app, "bob").await;
+    assert_eq!(
+        report(&w, ok(&nonce, "bob")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        report(&w, ok("made-up", "alice")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(state(&w.app, &alice).await, "requested");
+    let _ = bob;
+
+    // A report for this nonce from another provider.
+    let admin = w.app.user("root2", true).await;
+    let body =
+        json!({ "id": "other", "domain": "127.0.0.1", "https": false, "port": 1, "env": "test" });
+    let (_, reg) = w.app.post(&admin, "/api/providers", body).await;
+    let (_, oauth) = w
+        .app
+        .oauth_refresh(reg["refreshToken"].as_str().unwrap())
+        .await;
+    let other = oauth["access_token"].as_str().unwrap();
+    let (status, _) = w
+        .app
+        .post(other, "/api/providers/usermap/other", ok(&nonce, "alice"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = w
+        .app
+        .post(other, "/api/providers/usermap/dev", ok(&nonce, "alice"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a provider reports only for itself"
+    );
+    assert_eq!(state(&w.app, &alice).await, "requested");
+
+    // Reused: the first report takes it; the second changes nothing.
+    assert_eq!(report(&w, ok(&nonce, "alice")).await.0, StatusCode::OK);
+    let (status, _) = report(&w, json!({ "nonce": nonce, "username": "alice", "localIdentity": "other9", "state": "ok", "comment": null, "commentUrl": null })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, list) = read(
+        w.app
+            .http
+            .get(w.app.url("/api/connections"))
+            .header("cookie", &alice)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list[0]["localIdentity"], "x1");
+
+    // Expired: ten minutes on, neither a report nor the return works.
+    let (_, again) = start(&w.app, &alice).await;
+    let id = again["connection"]["id"].as_str().unwrap().to_owned();
+    let late = claims(again["redirect"]["fields"]["token"].as_str().unwrap())["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.app.clock.advance_secs(10 * 60 + 1);
+    assert_eq!(
+        report(&w, ok(&late, "alice")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        complete(&w.app, &id, &late, &alice).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(state(&w.app, &alice).await, "requested");
+}
+
+#[tokio::test]
+async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_can_disconnect() {
+    let w = world().await;
+    let alice = session(&w.app, "alice").await;
+    let implicit = |local: &str| json!({ "username": "alice", "localIdentity": local, "state": "ok", "comment": null, "commentUrl": null });
+    let (status, c) = report(&w, implicit("alice01")).await;
+    assert_eq!(
+        (status, c["state"].as_str()),
+        (StatusCode::OK, Some("ok")),
+        "{c}"
+    );
+    let (status, problem) = report(&w, implicit("someone_else")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("remapRequiresDisconnect"))
+    );
+    let (status, _) = start(&w.app, &alice).await;
+    assert_eq!(status, StatusCode::CONFLICT, "already connected");
+
+    // The user disconnects: the provider is told.
+    let r = w
+        .app
+        .http
+        .delete(w.app.url("/api/connections/dev"))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(state(&w.app, &alice).await, "disconnected");
+    assert_eq!(*w.up.unlinked.lock().unwrap(), ["alice"]);
+
+    // Now a new mapping is allowed; then the provider ends it from its side.
+    assert_eq!(report(&w, implicit("someone_else")).await.0, StatusCode::OK);
+    let r = w
+        .app
+        .http
+        .delete(w.app.url("/api/providers/usermap/dev/alice"))
+        .bearer_auth(&w.provider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(state(&w.app, &alice).await, "disconnected");
+
+    // Pending states carry what the user must do next.
+    let pending = json!({ "username": "alice", "localIdentity": "alice01", "state": "pendingAdditionalValidation",
+        "comment": "Upload your ID", "commentUrl": "https://hpc.example.org/verify" });
+    let (_, c) = report(&w, pending).await;
+    assert_eq!(
+        (c["state"].as_str(), c["commentUrl"].as_str()),
+        (
+            Some("pendingAdditionalValidation"),
+            Some("https://hpc.example.org/verify")
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connections() {
+    let w = world().await;
+    let alice_token = w.app.user("alice", true).await;
+    let (status, problem) = w
+        .app
+        .post(
+            &alice_token,
+            "/api/connections",
+            json!({ "provider": "dev" }),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("sessionRequired"))
+    );
+
+    let (status, _) = report(&w, json!({ "username": "alice", "localIdentity": "a1", "state": "ok", "comment": null, "commentUrl": null })).await;
+    assert_eq!(status, StatusCode::OK);
+    let root = w.app.user("boss", true).await;
+    let (status, body) = w
+        .app
+        .post(&root, "/api/admin/users/alice/disable", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        *w.up.unlinked.lock().unwrap(),
+        ["alice"],
+        "disabling reaches the provider"
+    );
+    let conns = w
+        .app
+        .app
+        .store
+        .connections_of(w.app.app.accounts.user("alice").await.unwrap().id)
+        .await
+        .unwrap();
+    assert_eq!(
+        conns[0].state,
+        gateway::model::ConnectionState::Disconnected
+    );
+}

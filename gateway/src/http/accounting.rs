@@ -12,6 +12,7 @@ use crate::clock::rfc3339;
 use crate::model::{ChargeRecord, OwnerRef, Wallet};
 use axum::Json;
 use axum::extract::State;
+use provider_kit::protocol;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,32 +38,27 @@ impl TryFrom<OwnerBody> for OwnerRef {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChargeBody {
-    charge_id: String,
-    owner: OwnerBody,
-    units: i64,
-    #[serde(default)]
-    description: String,
-}
-
 /// `200 {"balance","duplicate"}`, or `402 insufficientFunds` with `balance` and `duplicate`.
 pub async fn charge(
     State(app): State<AppState>,
     ProviderAuth(provider): ProviderAuth,
-    JsonBody(b): JsonBody<ChargeBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(b): JsonBody<protocol::ChargeRequest>,
+) -> Result<Json<protocol::ChargeResponse>, ApiError> {
     let request = ChargeRequest {
         charge_id: b.charge_id,
-        owner: b.owner.try_into()?,
-        units: b.units,
+        owner: match b.owner {
+            protocol::WalletOwner::Username(u) => OwnerRef::Username(u),
+            protocol::WalletOwner::Project(p) => OwnerRef::Project(p),
+        },
+        units: i64::try_from(b.units)
+            .map_err(|_| ApiError::BadRequest("units: too large".into()))?,
         description: b.description,
     };
     let charged = app.accounting.charge(&provider, request).await?;
-    Ok(Json(
-        json!({ "balance": charged.balance, "duplicate": charged.duplicate }),
-    ))
+    Ok(Json(protocol::ChargeResponse {
+        balance: charged.balance,
+        duplicate: charged.duplicate,
+    }))
 }
 
 pub async fn wallets(

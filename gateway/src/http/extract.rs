@@ -133,8 +133,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
                 _ => ApiError::BadRequest(format!("reading the body: {e}")),
             })?;
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| ApiError::BadRequest(format!("body: {e}")))
+        parse_json(&bytes).map(Self)
     }
+}
+
+/// Parses JSON naming the field at fault: `units: invalid value: integer `-3`, expected u64`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            ApiError::BadRequest(format!("body: {inner}"))
+        } else {
+            ApiError::BadRequest(format!("{path}: {inner}"))
+        }
+    })
 }

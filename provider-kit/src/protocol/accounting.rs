@@ -5,20 +5,40 @@ use serde::{Deserialize, Serialize};
 
 /// Whose wallet: `{"username": "…"}` or `{"project": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", try_from = "RawOwner")]
 pub enum WalletOwner {
     Username(String),
     Project(String),
 }
 
+/// The wire shape, read leniently so a wrong one gets a message that says what is expected.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwner {
+    username: Option<String>,
+    project: Option<String>,
+}
+
+impl TryFrom<RawOwner> for WalletOwner {
+    type Error = &'static str;
+    fn try_from(raw: RawOwner) -> Result<Self, Self::Error> {
+        match (raw.username, raw.project) {
+            (Some(u), None) => Ok(Self::Username(u)),
+            (None, Some(p)) => Ok(Self::Project(p)),
+            _ => Err("give exactly one of {\"username\": …} or {\"project\": …}"),
+        }
+    }
+}
+
 /// Body of `POST /api/accounting/charge`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChargeRequest {
     /// The idempotency key: the same id with the same body is charged once.
     pub charge_id: String,
     pub owner: WalletOwner,
     pub units: u64,
+    #[serde(default)]
     pub description: String,
 }
 

@@ -1,6 +1,7 @@
 //! Harness for end-to-end tests: locates the workspace's binaries, gives each test a private data
 //! folder and database, runs the real processes and waits on conditions (never on sleeps alone).
 
+pub mod browser;
 pub mod process;
 pub mod provider;
 

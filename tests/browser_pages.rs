@@ -1,0 +1,115 @@
+//! The gateway's web pages in real headless Chromium: sign in, see the providers, make an API
+//! token — and a cross-site form is refused.
+
+use e2e::browser::Browser;
+use e2e::process::Gateway;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_user_signs_in_and_makes_an_api_token_in_the_browser() {
+    let gateway = Gateway::new(None);
+    gateway.run(
+        &[
+            "users",
+            "create",
+            "alice",
+            "--email",
+            "a@example.org",
+            "--first-name",
+            "Alice",
+            "--last-name",
+            "L",
+            "--password-stdin",
+        ],
+        "alice-password\n",
+    );
+    let _server = gateway.serve().await;
+    let mut browser = Browser::launch().await;
+
+    browser.goto(&gateway.url("/tokens")).await;
+    browser
+        .wait_for("location.pathname === '/login'", Duration::from_secs(10))
+        .await;
+    browser.fill("#username", "alice").await;
+    browser.fill("#password", "wrong-password").await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for(
+            "document.body.innerText.includes('Wrong username or password')",
+            Duration::from_secs(10),
+        )
+        .await;
+
+    browser.fill("#username", "alice").await;
+    browser.fill("#password", "alice-password").await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for("location.pathname === '/tokens'", Duration::from_secs(10))
+        .await;
+    browser.fill("input[name=name]", "laptop").await;
+    browser.click("form[action='/tokens/new'] button").await;
+    browser
+        .wait_for(
+            "document.getElementById('new-token') !== null",
+            Duration::from_secs(10),
+        )
+        .await;
+    let token = browser
+        .eval("document.getElementById('new-token').innerText")
+        .await;
+    let token = token.as_str().unwrap();
+
+    // The token the page showed works for the API.
+    let me: serde_json::Value = reqwest::Client::new()
+        .get(gateway.url("/api/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["principal"]["username"], "alice");
+
+    // The session cookie is HttpOnly: page scripts cannot read it.
+    assert_eq!(
+        browser.eval("document.cookie.includes('gw_session')").await,
+        false
+    );
+
+    // The pages' Content-Security-Policy forbids scripts from calling out at all.
+    let blocked = browser
+        .eval("fetch('/api/me').then(() => 'allowed', () => 'blocked')")
+        .await;
+    assert_eq!(blocked, "blocked");
+
+    // A form without the session's CSRF token (as another site would post) is refused.
+    browser
+        .eval("(() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/tokens/new'; \
+               for (const [k, v] of [['csrf', 'forged'], ['name', 'x']]) { const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); } \
+               document.body.appendChild(f); f.submit(); return true; })()")
+        .await;
+    browser
+        .wait_for(
+            "document.body.innerText.includes('This form is no longer valid')",
+            Duration::from_secs(10),
+        )
+        .await;
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(gateway.url("/api/tokens"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "the forged form created nothing"
+    );
+
+    let shot = std::env::temp_dir().join("gateway-tokens-page.png");
+    browser.screenshot(&shot).await;
+}

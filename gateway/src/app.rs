@@ -278,7 +278,7 @@ async fn refresh_manifests(app: AppState, mut stop: watch::Receiver<bool>) {
         if let Err(e) = app.registry.reload_cache().await {
             tracing::warn!(error = %e, "re-reading providers failed");
         }
-        if ticks % 15 == 0
+        if ticks.is_multiple_of(15)
             && let Err(e) = app.manifests.reload_from_store().await
         {
             tracing::warn!(error = %e, "re-reading manifests failed");

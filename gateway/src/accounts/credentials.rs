@@ -36,7 +36,7 @@ impl CredentialCache {
     pub fn get(&self, secret_hash: &str, now: i64) -> Option<(User, AccountStateRecord)> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let entry = entries.get(secret_hash)?;
-        (now - entry.cached_at < self.ttl_ms).then(|| (entry.user.clone(), entry.state.clone()))
+        (now - entry.cached_at < self.ttl_ms).then(|| (entry.user.clone(), entry.state))
     }
 
     pub fn put(&self, secret_hash: String, user: User, state: AccountStateRecord, now: i64) {

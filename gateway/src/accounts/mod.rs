@@ -96,8 +96,7 @@ impl Accounts {
                     return Ok(None);
                 };
                 let record = self.store.account_state(user.id).await?.unwrap_or_default();
-                self.credentials
-                    .put(hash, user.clone(), record.clone(), now);
+                self.credentials.put(hash, user.clone(), record, now);
                 (user, record)
             }
         };

@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod dev;
 mod serve;
 mod users;
 mod wallets;
@@ -25,6 +26,9 @@ pub struct Cli {
 enum Command {
     /// Run the gateway until SIGINT/SIGTERM.
     Serve,
+    /// Run a complete local federation: the gateway, an admin, a demo user with an API token and
+    /// a wallet, and the provider-kit dev provider; prints the URLs and credentials.
+    Dev(dev::DevArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Print configuration help.
@@ -117,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_process_env(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => serve::serve(config).await,
+        Command::Dev(args) => dev::dev(config, args).await,
         Command::Migrate => admin::migrate(config).await,
         Command::Users(c) => admin::users(config, c).await,
         Command::Tokens(c) => admin::tokens(config, c).await,

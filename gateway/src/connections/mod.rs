@@ -7,7 +7,7 @@ use crate::clock::SharedClock;
 use crate::model::{Connection, ConnectionState, Provider, ProviderStatus, Reported, User};
 use crate::registry::visible_to;
 use crate::secrets::{Secret, hash_secret, random_id};
-use crate::store::{Store, StoreError};
+use crate::store::{NewAttempt, Store, StoreError};
 use crate::tokens::Tokens;
 use provider_kit::protocol::{MappingReport, ReportedState, TYP_USERMAP, UsermapClaims};
 use std::time::Duration;
@@ -100,12 +100,14 @@ impl Connections {
         let connection = self
             .store
             .start_attempt(
-                &random_id(),
-                user.id,
-                id,
-                &nonce.hash(),
-                &hash_secret(session),
-                now + ATTEMPT_TTL_MS,
+                &NewAttempt {
+                    new_id: &random_id(),
+                    user_id: user.id,
+                    provider_id: id,
+                    nonce_hash: &nonce.hash(),
+                    session_hash: &hash_secret(session),
+                    expires_at: now + ATTEMPT_TTL_MS,
+                },
                 now,
             )
             .await?

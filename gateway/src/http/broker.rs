@@ -81,7 +81,7 @@ impl From<BrokerError> for ApiError {
         let detail = e.to_string();
         let problem =
             |status, code: &str, title: &str| Problem::new(status, code, title, detail.clone());
-        Self::Problem(match e {
+        Self::Problem(Box::new(match e {
             NoSuchProvider(_) | NotFound(_) => problem(404, "notFound", "Not found"),
             ProviderInactive { .. } => problem(403, "providerInactive", "Provider not active"),
             ManifestUnavailable(p) => {
@@ -111,6 +111,6 @@ impl From<BrokerError> for ApiError {
                 problem(413, "payloadTooLarge", "Payload too large")
             }
             Proxy(ProxyError::BadUri(cause)) | Internal(cause) => return Self::Internal(cause),
-        })
+        }))
     }
 }

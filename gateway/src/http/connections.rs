@@ -178,32 +178,32 @@ impl From<ConnectionError> for ApiError {
         let detail = e.to_string();
         match e {
             NoSuchProvider(_) | NotConnected(_) => Self::NotFound(detail),
-            ProviderInactive(_) => Self::Problem(Problem::new(
+            ProviderInactive(_) => Self::Problem(Box::new(Problem::new(
                 403,
                 "providerInactive",
                 "Provider not active",
                 detail,
-            )),
+            ))),
             AlreadyConnected(_) => Self::Conflict(detail),
-            SessionRequired => Self::Problem(Problem::new(
+            SessionRequired => Self::Problem(Box::new(Problem::new(
                 400,
                 "sessionRequired",
                 "Session required",
                 detail,
-            )),
-            InvalidAttempt => Self::Problem(Problem::new(
+            ))),
+            InvalidAttempt => Self::Problem(Box::new(Problem::new(
                 400,
                 "invalidAttempt",
                 "Invalid connection attempt",
                 detail,
-            )),
+            ))),
             InvalidReport(m) => Self::BadRequest(m),
-            Remap { .. } => Self::Problem(Problem::new(
+            Remap { .. } => Self::Problem(Box::new(Problem::new(
                 409,
                 "remapRequiresDisconnect",
                 "Already mapped",
                 detail,
-            )),
+            ))),
             Store(_) | Token(_) => Self::Internal(detail),
         }
     }

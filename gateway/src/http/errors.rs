@@ -49,7 +49,7 @@ pub enum ApiError {
     Internal(String),
     /// A problem built elsewhere (the broker's), with its own status, code and members.
     #[error("{}", .0.detail)]
-    Problem(Problem),
+    Problem(Box<Problem>),
 }
 
 impl ApiError {
@@ -111,7 +111,7 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         if let Self::Problem(problem) = self {
-            return problem.clone();
+            return problem.as_ref().clone();
         }
         let (status, code, title) = self.parts();
         let detail = match self {

@@ -176,7 +176,7 @@ impl KeyRing {
                 .collect(),
         };
         let jwks_json: Arc<str> = serde_json::to_string(&jwks).unwrap_or_default().into();
-        signers.sort_by(|a, b| b.active_from.cmp(&a.active_from));
+        signers.sort_by_key(|s| std::cmp::Reverse(s.active_from));
         let state = RingState {
             signers,
             jwks,

@@ -45,6 +45,18 @@ fn connection(row: Row) -> StoreResult<Connection> {
     })
 }
 
+/// What starting an attempt records.
+#[derive(Clone, Copy)]
+pub struct NewAttempt<'a> {
+    /// The id a new connection gets (an existing one keeps its own).
+    pub new_id: &'a str,
+    pub user_id: i64,
+    pub provider_id: &'a str,
+    pub nonce_hash: &'a str,
+    pub session_hash: &'a str,
+    pub expires_at: i64,
+}
+
 impl Store {
     pub async fn connection(
         &self,
@@ -69,16 +81,20 @@ impl Store {
     }
 
     /// Creates the connection (or resets a non-ok one) to `requested` and records a new attempt.
+    /// None: the user is already connected.
     pub async fn start_attempt(
         &self,
-        new_id: &str,
-        user_id: i64,
-        provider_id: &str,
-        nonce_hash: &str,
-        session_hash: &str,
-        expires_at: i64,
+        a: &NewAttempt<'_>,
         now: i64,
     ) -> StoreResult<Option<Connection>> {
+        let NewAttempt {
+            new_id,
+            user_id,
+            provider_id,
+            nonce_hash,
+            session_hash,
+            expires_at,
+        } = *a;
         let upsert = format!(
             "INSERT INTO connections AS c (id, user_id, provider_id, state, created_at, updated_at) \
              VALUES ($1, $2, $3, 'requested', $4, $4) \

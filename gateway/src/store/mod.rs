@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+pub use connections::NewAttempt;
 mod keys;
 mod lifecycle;
 mod manifests;

@@ -113,7 +113,7 @@ pub async fn logout_submit(
 ) -> Response {
     if let Some(session) = cookie(&parts, SESSION_COOKIE) {
         if let Err(r) = super::check_csrf(session, &f.csrf) {
-            return r;
+            return *r;
         }
         let _ = app.accounts.sign_out(session).await;
     }

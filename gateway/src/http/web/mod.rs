@@ -131,7 +131,7 @@ pub async fn web_user(app: &AppState, parts: &Parts) -> Result<(User, String), R
 }
 
 /// Checks a form's CSRF field against the session.
-pub fn check_csrf(session: &str, presented: &str) -> Result<(), Response> {
+pub fn check_csrf(session: &str, presented: &str) -> Result<(), Box<Response>> {
     if same(&csrf_token(session), presented) {
         Ok(())
     } else {
@@ -141,7 +141,7 @@ pub fn check_csrf(session: &str, presented: &str) -> Result<(), Response> {
             None,
         );
         *r.status_mut() = axum::http::StatusCode::FORBIDDEN;
-        Err(r)
+        Err(Box::new(r))
     }
 }
 

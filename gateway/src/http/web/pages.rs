@@ -152,7 +152,7 @@ pub async fn connect_start(
 ) -> Response {
     let (user, session) = signed_in!(app, parts);
     if let Err(r) = check_csrf(&session, &f.csrf) {
-        return r;
+        return *r;
     }
     let csrf = csrf_token(&session);
     let started =
@@ -290,7 +290,7 @@ pub async fn disconnect_submit(
 ) -> Response {
     let (user, session) = signed_in!(app, parts);
     if let Err(r) = check_csrf(&session, &f.csrf) {
-        return r;
+        return *r;
     }
     let result = match app.registry.get_any(&provider).await {
         Ok(p) => app
@@ -360,7 +360,7 @@ pub async fn token_create(
 ) -> Response {
     let (user, session) = signed_in!(app, parts);
     if let Err(r) = check_csrf(&session, &f.csrf) {
-        return r;
+        return *r;
     }
     match app.accounts.create_api_token(&user, &f.name).await {
         Ok((_, secret)) => tokens_view(&app, &user, &session, Some(secret.expose())).await,
@@ -380,7 +380,7 @@ pub async fn token_delete(
 ) -> Response {
     let (user, session) = signed_in!(app, parts);
     if let Err(r) = check_csrf(&session, &f.csrf) {
-        return r;
+        return *r;
     }
     let _ = app.accounts.delete_api_token(&user, &id).await;
     Redirect::to("/tokens").into_response()
@@ -433,7 +433,7 @@ pub async fn admin_approve(
 ) -> Response {
     let (user, session) = signed_in!(app, parts);
     if let Err(r) = check_csrf(&session, &f.csrf) {
-        return r;
+        return *r;
     }
     if user.role != Role::Admin {
         return page(

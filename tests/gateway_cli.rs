@@ -126,7 +126,10 @@ async fn operator_journey(gateway: Gateway) {
     let old_kid = jsonwebtoken::decode_header(&first).unwrap().kid.unwrap();
 
     // Rotate from the CLI while the server runs; the server picks it up at its next reload.
-    let new_kid = gateway.run(&["keys", "rotate", "--immediate"], "").trim().to_owned();
+    let new_kid = gateway
+        .run(&["keys", "rotate", "--immediate"], "")
+        .trim()
+        .to_owned();
     assert_ne!(new_kid, old_kid);
     let next = wait_for(
         "the server to sign with the rotated key",

@@ -137,9 +137,11 @@ impl Connections {
     ) -> Result<Connection, ConnectionError> {
         let id = provider.metadata.id.as_str();
         let local = report.local_identity.trim();
-        if local.is_empty() || local.len() > 256 {
+        // A pending report (e.g. `pendingAccountLinking`) may not have a local account yet.
+        let needs_local = report.state == ReportedState::Ok;
+        if (needs_local && local.is_empty()) || local.len() > 256 {
             return Err(ConnectionError::InvalidReport(
-                "localIdentity: must have 1-256 characters".into(),
+                "localIdentity: must have 1-256 characters (it may be empty only in a pending state)".into(),
             ));
         }
         let bounded = |v: &Option<String>, field: &str| match v {

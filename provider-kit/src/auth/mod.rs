@@ -17,7 +17,7 @@ mod token_cache;
 mod verifier;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, VerifierConfig};

@@ -5,5 +5,5 @@ mod attacks_claims;
 mod attacks_header;
 mod extractor;
 mod keys;
-mod kit;
+pub(crate) mod kit;
 mod token_cache;

@@ -1,15 +1,10 @@
-//! `provider-kit`: the dev provider, built only on provider-kit's public API. `register` joins a
-//! gateway (SPEC §1) and keeps the refresh token in a 0600 file; `serve` runs a provider that does
-//! visible work — per-account storage folders and jobs that charge wallets (SPEC §3, §5);
-//! `reload-manifest` asks the gateway to fetch the manifest again.
+//! `provider-kit`: a thin command line over the library. `register` joins a gateway (SPEC §1) and
+//! keeps the refresh token in a 0600 file; `serve` runs the dev provider of
+//! `provider_kit::devprovider` (per-account storage folders and jobs that charge wallets, SPEC §3,
+//! §5); `reload-manifest` asks the gateway to fetch the manifest again.
 
-mod accounts;
-mod config;
-mod jobs;
-mod problem;
 mod register;
 mod serve;
-mod storage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,20 +79,22 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+impl From<ServeArgs> for provider_kit::devprovider::ServeOptions {
+    fn from(args: ServeArgs) -> Self {
+        Self {
+            config: args.config,
+            credentials: args.credentials,
+            listen: args.listen,
+            manifest: args.manifest,
+            data_dir: args.data_dir,
+        }
+    }
+}
+
 /// Prints a line of a command's result; a closed stdout (`| head`) is an error, not a panic.
 pub fn say(line: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     writeln!(std::io::stdout().lock(), "{line}").map_err(|e| anyhow::anyhow!("cannot print: {e}"))
-}
-
-/// 128 random bits in hex: job ids (which make `chargeId`s unique across restarts) and temp names.
-pub fn random_hex() -> String {
-    use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
-    let mut bytes = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the operating system's random generator works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn main() -> ExitCode {

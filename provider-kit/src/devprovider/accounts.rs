@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::auth::{ServiceRequest, Verifier};
+use crate::client::GatewayClient;
+use crate::protocol::{MappingReport, WalletOwner};
 use aws_lc_rs::digest::{SHA256, digest};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use provider_kit::auth::{ServiceRequest, Verifier};
-use provider_kit::client::GatewayClient;
-use provider_kit::protocol::{MappingReport, WalletOwner};
 use tokio::time::Instant;
 
-use crate::problem::ApiProblem;
+use super::problem::ApiProblem;
 
 /// The local account for a gateway username: lowercase ASCII letters, digits and `_`, starting with
 /// a letter, at most 32 characters. A name that had to change (case, `#`, accents, length) gets 8 hex

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::run::SubmitError;
 use super::{Job, JobSpec, Jobs, Wallet};
-use crate::accounts::Caller;
-use crate::problem::ApiProblem;
+use crate::devprovider::accounts::Caller;
+use crate::devprovider::problem::ApiProblem;
 
 pub async fn submit<W: Wallet>(
     State(jobs): State<Arc<Jobs<W>>>,

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use provider_kit::client::{ChargeOutcome, ClientError};
-use provider_kit::protocol::{ChargeRequest, WalletOwner};
+use crate::client::{ChargeOutcome, ClientError};
+use crate::protocol::{ChargeRequest, WalletOwner};
 
 use super::run::SubmitError;
 use super::{Job, JobSpec, JobState, Jobs, Wallet};

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use provider_kit::client::{ChargeOutcome, ClientError};
-use provider_kit::protocol::{ChargeRequest, WalletOwner};
+use crate::client::{ChargeOutcome, ClientError};
+use crate::protocol::{ChargeRequest, WalletOwner};
 use tokio::time::Instant;
 
 use super::{Job, JobSpec, JobState, Jobs, MAX_JOBS, Wallet};
@@ -35,7 +35,7 @@ impl<W: Wallet> Jobs<W> {
             .map_err(SubmitError::Invalid)?;
         self.make_room()?;
         let started = Instant::now();
-        let id = crate::random_hex();
+        let id = crate::devprovider::random_hex();
         let first = self
             .charge(&id, &owner, &spec, 0, 1)
             .await

@@ -16,9 +16,9 @@ use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
 
-use crate::accounts::Caller;
-use crate::problem::ApiProblem;
-use crate::random_hex;
+use super::accounts::Caller;
+use super::problem::ApiProblem;
+use super::random_hex;
 
 /// Where storage lives and how much one upload may hold.
 pub struct Storage {

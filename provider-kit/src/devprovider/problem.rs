@@ -1,10 +1,10 @@
 //! The dev provider's errors as RFC 9457 problems (SPEC §6), so a user sees the same shape from the
 //! provider as from the gateway.
 
+use crate::protocol::Problem;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use provider_kit::protocol::Problem;
 
 /// An error a handler answers with.
 #[derive(Debug)]

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use provider_kit::client::{ChargeOutcome, ClientError, GatewayClient};
-use provider_kit::protocol::{ChargeRequest, WalletOwner};
+use crate::client::{ChargeOutcome, ClientError, GatewayClient};
+use crate::protocol::{ChargeRequest, WalletOwner};
 use serde::{Deserialize, Serialize};
 
 pub use routes::{cancel, get, list, logs, submit};

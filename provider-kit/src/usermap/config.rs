@@ -1,0 +1,191 @@
+//! How this provider makes local accounts: the username policy, the uid and gid ranges, home and
+//! shell. A typed struct read from the provider's YAML (unknown keys refused), checked once by
+//! `AccountsConfig::check` so the account code never re-checks it.
+
+use serde::Deserialize;
+
+use super::names::{MAX_NAME_LEN, UsernamePolicy, is_valid_name};
+
+/// Ids below this belong to the operating system and its services.
+pub const MIN_ID: u32 = 1_000;
+
+/// An inclusive range of uids or gids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdRange {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// The `accounts:` section of a provider's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// How the name of an automatic account is chosen (`requireExplicitMapping: false`).
+    pub policy: UsernamePolicy,
+    /// Prefix of `anonymized` names: `ucloud_` gives `ucloud_00001`.
+    pub prefix: String,
+    pub uid_range: IdRange,
+    pub gid_range: IdRange,
+    /// Homes are `{home_prefix}/{name}`.
+    pub home_prefix: String,
+    pub shell: String,
+    /// Names never given to an automatic account, on top of the system's usual ones.
+    pub reserved_names: Vec<String>,
+    /// Shown to the user while a `serviceProvider` connection waits for an operator.
+    pub pending_comment: String,
+    pub pending_comment_url: Option<String>,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            policy: UsernamePolicy::FullName,
+            prefix: "ucloud_".into(),
+            uid_range: IdRange {
+                min: 20_000,
+                max: 59_999,
+            },
+            gid_range: IdRange {
+                min: 20_000,
+                max: 59_999,
+            },
+            home_prefix: "/home".into(),
+            shell: "/bin/bash".into(),
+            reserved_names: Vec::new(),
+            pending_comment: "An administrator of this provider will create your account and \
+                              link it; you will be told when it is ready."
+                .into(),
+            pending_comment_url: None,
+        }
+    }
+}
+
+/// What is wrong with an `accounts:` section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountsConfigError {
+    #[error("accounts.{field}: min must be at least {MIN_ID} and not above max")]
+    Range { field: &'static str },
+    #[error("accounts.prefix must match ^[a-z_][a-z0-9_-]*$ and have at most 20 characters")]
+    Prefix,
+    #[error("accounts.{field} must be an absolute path without '..', ':' or control characters")]
+    Path { field: &'static str },
+    #[error("accounts.pending_comment_url must be an http(s) URL")]
+    CommentUrl,
+    #[error("accounts.pending_comment must have at most 1000 characters")]
+    Comment,
+}
+
+impl AccountsConfig {
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        let config: Self = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        config.check().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    pub fn check(&self) -> Result<(), AccountsConfigError> {
+        for (field, range) in [("uid_range", self.uid_range), ("gid_range", self.gid_range)] {
+            if range.min < MIN_ID || range.min > range.max {
+                return Err(AccountsConfigError::Range { field });
+            }
+        }
+        if !is_valid_name(&self.prefix) || self.prefix.len() > MAX_NAME_LEN - 12 {
+            return Err(AccountsConfigError::Prefix);
+        }
+        for (field, path) in [("home_prefix", &self.home_prefix), ("shell", &self.shell)] {
+            if !is_safe_path(path) {
+                return Err(AccountsConfigError::Path { field });
+            }
+        }
+        if self.pending_comment.chars().count() > 1000 {
+            return Err(AccountsConfigError::Comment);
+        }
+        if let Some(url) = &self.pending_comment_url {
+            let ok = reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            if !ok {
+                return Err(AccountsConfigError::CommentUrl);
+            }
+        }
+        Ok(())
+    }
+
+    /// `{home_prefix}/{name}`.
+    pub fn home_of(&self, name: &str) -> String {
+        format!("{}/{name}", self.home_prefix.trim_end_matches('/'))
+    }
+}
+
+/// Absolute, no `..`, nothing that would break a passwd line.
+fn is_safe_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() <= 200
+        && !path.split('/').any(|part| part == "..")
+        && !path.chars().any(|c| c == ':' || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_configuration_is_valid() {
+        assert_eq!(AccountsConfig::default().check(), Ok(()));
+        assert_eq!(
+            AccountsConfig::default().home_of("ase_odegard_01"),
+            "/home/ase_odegard_01"
+        );
+    }
+
+    #[test]
+    fn a_yaml_section_overrides_defaults_and_refuses_unknown_keys() {
+        let config = AccountsConfig::from_yaml(
+            "policy: anonymized\nprefix: hpc_\nuid_range: {min: 5000, max: 5009}\nhome_prefix: /data/home/\n",
+        )
+        .expect("valid");
+        assert_eq!(config.policy, UsernamePolicy::Anonymized);
+        assert_eq!(
+            config.uid_range,
+            IdRange {
+                min: 5000,
+                max: 5009
+            }
+        );
+        assert_eq!(config.home_of("hpc_00001"), "/data/home/hpc_00001");
+        let typo = AccountsConfig::from_yaml("polcy: anonymized\n").expect_err("unknown key");
+        assert!(typo.contains("unknown field"), "{typo}");
+    }
+
+    #[test]
+    fn ranges_that_reach_system_ids_or_are_reversed_are_refused() {
+        for (min, max) in [(0, 100), (999, 5000), (6000, 5000)] {
+            let config = AccountsConfig {
+                uid_range: IdRange { min, max },
+                ..AccountsConfig::default()
+            };
+            assert_eq!(
+                config.check(),
+                Err(AccountsConfigError::Range { field: "uid_range" }),
+                "{min}-{max}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_and_prefixes_that_could_break_a_passwd_line_are_refused() {
+        let bad_home = AccountsConfig {
+            home_prefix: "/home:/x".into(),
+            ..AccountsConfig::default()
+        };
+        assert!(bad_home.check().is_err());
+        let relative = AccountsConfig {
+            shell: "bash".into(),
+            ..AccountsConfig::default()
+        };
+        assert!(relative.check().is_err());
+        let prefix = AccountsConfig {
+            prefix: "Root ".into(),
+            ..AccountsConfig::default()
+        };
+        assert_eq!(prefix.check(), Err(AccountsConfigError::Prefix));
+    }
+}

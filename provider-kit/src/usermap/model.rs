@@ -1,0 +1,30 @@
+//! The plain values the usermap flow passes around: a local account (what `/etc/passwd` would hold)
+//! and a mapping of a gateway user to one.
+
+/// A POSIX account at this provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAccount {
+    /// `^[a-z_][a-z0-9_-]*$`, at most 32 characters.
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+    /// Full name, ASCII without `:`, `,` or control characters.
+    pub gecos: String,
+    /// The gateway user an automatic account was made for; `None` for an account a user proved.
+    pub created_for: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A gateway user and the local account they act as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub gateway_username: String,
+    pub account: LocalAccount,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// When the gateway accepted the report (Unix seconds); `None` while it has not.
+    pub reported_at: Option<i64>,
+}

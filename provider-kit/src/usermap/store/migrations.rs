@@ -1,0 +1,83 @@
+//! The mapping store's schema, as numbered SQL scripts applied once each at start-up, in order,
+//! each in its own transaction.
+
+use sqlx::SqlitePool;
+
+use super::{StoreError, StoreResult};
+
+/// `(version, script)`; append, never edit a released one.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r"
+CREATE TABLE local_accounts (
+    name        TEXT    NOT NULL PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
+    uid         INTEGER NOT NULL UNIQUE CHECK (uid > 0),
+    gid         INTEGER NOT NULL UNIQUE CHECK (gid > 0),
+    home        TEXT    NOT NULL,
+    shell       TEXT    NOT NULL,
+    gecos       TEXT    NOT NULL,
+    -- The gateway user an automatic account was made for; NULL for an account a user proved.
+    created_for TEXT    UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE mappings (
+    gateway_username TEXT    NOT NULL PRIMARY KEY,
+    local_account    TEXT    NOT NULL UNIQUE REFERENCES local_accounts (name),
+    created_at       INTEGER NOT NULL,
+    -- When the gateway accepted the report; NULL until then, so a failed report is retried.
+    reported_at      INTEGER
+);
+CREATE TABLE attempts (
+    id_hash          TEXT    NOT NULL PRIMARY KEY,
+    nonce            TEXT    NOT NULL UNIQUE,
+    gateway_username TEXT    NOT NULL,
+    full_name        TEXT    NOT NULL,
+    return_url       TEXT    NOT NULL,
+    csrf             TEXT    NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    used_at          INTEGER,
+    -- Wrong passwords given for this attempt; past a few, it is closed.
+    failures         INTEGER NOT NULL DEFAULT 0,
+    created_at       INTEGER NOT NULL
+);
+CREATE INDEX attempts_expiry ON attempts (expires_at);
+-- Monotonic counters: uids, gids and anonymized names are never handed out twice.
+CREATE TABLE counters (
+    name  TEXT    NOT NULL PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+",
+)];
+
+pub async fn apply(pool: &SqlitePool) -> StoreResult<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS usermap_migrations \
+         (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    for &(version, script) in MIGRATIONS {
+        let fail = |source| StoreError::Migration { version, source };
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
+        let done: Option<(i64,)> =
+            sqlx::query_as("SELECT version FROM usermap_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail)?;
+        if done.is_some() {
+            continue;
+        }
+        sqlx::raw_sql(script)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        sqlx::query("INSERT INTO usermap_migrations (version, applied_at) VALUES (?, 0)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+    }
+    Ok(())
+}

@@ -217,6 +217,25 @@ async fn a_registered_dev_provider_serves_brokered_users_and_stops_a_job_on_paym
         (Some("insufficientFunds"), Some(5))
     );
 
+    // A grant lets new jobs run again.
+    let top_up = json!({"owner": {"username": username}, "provider": "dev", "units": 100});
+    let granted = http
+        .post(gateway.url("/api/admin/wallets/grant"))
+        .bearer_auth(&admin)
+        .json(&top_up)
+        .send()
+        .await;
+    assert_eq!(granted.expect("grant").status(), 200);
+    let resubmitted = http
+        .post(&jobs_url)
+        .bearer_auth(&alice)
+        .json(&spec)
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(resubmitted.status(), 201, "after the grant the job starts");
+    assert_eq!(json(resubmitted).await["balance"], 95);
+
     let refresh_token = std::fs::read_to_string(&credentials).expect("credentials");
     let refresh_token: Value = serde_json::from_str(&refresh_token).expect("JSON credentials");
     let refresh_token = refresh_token["refreshToken"]

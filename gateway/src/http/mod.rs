@@ -116,6 +116,7 @@ pub fn router(app: AppState) -> Router {
         .route("/connections/{id}/complete", get(connections::complete))
         .route("/connections/{id}/disconnect", post(web::disconnect_submit))
         .route("/tokens", get(web::tokens_page))
+        .route("/wallets", get(web::wallets_page))
         .route("/tokens/new", post(web::token_create))
         .route("/tokens/{id}/delete", post(web::token_delete))
         .route("/admin/providers", get(web::admin_providers))

@@ -4,12 +4,14 @@
 
 mod login;
 mod pages;
+mod wallets;
 
 pub use login::{login_form, login_submit, logout_submit};
 pub use pages::{
     admin_approve, admin_providers, connect_confirm, connect_start, connections_page,
     disconnect_submit, providers_page, token_create, token_delete, tokens_page,
 };
+pub use wallets::wallets_page;
 
 use super::extract::{SESSION_COOKIE, cookie};
 use crate::app::AppState;
@@ -63,7 +65,7 @@ pub fn page_with(
                 ""
             };
             format!(
-                "<nav><a href=\"/providers\">Providers</a><a href=\"/connections\">My connections</a><a href=\"/tokens\">API tokens</a>{admin}\
+                "<nav><a href=\"/providers\">Providers</a><a href=\"/connections\">My connections</a><a href=\"/wallets\">Wallets</a><a href=\"/tokens\">API tokens</a>{admin}\
                  <form class=\"inline\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
                  <button>Sign out {}</button></form></nav>",
                 escape(&u.username)

@@ -1,8 +1,9 @@
 //! `gateway dev` as a developer runs it: the real binary in an empty working directory brings up the
 //! gateway and the in-process dev provider, prints credentials that work (the demo user signs in,
-//! sees the `dev` provider active with its manifest, and is brokered to it with the printed API
-//! token), stops with exit 0 on SIGTERM, and a second run in the same directory prints the same
-//! credentials and duplicates nothing.
+//! sees the `dev` provider active with its manifest, connects it to the printed local account
+//! `demo_local` and is brokered to it as that account with the printed API token), stops with exit 0
+//! on SIGTERM, and a second run in the same directory prints the same credentials and duplicates
+//! nothing.
 
 use e2e::{TempDir, binary, free_port, wait_for};
 use serde_json::Value;
@@ -25,6 +26,7 @@ struct Banner {
     admin_password: String,
     demo_password: String,
     demo_token: String,
+    local_password: String,
 }
 
 impl DevRun {
@@ -86,6 +88,7 @@ impl DevRun {
             admin_password: field("admin          admin / "),
             demo_password: field("demo user      demo / "),
             demo_token: field("demo API token "),
+            local_password: field("local account  demo_local / "),
         }
     }
 
@@ -129,6 +132,90 @@ async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &
         .and_then(|v| v.to_str().ok())
         .expect("a session cookie");
     cookie.split(';').next().expect("name=value").to_owned()
+}
+
+/// The Connect button's flow over HTTP: the user signed in with `session` connects the dev provider
+/// to its local account `demo_local`, signing in there with `password`.
+async fn connect_demo_local(base: &str, session: &str, password: &str) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let started = http
+        .post(format!("{base}/api/connections"))
+        .header("cookie", session)
+        .json(&serde_json::json!({ "provider": "dev" }))
+        .send()
+        .await
+        .expect("start a connection");
+    assert_eq!(started.status(), 201);
+    let started: Value = started.json().await.expect("json");
+    let usermap = started["redirect"]["url"].as_str().expect("a URL");
+    let token = started["redirect"]["fields"]["token"]
+        .as_str()
+        .expect("a token");
+    let at_provider = http
+        .post(usermap)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("the provider takes the redirect");
+    assert_eq!(at_provider.status(), 302);
+    let attempt = at_provider.headers()["set-cookie"]
+        .to_str()
+        .expect("ASCII")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    let login = format!("{usermap}/login");
+    let page = http
+        .get(&login)
+        .header("cookie", &attempt)
+        .send()
+        .await
+        .expect("login page");
+    let page = page.text().await.expect("html");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF field");
+    let fields = [
+        ("csrf", csrf),
+        ("username", "demo_local"),
+        ("password", password),
+    ];
+    let signed_in = http
+        .post(&login)
+        .header("cookie", &attempt)
+        .form(&fields)
+        .send()
+        .await
+        .expect("sign in at the provider");
+    assert_eq!(signed_in.status(), 303, "signed in as demo_local");
+    let back = signed_in.headers()["location"].to_str().expect("ASCII");
+    let completed = http
+        .get(back)
+        .header("cookie", session)
+        .send()
+        .await
+        .expect("back at the gateway");
+    assert!(
+        completed.status().is_redirection(),
+        "{}",
+        completed.status()
+    );
+    let connections = json(
+        http.get(format!("{base}/api/connections"))
+            .header("cookie", session)
+            .send()
+            .await
+            .expect("connections"),
+    )
+    .await;
+    assert_eq!(connections[0]["state"], "ok", "{connections}");
+    assert_eq!(connections[0]["localIdentity"], "demo_local");
 }
 
 #[tokio::test]
@@ -178,7 +265,9 @@ async fn gateway_dev_runs_a_usable_federation_and_a_second_run_reuses_it() {
         "{provider}"
     );
 
-    // The printed API token is brokered to the dev provider, which sees the demo user.
+    // The printed local account connects at once; then the printed API token is brokered to the dev
+    // provider, which sees the demo user working as that account.
+    connect_demo_local(&base, &cookie, &banner.local_password).await;
     let files = json(
         http.get(format!("{base}/ucloud/dev/storage/files"))
             .bearer_auth(&banner.demo_token)
@@ -188,6 +277,7 @@ async fn gateway_dev_runs_a_usable_federation_and_a_second_run_reuses_it() {
     )
     .await;
     assert_eq!(files["username"], "demo", "{files}");
+    assert_eq!(files["localAccount"], "demo_local", "{files}");
     let upload = http
         .put(format!("{base}/ucloud/dev/storage/files/hello.txt"))
         .bearer_auth(&banner.demo_token)
@@ -196,15 +286,21 @@ async fn gateway_dev_runs_a_usable_federation_and_a_second_run_reuses_it() {
         .await
         .expect("upload");
     assert_eq!(upload.status(), 201);
+    assert!(
+        dir.0
+            .join("data/dev-provider/storage/demo_local/hello.txt")
+            .is_file()
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let saved = dir.0.join("data/dev-credentials.json");
-        let mode = std::fs::metadata(&saved)
-            .expect("saved")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
+        for private in ["dev-credentials.json", "dev-provider/users.yaml"] {
+            let mode = std::fs::metadata(dir.0.join("data").join(private))
+                .expect("saved")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{private} is private");
+        }
     }
     assert!(first.terminate().await, "exit 0 on SIGTERM");
 
@@ -254,6 +350,7 @@ async fn gateway_dev_runs_a_usable_federation_and_a_second_run_reuses_it() {
             &banner.demo_token,
             &banner.demo_password,
             &banner.admin_password,
+            &banner.local_password,
         ] {
             assert!(!log.contains(secret.as_str()), "a secret in the {run} log");
         }

@@ -1,8 +1,9 @@
 //! `gateway dev`: a complete local federation in one command (SPEC §7). The gateway runs on the
 //! embedded defaults (same code path as `serve`) next to the provider-kit dev provider, in-process;
-//! an admin, a demo user with an API token and a wallet, and the dev provider (a test provider owned
-//! by the demo user, so it is usable at once) are made on the first run and reused after. It prints
-//! the URLs and credentials, and stops both servers cleanly on SIGINT/SIGTERM.
+//! an admin, a demo user with an API token and a wallet, the dev provider (a test provider owned
+//! by the demo user, so it is usable at once) and its local user `demo_local` (to try Connect) are
+//! made on the first run and reused after. It prints the URLs and credentials, and stops both
+//! servers cleanly on SIGINT/SIGTERM.
 
 mod setup;
 
@@ -12,7 +13,7 @@ use crate::config::Config;
 use anyhow::Context;
 use provider_kit::client::{Credentials, Secret};
 use provider_kit::devprovider::{DevProvider, DevProviderConfig};
-use setup::{ADMIN, DEMO, Found, PROVIDER, Saved};
+use setup::{ADMIN, DEMO, Found, LOCAL_USER, PROVIDER, Saved};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,6 +136,7 @@ struct Federation {
     provider: Found,
     balance: i64,
     wallet: Found,
+    local_user: Found,
 }
 
 /// Makes or finds the users, the token, the provider and the wallet, keeping secrets in `saved`.
@@ -147,6 +149,7 @@ async fn prepare(app: &App, saved: &mut Saved, provider_port: u16) -> anyhow::Re
         setup::ensure_provider(app, &demo_user, metadata, &mut saved.provider_refresh_token)
             .await?;
     let (balance, wallet) = setup::ensure_wallet(app, &demo_user, PROVIDER).await?;
+    let local_user = setup::ensure_local_user(&users_file(app), &mut saved.local_user_password)?;
     Ok(Federation {
         admin,
         demo,
@@ -154,6 +157,7 @@ async fn prepare(app: &App, saved: &mut Saved, provider_port: u16) -> anyhow::Re
         provider,
         balance,
         wallet,
+        local_user,
     })
 }
 
@@ -199,7 +203,7 @@ fn provider_config(app: &App, local_url: &str, saved: &Saved) -> anyhow::Result<
         .provider_refresh_token
         .clone()
         .context("the dev provider has no refresh token")?;
-    let data_dir = app.config.data_dir.join("dev-provider");
+    let data_dir = provider_data_dir(app);
     let manifest = manifest_path(&data_dir)?;
     let credentials = Credentials {
         gateway_url: local_url.to_owned(),
@@ -208,7 +212,19 @@ fn provider_config(app: &App, local_url: &str, saved: &Saved) -> anyhow::Result<
         issuer: app.issuer.clone(),
         jwks_url: format!("{local_url}/.well-known/jwks.json"),
     };
-    Ok(DevProviderConfig::new(credentials, manifest, data_dir))
+    let mut config = DevProviderConfig::new(credentials, manifest, data_dir);
+    config.users_file = Some(users_file(app));
+    Ok(config)
+}
+
+/// The dev provider's data dir: storage folders, the mapping store, the users file.
+fn provider_data_dir(app: &App) -> PathBuf {
+    app.config.data_dir.join("dev-provider")
+}
+
+/// The dev provider's local users (`demo_local`), for the Connect button.
+fn users_file(app: &App) -> PathBuf {
+    provider_data_dir(app).join("users.yaml")
 }
 
 /// `manifests/dev.manifest.yaml` of the working directory, or a copy of it in the data dir.
@@ -289,6 +305,12 @@ fn print_banner(
             "  demo wallet    {} units at {PROVIDER}   ({})",
             federation.balance,
             how(&federation.wallet)
+        ),
+        format!(
+            "  local account  {LOCAL_USER} / {}   ({}; at the dev provider: sign in with it after \
+             Connect on {gateway}/providers)",
+            shown(&saved.local_user_password),
+            how(&federation.local_user)
         ),
         String::new(),
         format!(

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::DevProviderError;
 use crate::client::{Credentials, Secret};
+use crate::usermap::{AccountsConfig, UsernamePolicy};
 
 /// Everything the dev provider needs to run, as values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,10 +18,15 @@ pub struct DevProviderConfig {
     pub credentials: Credentials,
     /// The manifest to serve (YAML, or JSON by a .json extension); re-read on every request.
     pub manifest: PathBuf,
-    /// Where account and project folders live (created if missing).
+    /// Where storage folders and the mapping store (`usermap.db`) live (created if missing).
     pub data_dir: PathBuf,
     pub max_upload_bytes: u64,
     pub max_job_secs: u64,
+    /// The local users a browser may sign in as to connect an account (`FileAuthenticator`'s
+    /// YAML); without one, the connection flow's login says no local users are configured.
+    pub users_file: Option<PathBuf>,
+    /// How automatic accounts are made: username policy, uid/gid ranges, home prefix.
+    pub accounts: AccountsConfig,
 }
 
 impl DevProviderConfig {
@@ -39,6 +45,8 @@ impl DevProviderConfig {
             data_dir: data_dir.into(),
             max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
             max_job_secs: Self::DEFAULT_MAX_JOB_SECS,
+            users_file: None,
+            accounts: AccountsConfig::default(),
         }
     }
 
@@ -67,12 +75,15 @@ impl DevProviderConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServeOptions {
     /// A YAML file with any of: credentials, listen, manifest, data_dir, max_upload_bytes,
-    /// max_job_secs. The other options override it.
+    /// max_job_secs, users_file, accounts. The other options override it.
     pub config: Option<PathBuf>,
     pub credentials: Option<PathBuf>,
     pub listen: Option<String>,
     pub manifest: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
+    pub users_file: Option<PathBuf>,
+    /// Overrides `accounts.policy` of the file.
+    pub username_policy: Option<UsernamePolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +95,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     max_upload_bytes: Option<u64>,
     max_job_secs: Option<u64>,
+    users_file: Option<PathBuf>,
+    accounts: Option<AccountsConfig>,
 }
 
 /// Everything `provider-kit serve` needs, resolved.
@@ -95,6 +108,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub max_upload_bytes: u64,
     pub max_job_secs: u64,
+    pub users_file: Option<PathBuf>,
+    pub accounts: AccountsConfig,
 }
 
 impl ServeConfig {
@@ -129,6 +144,11 @@ impl ServeConfig {
                 .ok_or(DevProviderError::Missing(
                     "no manifest: pass --manifest (e.g. manifests/dev.manifest.yaml)",
                 ))?;
+        let mut accounts = file.accounts.unwrap_or_default();
+        if let Some(policy) = options.username_policy {
+            accounts.policy = policy;
+        }
+        accounts.check()?;
         Ok(Self {
             credentials,
             manifest,
@@ -146,6 +166,8 @@ impl ServeConfig {
             max_job_secs: file
                 .max_job_secs
                 .unwrap_or(DevProviderConfig::DEFAULT_MAX_JOB_SECS),
+            users_file: options.users_file.or(file.users_file.map(&relative)),
+            accounts,
         })
     }
 
@@ -158,6 +180,8 @@ impl ServeConfig {
             data_dir: self.data_dir.clone(),
             max_upload_bytes: self.max_upload_bytes,
             max_job_secs: self.max_job_secs,
+            users_file: self.users_file.clone(),
+            accounts: self.accounts.clone(),
         })
     }
 }
@@ -214,6 +238,43 @@ mod tests {
     }
 
     #[test]
+    fn the_users_file_and_the_account_settings_come_from_the_file_or_the_flags() {
+        let dir = std::env::temp_dir().join(format!("pk-serve-accounts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("serve.yaml");
+        std::fs::write(
+            &file,
+            "credentials: c.json\nmanifest: m.yaml\nusers_file: users.yaml\n\
+             accounts: {policy: anonymized, uid_range: {min: 30000, max: 30009}}\n",
+        )
+        .expect("write");
+        let config = ServeConfig::resolve(options(Some(file.clone()))).expect("resolved");
+        assert_eq!(config.users_file, Some(dir.join("users.yaml")));
+        assert_eq!(config.accounts.policy, UsernamePolicy::Anonymized);
+        assert_eq!(config.accounts.uid_range.min, 30_000);
+        assert_eq!(config.accounts.home_prefix, "/home");
+
+        let mut flags = options(Some(file.clone()));
+        flags.users_file = Some(PathBuf::from("/etc/other.yaml"));
+        flags.username_policy = Some(UsernamePolicy::GatewayUsername);
+        let config = ServeConfig::resolve(flags).expect("resolved");
+        assert_eq!(config.users_file, Some(PathBuf::from("/etc/other.yaml")));
+        assert_eq!(config.accounts.policy, UsernamePolicy::GatewayUsername);
+
+        std::fs::write(
+            &file,
+            "credentials: c.json\nmanifest: m.yaml\naccounts: {uid_range: {min: 0, max: 10}}\n",
+        )
+        .expect("write");
+        let refused = ServeConfig::resolve(options(Some(file))).expect_err("system uids");
+        assert!(
+            refused.to_string().contains("accounts.uid_range"),
+            "{refused}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn credentials_and_manifest_are_required() {
         let missing = ServeConfig::resolve(options(None)).expect_err("no credentials");
         assert!(missing.to_string().contains("--credentials"), "{missing}");
@@ -230,6 +291,8 @@ mod tests {
             "http://127.0.0.1:8080/.well-known/jwks.json"
         );
         assert_eq!(config.max_job_secs, DevProviderConfig::DEFAULT_MAX_JOB_SECS);
+        assert_eq!(config.users_file, None);
+        assert_eq!(config.accounts, AccountsConfig::default());
         assert!(!format!("{config:?}").contains("rt_x"));
     }
 }

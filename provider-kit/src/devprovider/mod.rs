@@ -1,7 +1,8 @@
 //! The dev provider (feature `devprovider`): a provider that does real, visible work, built only on
-//! this crate's public parts — per-account storage folders and jobs that charge wallets and stop on
-//! `402` (SPEC §3, §5), with implicit account mapping (SPEC §4). The `provider-kit serve` command
-//! and `gateway dev` both run it through `serve`.
+//! this crate's public parts — storage folders per mapped local account and jobs that charge
+//! wallets and stop on `402` (SPEC §3, §5), with the whole user mapping of `usermap` (SPEC §4): the
+//! `/usermap` connection flow against a users file, and automatic accounts for an implicit manifest.
+//! The `provider-kit serve` command and `gateway dev` both run it through `serve`.
 //!
 //! ```no_run
 //! # use provider_kit::devprovider::{DevProviderConfig, serve};
@@ -20,11 +21,12 @@
 mod accounts;
 mod config;
 mod jobs;
+mod no_users;
 mod problem;
 mod serve;
 mod storage;
 
-pub use accounts::local_account;
+pub use accounts::project_folder;
 pub use config::{DevProviderConfig, ServeConfig, ServeOptions};
 pub use jobs::{Job, JobSpec, JobState};
 pub use serve::{DevProvider, serve};
@@ -32,6 +34,7 @@ pub use serve::{DevProvider, serve};
 use crate::auth::ConfigError;
 use crate::client::{ClientConfigError, ClientError, CredentialsError};
 use crate::router::ManifestLoadError;
+use crate::usermap::{AccountsConfigError, StoreError, UsersFileError};
 
 /// Why the dev provider could not be configured, started or served. Never contains a token.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,16 @@ pub enum DevProviderError {
     Client(#[from] ClientConfigError),
     #[error(transparent)]
     Manifest(#[from] ManifestLoadError),
+    #[error("in the accounts settings: {0}")]
+    Accounts(#[from] AccountsConfigError),
+    #[error("in the users file {0}")]
+    UsersFile(#[from] UsersFileError),
+    #[error("while opening the mapping store {path}: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
     #[error("while creating the data dir {path}: {source}")]
     DataDir {
         path: String,

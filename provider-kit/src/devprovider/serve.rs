@@ -1,6 +1,7 @@
 //! Wires the dev provider from provider-kit's public parts — `Verifier` for the gateway's tokens,
-//! `GatewayClient` for charges and reports, `ProviderRouter` for `/ucloud/<id>` — and serves it on
-//! a listener until the shutdown future resolves, finishing requests in flight.
+//! `GatewayClient` for charges and reports, `usermap` for the mapping store (`{data_dir}/usermap.db`),
+//! automatic accounts and the `/usermap` connection flow, `ProviderRouter` for `/ucloud/<id>` — and
+//! serves it on a listener until the shutdown future resolves, finishing requests in flight.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,19 +12,24 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use super::DevProviderError;
-use super::accounts::Accounts;
+use super::accounts::Mapper;
 use super::config::DevProviderConfig;
 use super::jobs::{self, Jobs};
+use super::no_users::{self, NoLocalUsers};
 use super::storage::{self, Storage};
 use crate::auth::{Clock, SystemClock, Verifier};
-use crate::client::{ClientError, GatewayClient};
+use crate::client::{ClientError, Credentials, GatewayClient};
 use crate::router::{ManifestSource, ProviderRouter};
+use crate::usermap::{
+    self, FileAuthenticator, FlowSettings, LocalAuthenticator, MappingStore, STORE_FILE,
+    UsermapFlow,
+};
 
 /// What the dev provider's handlers share.
 #[derive(Clone)]
 struct DevState {
     verifier: Verifier,
-    accounts: Arc<Accounts>,
+    mapper: Arc<Mapper>,
     storage: Arc<Storage>,
     jobs: Arc<Jobs<GatewayClient>>,
 }
@@ -34,9 +40,9 @@ impl FromRef<DevState> for Verifier {
     }
 }
 
-impl FromRef<DevState> for Arc<Accounts> {
+impl FromRef<DevState> for Arc<Mapper> {
     fn from_ref(state: &DevState) -> Self {
-        Arc::clone(&state.accounts)
+        Arc::clone(&state.mapper)
     }
 }
 
@@ -88,26 +94,61 @@ impl DevProvider {
         let credentials = &config.credentials;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let verifier = Verifier::new(credentials.verifier_config(), Arc::clone(&clock))?;
-        let client = GatewayClient::new(credentials.client_config(), clock)?;
+        let client = GatewayClient::new(credentials.client_config(), Arc::clone(&clock))?;
         let manifest = ManifestSource::file(&config.manifest)?;
+        // A broken users file stops the provider now rather than at a user's sign-in.
+        let authenticator: Option<Arc<dyn LocalAuthenticator>> = match &config.users_file {
+            Some(path) => Some(Arc::new(FileAuthenticator::new(path)?)),
+            None => None,
+        };
         std::fs::create_dir_all(&config.data_dir).map_err(|source| DevProviderError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
+        let store_path = config.data_dir.join(STORE_FILE);
+        let store =
+            MappingStore::open(&store_path)
+                .await
+                .map_err(|source| DevProviderError::Store {
+                    path: store_path.display().to_string(),
+                    source,
+                })?;
+        let reporter = Arc::new(client.clone());
+        let accounts = usermap::Accounts::new(config.accounts.clone(), store, clock, reporter)?;
         check_gateway(&verifier, &client).await?;
 
         let provider_id = credentials.provider_id.clone();
+        let flow = UsermapFlow::new(
+            verifier.clone(),
+            accounts.clone(),
+            authenticator
+                .clone()
+                .unwrap_or_else(|| Arc::new(NoLocalUsers)),
+            flow_settings(credentials),
+        );
+        let usermap_routes = match authenticator {
+            Some(_) => usermap::router(flow),
+            None => {
+                tracing::warn!(
+                    "no users file: the connection flow's login will say that no local users are \
+                     configured (pass --users-file)"
+                );
+                usermap::router_with_login(flow, no_users::login_routes())
+            }
+        };
         let jobs = Jobs::new(provider_id.clone(), client.clone(), config.max_job_secs);
         let state = DevState {
             verifier: verifier.clone(),
-            accounts: Arc::new(Accounts::new(Some(client))),
+            mapper: Arc::new(Mapper::new(accounts, manifest.clone())),
             storage: Arc::new(Storage {
                 data_dir: config.data_dir.clone(),
                 max_upload_bytes: config.max_upload_bytes,
             }),
             jobs: Arc::clone(&jobs),
         };
-        let router = ProviderRouter::new(verifier, manifest).build_with_state(features(), state);
+        let router = ProviderRouter::new(verifier, manifest)
+            .usermap(usermap_routes)
+            .build_with_state(features(), state);
         Ok(Self {
             router,
             jobs,
@@ -155,6 +196,18 @@ pub async fn serve(
         .await?
         .serve(listener, shutdown)
         .await
+}
+
+/// The login page names the provider; the gateway's return URL must be on the issuer's origin (the
+/// gateway builds it from its issuer, so anything else did not come from it).
+fn flow_settings(credentials: &Credentials) -> FlowSettings {
+    let mut settings = FlowSettings::new(format!("the provider {}", credentials.provider_id));
+    settings.gateway_origin = reqwest::Url::parse(&credentials.issuer)
+        .ok()
+        .map(|url| url.origin())
+        .filter(|origin| origin.is_tuple())
+        .map(|origin| origin.ascii_serialization());
+    settings
 }
 
 /// Finds a wrong URL or a refused refresh token at start-up. An unreachable gateway is only a

@@ -1,5 +1,5 @@
-//! Storage features (`/ucloud/<id>/storage/files/…`, SPEC §3): each caller's files live in their own
-//! folder under the data dir (the project's folder for project requests). Paths are parsed into
+//! Storage features (`/ucloud/<id>/storage/files/…`, SPEC §3): each caller's files live in the folder
+//! of their local account, `{data_dir}/storage/<account>` (the project's folder for project requests). Paths are parsed into
 //! plain names before they touch the file system, so `..`, absolute paths and links cannot leave
 //! the folder; uploads stream to a temporary file and are bounded in size.
 

@@ -42,7 +42,7 @@ pub use export::{ExportError, ExportFormat, export_accounts, passwd_line};
 pub use flow::{
     Completed, FlowError, FlowSettings, MAX_LOGIN_FAILURES, PendingAttempt, Started, UsermapFlow,
 };
-pub use http::{ATTEMPT_COOKIE, attempt_id, completed, router, router_with_login};
+pub use http::{ATTEMPT_COOKIE, attempt_id, completed, notice, router, router_with_login};
 pub use local_auth::{
     AuthFuture, AuthenticatorUnavailable, FileAuthenticator, LocalAuthenticator, LocalIdentity,
     MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordError, UsersFileError, hash_password,

@@ -1,6 +1,6 @@
 //! The `provider-kit` binary against the fake gateway: `register` saves private credentials and
-//! explains refusals; `serve` keeps each account's files in its own folder, charges jobs and stops
-//! them on `402`, reports new accounts, logs no token, and stops cleanly on SIGTERM.
+//! explains refusals; `serve` keeps each local account's files in its own folder, charges jobs and
+//! stops them on `402`, reports new accounts, logs no token, and stops cleanly on SIGTERM.
 
 use std::time::Duration;
 
@@ -9,8 +9,9 @@ use provider_kit::protocol::WalletOwner;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::dev::setup;
 use crate::support::gateway::{REFRESH_TOKEN, USER_API_TOKEN};
-use crate::support::process::{DevProvider, TempDir, free_port, run};
+use crate::support::process::{TempDir, run};
 use crate::support::{FakeGateway, wait_for};
 
 const METADATA: &str = "id: dev\ndomain: 127.0.0.1\nhttps: false\nport: 9000\nenv: test\n";
@@ -81,56 +82,9 @@ async fn register_saves_private_credentials_and_explains_each_refusal() {
     assert!(!stderr.contains("not-a-token"));
 }
 
-struct Setup {
-    gateway: FakeGateway,
-    dir: TempDir,
-    provider: DevProvider,
-    http: reqwest::Client,
-}
-
-async fn setup(extra_config: &str) -> Setup {
-    let gateway = FakeGateway::start().await;
-    let dir = TempDir::new("serve");
-    gateway
-        .credentials("dev")
-        .save(dir.join("dev.json"), false)
-        .expect("credentials");
-    let manifest = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../manifests/dev.manifest.yaml"
-    );
-    let config =
-        format!("credentials: dev.json\nmanifest: {manifest}\ndata_dir: data\n{extra_config}");
-    std::fs::write(dir.join("serve.yaml"), config).expect("config");
-    let provider =
-        DevProvider::start(&dir.join("serve.yaml"), free_port(), "dev", dir.join("log")).await;
-    Setup {
-        gateway,
-        dir,
-        provider,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Setup {
-    /// A call as the gateway's broker makes it: a service token for `user` (and `project`).
-    fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        user: &str,
-        project: Option<&str>,
-    ) -> reqwest::RequestBuilder {
-        let token = self.gateway.service_token("dev", Some(user), project);
-        self.http
-            .request(method, format!("{}/{path}", self.provider.base))
-            .bearer_auth(token)
-    }
-}
-
 #[tokio::test]
 async fn each_account_has_its_own_folder_that_paths_cannot_leave() {
-    let s = setup("max_upload_bytes: 1024\n").await;
+    let s = setup("max_upload_bytes: 1024\naccounts: {policy: gatewayUsername}\n").await;
     use reqwest::Method;
     let put = s
         .call(Method::PUT, "storage/files/notes/a.txt", "alice", None)
@@ -158,7 +112,7 @@ async fn each_account_has_its_own_folder_that_paths_cannot_leave() {
         listing["entries"],
         json!([{"name": "notes", "kind": "directory", "size": listing["entries"][0]["size"]}])
     );
-    assert!(s.dir.join("data/accounts/alice/notes/a.txt").is_file());
+    assert!(s.dir.join("data/storage/alice/notes/a.txt").is_file());
 
     let bob = s
         .call(Method::GET, "storage/files/notes/a.txt", "bob", None)
@@ -185,7 +139,7 @@ async fn each_account_has_its_own_folder_that_paths_cannot_leave() {
         big.send().await.expect("answer").status(),
         StatusCode::PAYLOAD_TOO_LARGE
     );
-    assert!(!s.dir.join("data/accounts/alice/big.bin").exists());
+    assert!(!s.dir.join("data/storage/alice/big.bin").exists());
     let unsigned = s
         .http
         .get(format!("{}/storage/files", s.provider.base))

@@ -2,6 +2,8 @@
 //! provider router, the tutorial's example, and the `provider-kit` binary as a process.
 
 mod client;
+mod dev_connect;
+mod dev_mapping;
 mod dev_provider;
 mod first_provider;
 mod router;

@@ -1,7 +1,8 @@
 //! What `gateway dev` makes once and finds again: the admin, the demo user and their API token, the
-//! dev provider (owned by the demo user) and its refresh token, and the demo user's wallet. The
-//! secrets live in a 0600 file in the data dir, since the database keeps only their hashes; nothing
-//! that exists is created twice, and an account `gateway dev` did not create is left as it is.
+//! dev provider (owned by the demo user) and its refresh token, the demo user's wallet, and the dev
+//! provider's local user (for the Connect button). The secrets live in a 0600 file in the data dir,
+//! since the database and the users file keep only their hashes; nothing that exists is created
+//! twice, and an account `gateway dev` did not create is left as it is.
 
 use crate::accounts::{AccountError, UserInput};
 use crate::app::App;
@@ -20,6 +21,8 @@ use std::path::{Path, PathBuf};
 pub const ADMIN: &str = "admin";
 pub const DEMO: &str = "demo";
 pub const PROVIDER: &str = "dev";
+/// The dev provider's local account a developer signs in as after pressing Connect.
+pub const LOCAL_USER: &str = "demo_local";
 /// Units the demo user's wallet at the dev provider starts with.
 pub const GRANT_UNITS: i64 = 10_000;
 /// The metadata `gateway dev` registers, from `manifests/dev.yaml`; only the port may change.
@@ -33,6 +36,8 @@ pub struct Saved {
     pub demo_password: Option<String>,
     pub demo_api_token: Option<String>,
     pub provider_refresh_token: Option<String>,
+    /// The password of `LOCAL_USER` at the dev provider.
+    pub local_user_password: Option<String>,
 }
 
 impl Saved {
@@ -67,25 +72,9 @@ impl Saved {
 
     /// Writes the file with mode 0600, atomically (a temporary file renamed over it).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let temp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        let _ = std::fs::remove_file(&temp);
-        let written = (|| -> std::io::Result<()> {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            let mut body = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-            body.push(b'\n');
-            file.write_all(&body)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written.with_context(|| format!("while saving {}", path.display()))
+        let mut body = serde_json::to_vec_pretty(self).context("while encoding the secrets")?;
+        body.push(b'\n');
+        write_private(path, &body)
     }
 }
 
@@ -242,6 +231,56 @@ pub async fn ensure_provider(
         Found::NotOurs
     };
     Ok((existing, found))
+}
+
+/// Makes sure the dev provider's users file at `path` lets `LOCAL_USER` sign in with the saved
+/// password: a new password (and file) when none is saved, the file written again when it is missing.
+/// The file (mode 0600) holds only the argon2id hash.
+pub fn ensure_local_user(path: &Path, password: &mut Option<String>) -> anyhow::Result<Found> {
+    let found = if password.is_some() {
+        Found::Existing
+    } else {
+        Found::Created
+    };
+    if matches!(found, Found::Existing) && path.is_file() {
+        return Ok(found);
+    }
+    let chosen = password.get_or_insert_with(generate_password).clone();
+    let hash = provider_kit::usermap::hash_password(&chosen)
+        .context("while hashing the dev provider's local password")?;
+    let text = format!(
+        "# The dev provider's local users (written by `gateway dev`; the password is in \
+         dev-credentials.json).\nusers:\n  - username: {LOCAL_USER}\n    password_hash: '{hash}'\n"
+    );
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("while creating {}", parent.display()))?;
+    }
+    write_private(path, text.as_bytes())?;
+    Ok(found)
+}
+
+/// Writes `body` to `path` with mode 0600, atomically (a temporary file renamed over it).
+fn write_private(path: &Path, body: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    let temp = PathBuf::from(temp);
+    let _ = std::fs::remove_file(&temp);
+    let written = (|| -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(body)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("while saving {}", path.display()))
 }
 
 /// The demo user's balance at the dev provider, granting `GRANT_UNITS` when they have no wallet.

@@ -1,8 +1,10 @@
 //! `provider-kit`: a thin command line over the library. `register` joins a gateway (SPEC §1) and
 //! keeps the refresh token in a 0600 file; `serve` runs the dev provider of
-//! `provider_kit::devprovider` (per-account storage folders and jobs that charge wallets, SPEC §3,
-//! §5); `reload-manifest` asks the gateway to fetch the manifest again.
+//! `provider_kit::devprovider` (storage folders per local account, jobs that charge wallets and the
+//! connection flow, SPEC §3–§5); `reload-manifest` asks the gateway to fetch the manifest again;
+//! `accounts` hashes passwords for the users file and exports the local accounts.
 
+mod accounts;
 mod register;
 mod serve;
 
@@ -10,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use provider_kit::usermap::UsernamePolicy;
 
 #[derive(Parser)]
 #[command(
@@ -26,13 +29,32 @@ struct Cli {
 enum Command {
     /// Register provider metadata with a user's API token; save the credentials (mode 0600).
     Register(RegisterArgs),
-    /// Run the dev provider: storage folders and charged jobs under /ucloud/<id>.
+    /// Run the dev provider: storage folders, charged jobs and account connection under /ucloud/<id>.
     Serve(ServeArgs),
     /// Ask the gateway to fetch this provider's manifest now.
     ReloadManifest {
         /// Credentials file written by `register`.
         #[arg(long)]
         credentials: PathBuf,
+    },
+    /// Local accounts: password hashes for the users file, and the accounts made so far.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AccountsCommand {
+    /// Read one password line from stdin and print its argon2id hash, for `password_hash` in the
+    /// users file.
+    HashPassword,
+    /// Print the local accounts of a dev provider's mapping store ({data-dir}/usermap.db).
+    Export {
+        /// Output format: passwd (name:x:uid:gid:gecos:home:shell).
+        #[arg(long, default_value = "passwd")]
+        format: provider_kit::usermap::ExportFormat,
+        /// The dev provider's data dir (default ./provider-data).
+        #[arg(long, default_value = "./provider-data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -62,7 +84,7 @@ pub struct RegisterArgs {
 #[derive(Args)]
 pub struct ServeArgs {
     /// A YAML file with any of: credentials, listen, manifest, data_dir, max_upload_bytes,
-    /// max_job_secs. Flags override it.
+    /// max_job_secs, users_file, accounts. Flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Credentials file written by `register`.
@@ -74,9 +96,23 @@ pub struct ServeArgs {
     /// The manifest to serve (YAML, or JSON by a .json extension); re-read on every request.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// Where account folders live (default ./provider-data).
+    /// Where storage folders and the mapping store live (default ./provider-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Local users a browser may sign in as to connect an account (YAML: users: [{username,
+    /// password_hash}]). Without it, the connection flow says no local users are configured.
+    #[arg(long)]
+    pub users_file: Option<PathBuf>,
+    /// How automatic accounts are named: fullName (default), gatewayUsername, emailLocalPart,
+    /// anonymized or serviceProvider.
+    #[arg(long, value_parser = parse_policy)]
+    pub username_policy: Option<UsernamePolicy>,
+}
+
+fn parse_policy(text: &str) -> Result<UsernamePolicy, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+        "expected fullName, gatewayUsername, emailLocalPart, anonymized or serviceProvider".into()
+    })
 }
 
 impl From<ServeArgs> for provider_kit::devprovider::ServeOptions {
@@ -87,6 +123,8 @@ impl From<ServeArgs> for provider_kit::devprovider::ServeOptions {
             listen: args.listen,
             manifest: args.manifest,
             data_dir: args.data_dir,
+            users_file: args.users_file,
+            username_policy: args.username_policy,
         }
     }
 }
@@ -120,6 +158,7 @@ fn main() -> ExitCode {
             Command::Register(args) => register::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::ReloadManifest { credentials } => serve::reload_manifest(&credentials).await,
+            Command::Accounts(command) => accounts::run(command).await,
         }
     });
     match outcome {

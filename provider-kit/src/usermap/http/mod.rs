@@ -75,6 +75,13 @@ fn cookie(flow: &UsermapFlow, value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// A page in the flow's style (escaped, with its security headers) saying `message`: for a site's
+/// own `login` routes that have something to tell instead of a form.
+pub fn notice(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!("<p>{}</p>", pages::escape(message));
+    pages::page(status, title, &body, None)
+}
+
 /// The answer to a finished attempt: the cookie is cleared and the browser goes back to the gateway.
 pub fn completed(flow: &UsermapFlow, redirect_url: &str) -> Response {
     let Ok(location) = HeaderValue::from_str(redirect_url) else {

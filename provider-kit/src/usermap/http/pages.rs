@@ -99,7 +99,7 @@ pub fn login(
          autocomplete=\"username\" maxlength=\"64\" required autofocus></label>\
          <label for=\"password\">Password<input id=\"password\" name=\"password\" type=\"password\" \
          autocomplete=\"current-password\" maxlength=\"1024\" required></label>\
-         <button type=\"submit\">Sign in and connect</button></form>",
+         <button id=\"sign-in\" type=\"submit\">Sign in and connect</button></form>",
         name = escape(display_name),
         prompt = escape(prompt),
         action = escape(action),

@@ -1,6 +1,7 @@
 //! Test kit for provider-kit's public API: a fake gateway (keys, tokens, wallets) and helpers to run
 //! a provider's router on 127.0.0.1:0, run the `provider-kit` binary, and wait on conditions.
 
+pub mod dev;
 pub mod gateway;
 pub mod process;
 pub mod signing;

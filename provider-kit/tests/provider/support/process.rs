@@ -49,6 +49,30 @@ pub async fn run(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String)
     )
 }
 
+/// Runs `provider-kit ARGS` with `input` on stdin: (success, stdout, stderr).
+pub async fn run_with_input(args: &[&str], input: &str) -> (bool, String, String) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(BINARY)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run provider-kit");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(input.as_bytes())
+        .await
+        .expect("write stdin");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("provider-kit output");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A running `provider-kit serve`.
 pub struct DevProvider {
     pub base: String,
@@ -62,13 +86,20 @@ pub fn free_port() -> u16 {
 }
 
 impl DevProvider {
-    /// Starts `provider-kit serve --config CONFIG` listening on `port` and waits until it serves
-    /// its manifest.
-    pub async fn start(config: &Path, port: u16, provider_id: &str, log: PathBuf) -> Self {
+    /// Starts `provider-kit serve --config CONFIG ARGS` listening on `port` and waits until it
+    /// serves its manifest.
+    pub async fn start(
+        config: &Path,
+        args: &[&str],
+        port: u16,
+        provider_id: &str,
+        log: PathBuf,
+    ) -> Self {
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = tokio::process::Command::new(BINARY)
             .args(["serve", "--config"])
             .arg(config)
+            .args(args)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("PROVIDER_KIT_LOG", "debug")
             .stdin(Stdio::null())

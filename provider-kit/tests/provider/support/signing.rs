@@ -9,7 +9,7 @@ use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use provider_kit::auth::{Clock as _, SystemClock};
-use provider_kit::protocol::{Principal, TYP_SERVICE};
+use provider_kit::protocol::{Principal, TYP_SERVICE, TYP_USERMAP};
 use serde_json::{Value, json};
 
 pub const KID: &str = "fake-gw-1";
@@ -60,6 +60,29 @@ pub fn service_token(
                         "principal": principal, "project": project});
     sign(
         &json!({"alg": "RS256", "typ": TYP_SERVICE, "kid": KID}),
+        &claims,
+    )
+}
+
+/// A usermap token (SPEC §4 step 2) from `issuer` to `audience` for `principal`, carrying `nonce`
+/// and the gateway's `return_url`.
+pub fn usermap_token(
+    issuer: &str,
+    audience: &str,
+    principal: &Principal,
+    nonce: &str,
+    return_url: &str,
+) -> String {
+    let now = SystemClock.now_unix();
+    let jti = format!(
+        "jti-{}",
+        JTI.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let claims = json!({"iss": issuer, "sub": "_UCloud", "aud": audience, "role": "SERVICE",
+                        "iat": now, "exp": now + 300, "jti": jti, "principal": principal,
+                        "nonce": nonce, "returnUrl": return_url});
+    sign(
+        &json!({"alg": "RS256", "typ": TYP_USERMAP, "kid": KID}),
         &claims,
     )
 }

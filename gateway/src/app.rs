@@ -94,6 +94,7 @@ impl App {
                 clock.clone(),
                 tokens.clone(),
                 issuer.clone(),
+                manifests.clients(),
             ),
             broker: Broker::new(config.broker.clone(), upstreams),
             accounts: Accounts::new(

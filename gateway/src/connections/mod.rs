@@ -4,13 +4,13 @@
 
 use crate::accounts::principal;
 use crate::clock::SharedClock;
+use crate::manifests::ProviderClients;
 use crate::model::{Connection, ConnectionState, Provider, ProviderStatus, Reported, User};
 use crate::registry::visible_to;
 use crate::secrets::{Secret, hash_secret, random_id};
 use crate::store::{NewAttempt, Store, StoreError};
 use crate::tokens::Tokens;
 use provider_kit::protocol::{MappingReport, ReportedState, TYP_USERMAP, UsermapClaims};
-use std::time::Duration;
 
 /// How long an attempt's nonce stays valid.
 pub const ATTEMPT_TTL_MS: i64 = 10 * 60 * 1000;
@@ -61,16 +61,17 @@ pub struct Connections {
     clock: SharedClock,
     tokens: Tokens,
     issuer: String,
-    http: reqwest::Client,
+    http: ProviderClients,
 }
 
 impl Connections {
-    pub fn new(store: Store, clock: SharedClock, tokens: Tokens, issuer: String) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        tokens: Tokens,
+        issuer: String,
+        http: ProviderClients,
+    ) -> Self {
         Self {
             store,
             clock,
@@ -333,6 +334,7 @@ impl Connections {
         let body = serde_json::json!({ "username": user.username });
         match self
             .http
+            .for_provider(&provider.metadata)
             .post(&url)
             .bearer_auth(token)
             .json(&body)

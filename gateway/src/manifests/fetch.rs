@@ -30,9 +30,26 @@ pub enum Fetched {
     },
 }
 
-pub struct Fetcher {
+/// The gateway's clients for calls it makes to providers on its own behalf (manifests, unlink):
+/// production providers only over HTTPS and only at public addresses; both trust the extra roots
+/// and never follow redirects.
+#[derive(Clone)]
+pub struct ProviderClients {
     production: reqwest::Client,
     test: reqwest::Client,
+}
+
+impl ProviderClients {
+    pub fn for_provider(&self, metadata: &ProviderMetadata) -> &reqwest::Client {
+        match metadata.env {
+            ProviderEnv::Production => &self.production,
+            ProviderEnv::Test => &self.test,
+        }
+    }
+}
+
+pub struct Fetcher {
+    clients: ProviderClients,
     timeout_ms: u64,
 }
 
@@ -66,10 +83,13 @@ impl Fetcher {
             .build()
             .map_err(|e| FetchError::Config(e.to_string()))?;
         Ok(Self {
-            production,
-            test,
+            clients: ProviderClients { production, test },
             timeout_ms: config.timeout_ms,
         })
+    }
+
+    pub fn clients(&self) -> ProviderClients {
+        self.clients.clone()
     }
 
     #[tracing::instrument(name = "manifest_fetch", skip_all, fields(provider = %metadata.id))]
@@ -80,10 +100,7 @@ impl Fetcher {
         etag: Option<&str>,
     ) -> Result<Fetched, FetchError> {
         let url = format!("{}/manifest", metadata.namespace_url());
-        let client = match metadata.env {
-            ProviderEnv::Production => &self.production,
-            ProviderEnv::Test => &self.test,
-        };
+        let client = self.clients.for_provider(metadata);
         let mut request = client.get(&url).bearer_auth(service_token).header(
             reqwest::header::ACCEPT,
             "application/yaml, application/json;q=0.9",

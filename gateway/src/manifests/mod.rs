@@ -5,7 +5,7 @@
 mod fetch;
 pub mod guard;
 
-pub use fetch::{FetchError, Fetched, Fetcher};
+pub use fetch::{FetchError, Fetched, Fetcher, ProviderClients};
 
 use crate::clock::SharedClock;
 use crate::config::ManifestConfig;
@@ -77,6 +77,11 @@ impl Manifests {
             cache: RwLock::default(),
             stats: ManifestStats::default(),
         })
+    }
+
+    /// The clients the gateway uses for its own calls to providers.
+    pub fn clients(&self) -> ProviderClients {
+        self.fetcher.clients()
     }
 
     /// The last valid manifest of a provider, from memory. The broker's hot path.

@@ -154,9 +154,7 @@ async fn a_user_connects_their_account_in_the_browser_and_is_brokered_as_it() {
     browser
         .wait_for("location.pathname === '/login'", Duration::from_secs(10))
         .await;
-    browser.fill("#username", "alice").await;
-    browser.fill("#password", "alice-gateway-password").await;
-    browser.click("#sign-in").await;
+    browser.sign_in("alice", "alice-gateway-password").await;
     browser
         .wait_for(
             "document.getElementById('connect-hpc') !== null",
@@ -178,9 +176,7 @@ async fn a_user_connects_their_account_in_the_browser_and_is_brokered_as_it() {
             Duration::from_secs(15),
         )
         .await;
-    browser.fill("#username", "asmith").await;
-    browser.fill("#password", "local-secret").await;
-    browser.click("#sign-in").await;
+    browser.sign_in("asmith", "local-secret").await;
     browser
         .wait_for(
             "location.pathname === '/connections' && document.getElementById('connected') !== null",

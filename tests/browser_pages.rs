@@ -30,9 +30,7 @@ async fn a_user_signs_in_and_makes_an_api_token_in_the_browser() {
     browser
         .wait_for("location.pathname === '/login'", Duration::from_secs(10))
         .await;
-    browser.fill("#username", "alice").await;
-    browser.fill("#password", "wrong-password").await;
-    browser.click("#sign-in").await;
+    browser.sign_in("alice", "wrong-password").await;
     browser
         .wait_for(
             "document.body.innerText.includes('Wrong username or password')",
@@ -40,9 +38,7 @@ async fn a_user_signs_in_and_makes_an_api_token_in_the_browser() {
         )
         .await;
 
-    browser.fill("#username", "alice").await;
-    browser.fill("#password", "alice-password").await;
-    browser.click("#sign-in").await;
+    browser.sign_in("alice", "alice-password").await;
     browser
         .wait_for("location.pathname === '/tokens'", Duration::from_secs(10))
         .await;

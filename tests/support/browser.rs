@@ -188,6 +188,14 @@ impl Browser {
         assert_eq!(self.eval(&js).await, true, "no element {selector} to click");
     }
 
+    /// Fills `#username` and `#password` and clicks `#sign-in`: the gateway's and the provider-kit
+    /// sign-in pages share these ids.
+    pub async fn sign_in(&mut self, username: &str, password: &str) {
+        self.fill("#username", username).await;
+        self.fill("#password", password).await;
+        self.click("#sign-in").await;
+    }
+
     /// Saves a screenshot (PNG) for a person to look at.
     pub async fn screenshot(&mut self, path: &std::path::Path) {
         use base64::Engine;

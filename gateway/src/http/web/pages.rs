@@ -13,7 +13,8 @@ use provider_kit::protocol::Manifest;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-/// Unwraps a signed-in user or returns the redirect to sign in.
+/// Unwraps a signed-in user or returns the redirect to sign in; with `form = TOKEN`, also checks
+/// a posted form's CSRF token against the session.
 macro_rules! signed_in {
     ($app:expr, $parts:expr) => {
         match web_user(&$app, &$parts).await {
@@ -21,6 +22,13 @@ macro_rules! signed_in {
             Err(response) => return response,
         }
     };
+    ($app:expr, $parts:expr, form = $csrf:expr) => {{
+        let (user, session) = signed_in!($app, $parts);
+        if let Err(response) = check_csrf(&session, &$csrf) {
+            return *response;
+        }
+        (user, session)
+    }};
 }
 
 fn enabled_features(m: &Manifest) -> Vec<&'static str> {
@@ -150,10 +158,7 @@ pub async fn connect_start(
     parts: Parts,
     Form(f): Form<ConnectForm>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    if let Err(r) = check_csrf(&session, &f.csrf) {
-        return *r;
-    }
+    let (user, session) = signed_in!(app, parts, form = f.csrf);
     let csrf = csrf_token(&session);
     let started =
         match crate::http::connections::start_attempt(&app, &user, &parts, &f.provider).await {
@@ -288,10 +293,7 @@ pub async fn disconnect_submit(
     Path(provider): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    if let Err(r) = check_csrf(&session, &f.csrf) {
-        return *r;
-    }
+    let (user, session) = signed_in!(app, parts, form = f.csrf);
     let result = match app.registry.get_any(&provider).await {
         Ok(p) => app
             .connections
@@ -358,10 +360,7 @@ pub async fn token_create(
     parts: Parts,
     Form(f): Form<NewTokenForm>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    if let Err(r) = check_csrf(&session, &f.csrf) {
-        return *r;
-    }
+    let (user, session) = signed_in!(app, parts, form = f.csrf);
     match app.accounts.create_api_token(&user, &f.name).await {
         Ok((_, secret)) => tokens_view(&app, &user, &session, Some(secret.expose())).await,
         Err(e) => page(
@@ -378,10 +377,7 @@ pub async fn token_delete(
     Path(id): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    if let Err(r) = check_csrf(&session, &f.csrf) {
-        return *r;
-    }
+    let (user, _session) = signed_in!(app, parts, form = f.csrf);
     let _ = app.accounts.delete_api_token(&user, &id).await;
     Redirect::to("/tokens").into_response()
 }
@@ -431,10 +427,7 @@ pub async fn admin_approve(
     Path(id): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    if let Err(r) = check_csrf(&session, &f.csrf) {
-        return *r;
-    }
+    let (user, session) = signed_in!(app, parts, form = f.csrf);
     if user.role != Role::Admin {
         return page(
             "Approvals",

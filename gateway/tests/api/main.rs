@@ -7,6 +7,7 @@
 
 mod accounting;
 mod accounts;
+mod attacks;
 mod audit;
 mod broker;
 mod charge_input;

@@ -1,0 +1,1 @@
+//! Attacks: broker_headers.

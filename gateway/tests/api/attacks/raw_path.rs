@@ -1,0 +1,1 @@
+//! Attacks: raw_path.

@@ -102,7 +102,8 @@ impl App {
                 clock.clone(),
                 config.session_ttl_secs,
                 config.credential_cache_ms,
-            ),
+            )
+            .with_throttle_policy(config.sign_in.policy()),
             accounting: Accounting::new(store.clone(), clock.clone()),
             projects: Projects::new(store.clone(), clock.clone()),
             audit: Audit::new(store.clone(), clock.clone()),
@@ -262,6 +263,9 @@ async fn expire_sessions(app: AppState, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = app.accounts.delete_expired_sessions().await {
             tracing::warn!(error = %e, "removing expired sessions failed");
+        }
+        if let Err(e) = app.accounts.sweep_sign_in_throttle().await {
+            tracing::warn!(error = %e, "removing old sign-in counters failed");
         }
     }
 }

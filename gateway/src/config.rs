@@ -35,6 +35,44 @@ pub struct Config {
     pub manifest: ManifestConfig,
     /// How user requests are forwarded to providers.
     pub broker: BrokerConfig,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client. Empty: the
+    /// peer address is the client.
+    pub trusted_proxies: Vec<crate::netaddr::IpNet>,
+    /// Throttling of failed sign-ins (SPEC §7).
+    pub sign_in: SignInConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInConfig {
+    /// Failed sign-ins allowed per username and per client address within `window_secs`.
+    pub max_failures: i64,
+    pub window_secs: i64,
+    /// The first lock, seconds; it doubles with every further failure up to `max_lock_secs`.
+    pub lock_secs: i64,
+    pub max_lock_secs: i64,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window_secs: 900,
+            lock_secs: 60,
+            max_lock_secs: 3600,
+        }
+    }
+}
+
+impl SignInConfig {
+    pub fn policy(&self) -> crate::accounts::ThrottlePolicy {
+        crate::accounts::ThrottlePolicy {
+            max_failures: self.max_failures,
+            window_ms: self.window_secs * 1000,
+            first_lock_ms: self.lock_secs * 1000,
+            max_lock_ms: self.max_lock_secs * 1000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -118,6 +156,8 @@ impl Default for Config {
             tls: None,
             manifest: ManifestConfig::default(),
             broker: BrokerConfig::default(),
+            trusted_proxies: Vec::new(),
+            sign_in: SignInConfig::default(),
         }
     }
 }
@@ -192,6 +232,19 @@ impl Config {
             &mut config.session_ttl_secs,
         )?;
         parse_env(&env, "GATEWAY_KEY_RELOAD_SECS", &mut config.key_reload_secs)?;
+        parse_env(
+            &env,
+            "GATEWAY_CREDENTIAL_CACHE_MS",
+            &mut config.credential_cache_ms,
+        )?;
+        if let Some(v) = env("GATEWAY_TRUSTED_PROXIES") {
+            config.trusted_proxies = v
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| ConfigError::Env("GATEWAY_TRUSTED_PROXIES", e))?;
+        }
         parse_env(
             &env,
             "GATEWAY_KEY_ACTIVATION_SECS",
@@ -278,6 +331,16 @@ impl Config {
         if b.connect_timeout_ms == 0 || b.response_timeout_ms == 0 || b.max_body_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "broker: timeouts and max_body_bytes must be > 0".into(),
+            ));
+        }
+        let t = &self.sign_in;
+        if t.max_failures < 1
+            || t.window_secs < 1
+            || t.lock_secs < 1
+            || t.max_lock_secs < t.lock_secs
+        {
+            return Err(ConfigError::Invalid(
+                "sign_in: max_failures, window_secs and lock_secs must be >= 1 and max_lock_secs >= lock_secs".into(),
             ));
         }
         if self.session_ttl_secs < 60 {
@@ -428,5 +491,25 @@ mod tests {
     fn the_example_parses_to_the_defaults() {
         let c: Config = serde_yaml::from_str(Config::example()).unwrap();
         assert_eq!(c.listen, Config::default().listen);
+        assert_eq!(c.sign_in.max_failures, 5);
+        assert!(c.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_and_the_credential_cache_come_from_the_environment() {
+        let env: HashMap<&str, &str> = [
+            ("GATEWAY_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"),
+            ("GATEWAY_CREDENTIAL_CACHE_MS", "0"),
+        ]
+        .into();
+        let c = Config::load(None, |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.credential_cache_ms, 0);
+        let err = Config::load(None, |k| {
+            (k == "GATEWAY_TRUSTED_PROXIES").then(|| "proxy.example".into())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("GATEWAY_TRUSTED_PROXIES"), "{err}");
     }
 }

@@ -61,6 +61,22 @@ impl CredentialCache {
         );
     }
 
+    /// Forgets one secret (a session that signed out).
+    pub fn forget(&self, secret_hash: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(secret_hash);
+    }
+
+    /// Forgets every secret of one user (a token deleted, whose hash the caller does not hold).
+    pub fn forget_user(&self, user_id: i64) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, e| e.user.id != user_id);
+    }
+
     /// Forgets everything: called on any change that could revoke a credential or an account.
     pub fn clear(&self) {
         self.entries
@@ -97,6 +113,17 @@ mod tests {
         cache.put("h".into(), user(), AccountStateRecord::default(), 6_000);
         cache.clear();
         assert!(cache.get("h", 6_001).is_none());
+        cache.put("a".into(), user(), AccountStateRecord::default(), 6_000);
+        cache.put("b".into(), user(), AccountStateRecord::default(), 6_000);
+        let mut other = user();
+        other.id = 2;
+        cache.put("c".into(), other, AccountStateRecord::default(), 6_000);
+        cache.forget("a");
+        assert!(cache.get("a", 6_001).is_none(), "the signed-out session");
+        assert!(cache.get("b", 6_001).is_some(), "another session stays");
+        cache.forget_user(1);
+        assert!(cache.get("b", 6_001).is_none());
+        assert!(cache.get("c", 6_001).is_some(), "another user's stays");
         let off = CredentialCache::new(0);
         off.put("h".into(), user(), AccountStateRecord::default(), 1);
         assert!(off.get("h", 1).is_none(), "a TTL of 0 caches nothing");

@@ -4,9 +4,11 @@
 mod credentials;
 mod lifecycle;
 mod password;
+mod throttle;
 mod username;
 
 pub use lifecycle::{AccountLifecycle, AccountState};
+pub use throttle::{Locked, ThrottlePolicy};
 pub use username::Username;
 
 use crate::clock::SharedClock;
@@ -23,6 +25,9 @@ pub enum AccountError {
     UsernameTaken(String),
     #[error("wrong username or password")]
     BadCredentials,
+    /// Too many failed sign-ins for this username or from this address (SPEC §7).
+    #[error("too many failed sign-ins; try again in {} seconds", .0.retry_after_secs)]
+    TooManyAttempts(Locked),
     #[error("no such user: {0}")]
     NoSuchUser(String),
     #[error("no such API token")]
@@ -56,6 +61,7 @@ pub struct Accounts {
     clock: SharedClock,
     session_ttl_ms: i64,
     credentials: std::sync::Arc<credentials::CredentialCache>,
+    throttle: throttle::SignInThrottle,
 }
 
 impl Accounts {
@@ -68,6 +74,7 @@ impl Accounts {
         credential_cache_ms: i64,
     ) -> Self {
         Self {
+            throttle: throttle::SignInThrottle::new(store.clone(), ThrottlePolicy::default()),
             store,
             clock,
             session_ttl_ms: session_ttl_secs * 1000,
@@ -75,6 +82,12 @@ impl Accounts {
                 credential_cache_ms,
             )),
         }
+    }
+
+    /// Sign-ins throttled by `policy` instead of the contract's default (5 failures in 15 minutes).
+    pub fn with_throttle_policy(mut self, policy: ThrottlePolicy) -> Self {
+        self.throttle = throttle::SignInThrottle::new(self.store.clone(), policy);
+        self
     }
 
     /// The active user a secret belongs to, from the cache or (`lookup`) the database.
@@ -159,12 +172,20 @@ impl Accounts {
             .ok_or_else(|| AccountError::NoSuchUser(username.to_owned()))
     }
 
-    /// Checks the password and opens a session; returns the user and the session secret for the cookie.
+    /// Checks the password and opens a session; returns the user and the session secret for the
+    /// cookie. `client` is the address the attempt came from: failures are throttled per username
+    /// and per address, and a locked key is refused before any password is checked.
     pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
+        client: std::net::IpAddr,
     ) -> Result<(User, Secret), AccountError> {
+        let admitted = self
+            .throttle
+            .admit(username, client, self.clock.now_ms())
+            .await?
+            .map_err(AccountError::TooManyAttempts)?;
         let found = self.store.password_hash(username).await?;
         // Verify against a dummy hash when the user is unknown, so timing does not reveal who exists.
         let (user, hash) = match found {
@@ -176,6 +197,7 @@ impl Accounts {
             (Some(user), true) => user,
             _ => return Err(AccountError::BadCredentials),
         };
+        self.throttle.succeeded(admitted).await?;
         // Only someone who knows the password learns the account's state.
         self.ensure_active(&user).await?;
         let session = Secret::generate(SESSION_PREFIX);
@@ -187,10 +209,17 @@ impl Accounts {
         Ok((user, session))
     }
 
+    /// Ends this one session; every other session and token stays as it is.
     pub async fn sign_out(&self, session: &str) -> Result<(), AccountError> {
-        self.store.delete_session(&hash_secret(session)).await?;
-        self.credentials.clear();
+        let hash = hash_secret(session);
+        self.store.delete_session(&hash).await?;
+        self.credentials.forget(&hash);
         Ok(())
+    }
+
+    /// Removes throttling counters that no longer hold anything back.
+    pub async fn sweep_sign_in_throttle(&self) -> Result<u64, AccountError> {
+        Ok(self.throttle.sweep(self.clock.now_ms()).await?)
     }
 
     pub fn session_ttl_secs(&self) -> i64 {
@@ -246,7 +275,7 @@ impl Accounts {
 
     pub async fn delete_api_token(&self, user: &User, id: &str) -> Result<(), AccountError> {
         if self.store.delete_api_token(user.id, id).await? {
-            self.credentials.clear();
+            self.credentials.forget_user(user.id);
             Ok(())
         } else {
             Err(AccountError::NoSuchToken)

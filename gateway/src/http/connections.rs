@@ -2,7 +2,7 @@
 //! and its own disconnection; the browser's return to the gateway.
 
 use super::errors::ApiError;
-use super::extract::{JsonBody, ProviderAuth, SESSION_COOKIE, UserAuth, cookie};
+use super::extract::{JsonBody, ProviderAuth, UserAuth, session};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::connections::{ConnectionError, Started};
@@ -49,7 +49,7 @@ pub async fn start_attempt(
     let session = if super::extract::bearer(parts).is_some() {
         None
     } else {
-        cookie(parts, SESSION_COOKIE)
+        session(parts, &app)
     };
     Ok(app.connections.start(user, session, &provider).await?)
 }
@@ -125,7 +125,7 @@ pub async fn complete(
     let nonce = q.nonce.unwrap_or_default();
     match app
         .connections
-        .complete(&id, &nonce, cookie(&parts, SESSION_COOKIE))
+        .complete(&id, &nonce, session(&parts, &app))
         .await
     {
         Ok(connection) => Redirect::to(&format!(

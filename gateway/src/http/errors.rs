@@ -2,7 +2,7 @@
 //! log their cause and answer a generic detail, so no internal text, token or trace leaks.
 
 use crate::accounting::AccountingError;
-use crate::accounts::{AccountError, AccountState};
+use crate::accounts::{AccountError, AccountState, Locked};
 use crate::clock::rfc3339;
 use crate::projects::ProjectError;
 use crate::registry::RegistryError;
@@ -45,6 +45,14 @@ pub enum ApiError {
     /// 403 `accountSuspended` / `accountExpired` / `accountDisabled`.
     #[error("{0}")]
     AccountInactive(AccountState),
+    /// 429 `tooManyAttempts` with `Retry-After` (SPEC §7).
+    #[error("too many failed sign-ins for this account or from this address; try again in {} seconds", .0.retry_after_secs)]
+    TooManyAttempts(Locked),
+    /// 403 `crossOriginRequest`: a cookie-authenticated unsafe request from another origin (SPEC §3).
+    #[error(
+        "this request carries the session cookie but does not come from the gateway's own pages (Origin or Sec-Fetch-Site); scripts use Authorization: Bearer <API token>"
+    )]
+    CrossOriginRequest,
     #[error("internal: {0}")]
     Internal(String),
     /// A problem built elsewhere (the broker's), with its own status, code and members.
@@ -101,6 +109,16 @@ impl ApiError {
                 "Insufficient funds",
             ),
             AccountInactive(state) => (StatusCode::FORBIDDEN, state.code(), "Account not active"),
+            TooManyAttempts(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "tooManyAttempts",
+                "Too many attempts",
+            ),
+            CrossOriginRequest => (
+                StatusCode::FORBIDDEN,
+                "crossOriginRequest",
+                "Cross-origin request refused",
+            ),
             Internal(_) | Problem(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
@@ -130,6 +148,7 @@ impl ApiError {
             Self::AccountInactive(AccountState::Suspended { until: Some(end) }) => {
                 problem.with("until", rfc3339(*end))
             }
+            Self::TooManyAttempts(locked) => problem.with("retryAfter", locked.retry_after_secs),
             _ => problem,
         }
     }
@@ -150,6 +169,11 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
+        if let Self::TooManyAttempts(locked) = &self
+            && let Ok(v) = header::HeaderValue::try_from(locked.retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -166,6 +190,7 @@ impl From<AccountError> for ApiError {
             AccountError::Invalid(m) => Self::BadRequest(m),
             AccountError::UsernameTaken(_) => Self::Conflict(e.to_string()),
             AccountError::BadCredentials => Self::Unauthorized("wrong username or password"),
+            AccountError::TooManyAttempts(locked) => Self::TooManyAttempts(locked),
             AccountError::NoSuchUser(_) | AccountError::NoSuchToken => {
                 Self::NotFound(e.to_string())
             }
@@ -290,6 +315,14 @@ mod tests {
                 502,
                 "providerUnreachable",
             ),
+            (
+                ApiError::TooManyAttempts(Locked {
+                    retry_after_secs: 60,
+                }),
+                429,
+                "tooManyAttempts",
+            ),
+            (ApiError::CrossOriginRequest, 403, "crossOriginRequest"),
             (ApiError::Internal("x".into()), 500, "internalError"),
         ];
         for (error, status, code) in cases {

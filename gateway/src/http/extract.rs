@@ -9,7 +9,43 @@ use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+/// The session cookie's name over plain http (dev, tests, behind a TLS proxy without https).
 pub const SESSION_COOKIE: &str = "gw_session";
+/// Under https the `__Host-` prefix makes browsers refuse it unless it is `Secure`, host-only and
+/// `Path=/`, so a sibling subdomain cannot plant one (SPEC §7).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-gw_session";
+
+pub fn session_cookie_name(app: &crate::app::App) -> &'static str {
+    if app.is_https() {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The session secret this request carries, under the name this gateway uses.
+pub fn session<'a>(parts: &'a Parts, app: &crate::app::App) -> Option<&'a str> {
+    cookie(parts, session_cookie_name(app))
+}
+
+/// `Set-Cookie` for a new session: `HttpOnly`, `SameSite=Lax`, `Path=/`; under https `Secure`.
+pub fn session_set_cookie(app: &crate::app::App, secret: &str) -> String {
+    let secure = if app.is_https() { "; Secure" } else { "" };
+    format!(
+        "{}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        session_cookie_name(app),
+        app.accounts.session_ttl_secs()
+    )
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn session_clear_cookie(app: &crate::app::App) -> String {
+    let secure = if app.is_https() { "; Secure" } else { "" };
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+        session_cookie_name(app)
+    )
+}
 
 /// A signed-in user: a session cookie or `Authorization: Bearer <personal API token>`.
 pub struct UserAuth(pub User);
@@ -44,7 +80,7 @@ impl FromRequestParts<AppState> for UserAuth {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let user = if let Some(token) = bearer(parts) {
             app.accounts.user_by_api_token(token).await?
-        } else if let Some(session) = cookie(parts, SESSION_COOKIE) {
+        } else if let Some(session) = session(parts, app) {
             app.accounts.user_by_session(session).await?
         } else {
             return Err(ApiError::Unauthorized(

@@ -6,16 +6,19 @@ mod admin;
 mod api_tokens;
 mod audit;
 mod broker;
+pub mod client_addr;
 pub mod connections;
 pub mod errors;
 pub mod extract;
 mod health;
 mod lifecycle;
 mod me;
+pub mod origin;
 mod projects;
 mod provider_tokens;
 mod providers;
 mod query;
+mod security_headers;
 mod session;
 pub mod tls;
 pub mod web;
@@ -30,6 +33,7 @@ use errors::ApiError;
 const API_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(app: AppState) -> Router {
+    let guards = app.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -136,5 +140,13 @@ pub fn router(app: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            guards.clone(),
+            origin::same_origin_for_cookies,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            guards,
+            security_headers::security_headers,
+        ))
         .with_state(app)
 }

@@ -13,6 +13,8 @@ mod lifecycle;
 mod manifests;
 mod migrate;
 mod projects;
+mod throttle;
+pub use throttle::Counted;
 mod providers;
 mod users;
 mod wallets;

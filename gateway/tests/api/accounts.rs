@@ -45,6 +45,7 @@ async fn a_user_signs_in_with_a_password_and_sees_their_principal(backend: Backe
         .http
         .post(app.url("/auth/logout"))
         .header("cookie", &session)
+        .header("origin", &app.url)
         .send()
         .await
         .unwrap();
@@ -77,7 +78,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
         let r = app
             .http
             .post(app.url("/auth/login"))
-            .form(&[("username", username), ("password", password)])
+            .json(&json!({ "username": username, "password": password }))
             .send()
             .await
             .unwrap();

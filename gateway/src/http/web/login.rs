@@ -2,8 +2,10 @@
 //! site cannot sign a victim into an account of its choosing.
 
 use super::{escape, page, safe_next, same};
+use crate::accounts::AccountError;
 use crate::app::AppState;
-use crate::http::extract::{SESSION_COOKIE, cookie};
+use crate::http::client_addr::ClientAddr;
+use crate::http::extract::{cookie, session, session_clear_cookie, session_set_cookie};
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
@@ -57,6 +59,7 @@ pub struct LoginForm {
 
 pub async fn login_submit(
     State(app): State<AppState>,
+    ClientAddr(client): ClientAddr,
     parts: Parts,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -75,29 +78,47 @@ pub async fn login_submit(
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
     }
-    match app.accounts.sign_in(&f.username, &f.password).await {
-        Ok((_, session)) => {
-            let secure = if app.is_https() { "; Secure" } else { "" };
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                session.expose(),
-                app.accounts.session_ttl_secs()
-            );
+    match app.accounts.sign_in(&f.username, &f.password, client).await {
+        Ok((_, secret)) => {
             let mut r = Redirect::to(&next).into_response();
-            if let Ok(v) = cookie.parse() {
+            if let Ok(v) = session_set_cookie(&app, secret.expose()).parse() {
                 r.headers_mut().append(header::SET_COOKIE, v);
             }
             r
         }
         Err(e) => {
-            let message = match e {
-                crate::accounts::AccountError::Inactive(_) => e.to_string(),
-                _ => "Wrong username or password.".to_owned(),
+            let (status, message) = match &e {
+                AccountError::Inactive(_) => (StatusCode::UNAUTHORIZED, e.to_string()),
+                AccountError::TooManyAttempts(locked) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed sign-ins for this account or from your network. Wait {} and try again.",
+                        wait_words(locked.retry_after_secs)
+                    ),
+                ),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    "Wrong username or password.".to_owned(),
+                ),
             };
             let mut r = page("Sign in", &form(&f.login_csrf, &next, Some(&message)), None);
-            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            *r.status_mut() = status;
+            if let AccountError::TooManyAttempts(locked) = e
+                && let Ok(v) = locked.retry_after_secs.to_string().parse()
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
             r
         }
+    }
+}
+
+/// "45 seconds", "3 minutes": how long a locked sign-in waits, in words.
+fn wait_words(secs: u64) -> String {
+    match secs {
+        0..=1 => "a second".to_owned(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
     }
 }
 
@@ -111,14 +132,14 @@ pub async fn logout_submit(
     parts: Parts,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Some(session) = cookie(&parts, SESSION_COOKIE) {
-        if let Err(r) = super::check_csrf(session, &f.csrf) {
+    if let Some(secret) = session(&parts, &app) {
+        if let Err(r) = super::check_csrf(secret, &f.csrf) {
             return *r;
         }
-        let _ = app.accounts.sign_out(session).await;
+        let _ = app.accounts.sign_out(secret).await;
     }
     let mut r = Redirect::to("/login").into_response();
-    if let Ok(v) = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0").parse() {
+    if let Ok(v) = session_clear_cookie(&app).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r

@@ -13,7 +13,7 @@ pub use pages::{
 };
 pub use wallets::wallets_page;
 
-use super::extract::{SESSION_COOKIE, cookie};
+use super::extract::session;
 use crate::app::AppState;
 use crate::model::User;
 use axum::http::request::Parts;
@@ -122,11 +122,11 @@ pub async fn web_user(app: &AppState, parts: &Parts) -> Result<(User, String), R
             .unwrap_or("/");
         Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
     };
-    let Some(session) = cookie(parts, SESSION_COOKIE) else {
+    let Some(secret) = session(parts, app) else {
         return Err(back());
     };
-    match app.accounts.user_by_session(session).await {
-        Ok(Some(user)) => Ok((user, session.to_owned())),
+    match app.accounts.user_by_session(secret).await {
+        Ok(Some(user)) => Ok((user, secret.to_owned())),
         Ok(None) => Err(back()),
         Err(e) => Err(page("Not signed in", &paragraph(&e.to_string()), None)),
     }
@@ -151,14 +151,18 @@ pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Only same-site paths are followed after sign-in: never another host.
+/// Only paths on the gateway are followed after sign-in (SPEC §7): no scheme, no `//` (another
+/// host), no `\\` (which browsers read as `/`), no control or whitespace characters (which browsers
+/// strip, so `/<TAB>/evil.example` would become `//evil.example`).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && !n.contains('\\')
-                && !n.contains("://") =>
+                && !n.contains("://")
+                && n.len() <= 2048
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
         {
             n.to_owned()
         }
@@ -183,6 +187,11 @@ mod tests {
             "/\\evil.example",
             "evil",
             "/x?u=https://e",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
         ] {
             assert_eq!(safe_next(Some(evil)), "/providers", "{evil}");
         }

@@ -1,0 +1,119 @@
+//! The Origin rule (SPEC §3 step 1, §7): a request that the session cookie authenticates and that
+//! can change something — any method but GET/HEAD/OPTIONS, or a WebSocket upgrade — must come from
+//! the gateway's own pages: `Origin` equal to the public origin, or `Sec-Fetch-Site: same-origin`.
+//! One middleware for every route, so no cookie-authenticated handler can forget it. Requests with
+//! `Authorization` are not cookie-authenticated (the extractors prefer the bearer token), and the
+//! `/login` form has its own login-CSRF check.
+
+use super::errors::ApiError;
+use super::extract::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use crate::app::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub async fn same_origin_for_cookies(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if needs_origin(&request) && !from_our_pages(request.headers(), &app.issuer) {
+        return ApiError::CrossOriginRequest.into_response();
+    }
+    next.run(request).await
+}
+
+fn needs_origin(request: &Request) -> bool {
+    let headers = request.headers();
+    let unsafe_method = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    (unsafe_method || crate::broker::is_websocket_upgrade(headers))
+        && !headers.contains_key(header::AUTHORIZATION)
+        && has_session_cookie(headers)
+        && request.uri().path() != "/login"
+}
+
+fn has_session_cookie(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(k, _)| k == SESSION_COOKIE || k == SECURE_SESSION_COOKIE)
+}
+
+/// `issuer` is the gateway's public URL; its origin is scheme, host and port.
+pub fn from_our_pages(headers: &HeaderMap, issuer: &str) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.to_str().ok().is_some_and(|o| same_origin(o, issuer));
+    }
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"))
+}
+
+fn same_origin(origin: &str, issuer: &str) -> bool {
+    match (url::Url::parse(origin), url::Url::parse(issuer)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin() && a.origin().is_tuple(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, v.parse().unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn only_the_gateways_own_origin_passes() {
+        let issuer = "https://gw.example.org";
+        assert!(from_our_pages(
+            &h(&[("origin", "https://gw.example.org")]),
+            issuer
+        ));
+        assert!(from_our_pages(
+            &h(&[("origin", "https://GW.example.org:443")]),
+            issuer
+        ));
+        for evil in [
+            "https://evil.example",
+            "http://gw.example.org",
+            "https://gw.example.org.evil.example",
+            "https://sub.gw.example.org",
+            "null",
+            "",
+        ] {
+            assert!(!from_our_pages(&h(&[("origin", evil)]), issuer), "{evil}");
+        }
+        assert!(from_our_pages(
+            &h(&[("sec-fetch-site", "same-origin")]),
+            issuer
+        ));
+        assert!(!from_our_pages(
+            &h(&[("sec-fetch-site", "same-site")]),
+            issuer
+        ));
+        assert!(
+            !from_our_pages(
+                &h(&[
+                    ("origin", "https://evil.example"),
+                    ("sec-fetch-site", "same-origin")
+                ]),
+                issuer
+            ),
+            "a foreign Origin is not outvoted"
+        );
+        assert!(!from_our_pages(&HeaderMap::new(), issuer), "neither header");
+    }
+}

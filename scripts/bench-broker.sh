@@ -4,7 +4,7 @@
 # other with the same CPU pinning: wrk and the upstream on CPU 0, the proxy under test on CPU 1.
 # Prints req/s, p50/p99 latency and the proxy's CPU time per request.
 #
-#   scripts/bench-broker.sh [DURATION_SECS] [CONNECTIONS]
+#   scripts/bench-broker.sh [DURATION_SECS] [CONNECTIONS]      (BENCH_BIN=DIR: use prebuilt binaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -20,9 +20,14 @@ need wrk wrk
 need nginx nginx
 need taskset util-linux
 
-echo "building release binaries"
-cargo build -q --release -p gateway --bin gateway --example bench_upstream
-BIN=target/release
+# BENCH_BIN: a folder holding prebuilt `gateway` and `examples/bench_upstream` (to compare two builds).
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  echo "building release binaries"
+  cargo build -q --release -p gateway --bin gateway --example bench_upstream
+  BIN=${CARGO_TARGET_DIR:-target}/release
+fi
 
 taskset -c 0 "$BIN/examples/bench_upstream" "127.0.0.1:$UP_PORT" bench & PIDS+=($!)
 

@@ -8,7 +8,7 @@
 # X-Forwarded-For, drawn from 300 addresses; usernames are random, so only the per-address counters
 # stop the flood and the gateway checks 5 passwords per address (1,500 argon2id verifications).
 #
-#   scripts/bench-signin.sh [DURATION_SECS] [CONNECTIONS]
+#   scripts/bench-signin.sh [DURATION_SECS] [CONNECTIONS]      (BENCH_BIN=DIR: a prebuilt gateway)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-20}
@@ -21,9 +21,14 @@ trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "installing wrk from Debian"; apt-get install -y -qq wrk >/dev/null; }
 
-echo "building the release gateway"
-cargo build -q --release -p gateway --bin gateway
-BIN=target/release
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  echo "building the release gateway"
+  cargo build -q --release -p gateway --bin gateway
+  BIN=${CARGO_TARGET_DIR:-target}/release
+fi
+
 
 export GATEWAY_DATA_DIR="$WORK/gw" GATEWAY_LISTEN="127.0.0.1:$GW_PORT" GATEWAY_LOG=warn \
   GATEWAY_TRUSTED_PROXIES=127.0.0.1 GATEWAY_METRICS_LISTEN=

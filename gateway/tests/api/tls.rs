@@ -58,6 +58,11 @@ async fn the_gateway_serves_https_with_its_generated_certificate_and_secure_cook
     let health = client.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.version(), reqwest::Version::HTTP_2, "ALPN offers h2");
+    assert_eq!(
+        health.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "under https every answer asks browsers to stay on https"
+    );
 
     let login = client
         .post(format!("{url}/auth/login"))
@@ -67,6 +72,18 @@ async fn the_gateway_serves_https_with_its_generated_certificate_and_secure_cook
         .unwrap();
     let cookie = login.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        cookie.starts_with("__Host-gw_session=") && cookie.contains("Path=/"),
+        "under https the session cookie is host-only by name: {cookie}"
+    );
+    let session = cookie.split(';').next().unwrap();
+    let me = client
+        .get(format!("{url}/api/me"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "the __Host- cookie signs the user in");
 
     // A client that does not trust the dev CA is refused.
     let untrusting = reqwest::Client::builder()

@@ -46,14 +46,19 @@ fn has_session_cookie(headers: &HeaderMap) -> bool {
         .any(|(k, _)| k == SESSION_COOKIE || k == SECURE_SESSION_COOKIE)
 }
 
-/// `issuer` is the gateway's public URL; its origin is scheme, host and port.
+/// `issuer` is the gateway's public URL; its origin is scheme, host and port. Either header
+/// suffices: `Sec-Fetch-Site` is set by the browser itself (no page can forge it), and a browser
+/// sends `Origin: null` instead of the real origin for some same-origin posts (under a
+/// `no-referrer` policy), where `Sec-Fetch-Site` still tells the truth.
 pub fn from_our_pages(headers: &HeaderMap, issuer: &str) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        return origin.to_str().ok().is_some_and(|o| same_origin(o, issuer));
-    }
-    headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"))
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|o| same_origin(o, issuer));
+    origin_ok
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"))
 }
 
 fn same_origin(origin: &str, issuer: &str) -> bool {
@@ -108,11 +113,18 @@ mod tests {
             !from_our_pages(
                 &h(&[
                     ("origin", "https://evil.example"),
-                    ("sec-fetch-site", "same-origin")
+                    ("sec-fetch-site", "cross-site")
                 ]),
                 issuer
             ),
-            "a foreign Origin is not outvoted"
+            "what a browser sends from another site"
+        );
+        assert!(
+            from_our_pages(
+                &h(&[("origin", "null"), ("sec-fetch-site", "same-origin")]),
+                issuer
+            ),
+            "a same-origin post under no-referrer"
         );
         assert!(!from_our_pages(&HeaderMap::new(), issuer), "neither header");
     }

@@ -91,7 +91,9 @@ pub fn page_with(
     }
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // `same-origin`, not `no-referrer`: the gateway's own form posts then carry their real
+        // `Origin` (the Origin rule, `http/origin.rs`), and nothing leaks to providers.
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -432,7 +432,7 @@ impl Recorder {
     pub async fn start(id: &str, manifest: &'static str) -> Self {
         use axum::response::IntoResponse;
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
-        let answer = std::sync::Arc::new(std::sync::Mutex::new((200, Vec::new(), "ok".to_owned())));
+        let answer = std::sync::Arc::new(std::sync::Mutex::new((200u16, Vec::<(String, String)>::new(), "ok".to_owned())));
         let manifest_path = format!("/ucloud/{id}/manifest");
         let (s, a) = (seen.clone(), answer.clone());
         let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
@@ -451,12 +451,15 @@ impl Recorder {
                     body,
                 )
                     .into_response();
+                let mut chosen = axum::http::HeaderMap::new();
                 for (k, v) in headers {
-                    response.headers_mut().append(
+                    chosen.append(
                         axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
                         v.parse().unwrap(),
                     );
                 }
+                // Replaces axum's defaults (its text/plain) by what the test chose.
+                response.headers_mut().extend(chosen);
                 response
             }
         });

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use e2e::browser::Browser;
-use e2e::process::Gateway;
 use e2e::free_port;
+use e2e::process::Gateway;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -162,7 +162,10 @@ async fn a_providers_page_cannot_act_as_the_gateway_in_the_victims_browser() {
     browser.goto(&gateway.url("/login")).await;
     browser.sign_in("alice", "alice-password").await;
     browser
-        .wait_for("location.pathname === '/providers'", Duration::from_secs(10))
+        .wait_for(
+            "location.pathname === '/providers'",
+            Duration::from_secs(10),
+        )
         .await;
     let session = session_cookie(&mut browser, &gateway).await;
     assert!(session.is_some(), "signed in");
@@ -178,12 +181,20 @@ async fn a_providers_page_cannot_act_as_the_gateway_in_the_victims_browser() {
         )
         .await;
     let title = browser.eval("document.title").await;
-    assert_eq!(title, "harmless", "the provider's script ran on the gateway's origin");
+    assert_eq!(
+        title, "harmless",
+        "the provider's script ran on the gateway's origin"
+    );
     assert_eq!(tokens().await, 1, "no API token was made for the victim");
-    assert!(loot.lock().expect("loot").is_empty(), "nothing was sent home");
+    assert!(
+        loot.lock().expect("loot").is_empty(),
+        "nothing was sent home"
+    );
 
     // A brokered answer cannot set the gateway's cookies.
-    browser.goto(&gateway.url("/ucloud/evil/storage/cookie")).await;
+    browser
+        .goto(&gateway.url("/ucloud/evil/storage/cookie"))
+        .await;
     browser
         .wait_for(
             "document.body.innerText.includes('nothing to see')",
@@ -200,5 +211,8 @@ async fn a_providers_page_cannot_act_as_the_gateway_in_the_victims_browser() {
     browser
         .wait_for("location.pathname === '/tokens'", Duration::from_secs(10))
         .await;
-    assert!(loot.lock().expect("loot").is_empty(), "nothing was sent home");
+    assert!(
+        loot.lock().expect("loot").is_empty(),
+        "nothing was sent home"
+    );
 }

@@ -162,10 +162,16 @@ mod tests {
             ("/ucloud/dev/storage/x;jsessionid=1", ForbiddenCharacter(2)),
             ("/ucloud/dev/storage/%5C..%5Cusermap", ForbiddenCharacter(2)),
             ("/ucloud/dev/storage/a%2Fb", ForbiddenCharacter(2)),
-            ("/ucloud/dev/compute/docker/b%2577tch", ForbiddenCharacter(3)),
+            (
+                "/ucloud/dev/compute/docker/b%2577tch",
+                ForbiddenCharacter(3),
+            ),
             ("/ucloud/dev/storage/%00", ForbiddenCharacter(2)),
             ("/ucloud/dev/storage/a%20b", ForbiddenCharacter(2)),
-            ("/ucloud/dev/storage/a%0d%0aX-Injected:%201", ForbiddenCharacter(2)),
+            (
+                "/ucloud/dev/storage/a%0d%0aX-Injected:%201",
+                ForbiddenCharacter(2),
+            ),
             ("/ucloud/dev/storage/a%09b", ForbiddenCharacter(2)),
             ("/ucloud/dev/storage/a%7Fb", ForbiddenCharacter(2)),
             ("/ucloud/dev/storage/a%C2%A0b", ForbiddenCharacter(2)),

@@ -23,9 +23,18 @@ pub const PASSED: [(Name, When); 16] = [
     (Name::Exact("tracestate"), When::Always),
     (Name::Prefix("x-provider-"), When::Always),
     (Name::Exact("sec-websocket-key"), When::WebSocketHandshake),
-    (Name::Exact("sec-websocket-version"), When::WebSocketHandshake),
-    (Name::Exact("sec-websocket-protocol"), When::WebSocketHandshake),
-    (Name::Exact("sec-websocket-extensions"), When::WebSocketHandshake),
+    (
+        Name::Exact("sec-websocket-version"),
+        When::WebSocketHandshake,
+    ),
+    (
+        Name::Exact("sec-websocket-protocol"),
+        When::WebSocketHandshake,
+    ),
+    (
+        Name::Exact("sec-websocket-extensions"),
+        When::WebSocketHandshake,
+    ),
 ];
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -128,8 +137,7 @@ pub fn request_id(headers: &HeaderMap, fresh: &str) -> HeaderValue {
 
 fn is_request_id(b: &[u8]) -> bool {
     (1..=128).contains(&b.len())
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 

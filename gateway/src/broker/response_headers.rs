@@ -5,8 +5,8 @@
 //! mirrors these tables.
 
 use super::header_rules::{Name, When, passes, retain};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// The provider's headers a caller may see.
 pub const PASSED: [(Name, When); 14] = [
@@ -21,9 +21,18 @@ pub const PASSED: [(Name, When); 14] = [
     (Name::Prefix("x-provider-"), When::Always),
     (Name::Exact("connection"), When::WebSocketHandshake),
     (Name::Exact("upgrade"), When::WebSocketHandshake),
-    (Name::Exact("sec-websocket-accept"), When::WebSocketHandshake),
-    (Name::Exact("sec-websocket-protocol"), When::WebSocketHandshake),
-    (Name::Exact("sec-websocket-extensions"), When::WebSocketHandshake),
+    (
+        Name::Exact("sec-websocket-accept"),
+        When::WebSocketHandshake,
+    ),
+    (
+        Name::Exact("sec-websocket-protocol"),
+        When::WebSocketHandshake,
+    ),
+    (
+        Name::Exact("sec-websocket-extensions"),
+        When::WebSocketHandshake,
+    ),
 ];
 
 /// Never passed, whatever `PASSED` says: the policy of the gateway's origin is the gateway's.
@@ -184,7 +193,9 @@ mod tests {
             ["sandbox; default-src 'none'; frame-ancestors 'none'"]
         );
         assert_eq!(
-            h.get_all("x-content-type-options").iter().collect::<Vec<_>>(),
+            h.get_all("x-content-type-options")
+                .iter()
+                .collect::<Vec<_>>(),
             ["nosniff"]
         );
     }
@@ -232,10 +243,17 @@ mod tests {
         ];
         for l in kept {
             let h = filtered(302, &[("location", l)]);
-            assert_eq!(h.get("location").map(|v| v.to_str().unwrap()), Some(l), "{l}");
+            assert_eq!(
+                h.get("location").map(|v| v.to_str().unwrap()),
+                Some(l),
+                "{l}"
+            );
         }
         for l in dropped {
-            assert!(!filtered(302, &[("location", l)]).contains_key("location"), "{l}");
+            assert!(
+                !filtered(302, &[("location", l)]).contains_key("location"),
+                "{l}"
+            );
         }
         let two = filtered(302, &[("location", "b"), ("location", "/tokens")]);
         assert!(!two.contains_key("location"));

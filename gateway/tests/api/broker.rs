@@ -418,9 +418,12 @@ async fn bodies_over_the_limit_are_refused_and_service_tokens_are_cached_per_key
 pub struct Recorder {
     pub port: u16,
     pub seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
-    answer: std::sync::Arc<std::sync::Mutex<(u16, Vec<(String, String)>, String)>>,
+    answer: std::sync::Arc<std::sync::Mutex<Answer>>,
     _stop: std::sync::Arc<tokio::sync::oneshot::Sender<()>>,
 }
+
+/// Status, headers and body of the recorder's next answers.
+type Answer = (u16, Vec<(String, String)>, String);
 
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -432,7 +435,11 @@ impl Recorder {
     pub async fn start(id: &str, manifest: &'static str) -> Self {
         use axum::response::IntoResponse;
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
-        let answer = std::sync::Arc::new(std::sync::Mutex::new((200u16, Vec::<(String, String)>::new(), "ok".to_owned())));
+        let answer = std::sync::Arc::new(std::sync::Mutex::new((
+            200u16,
+            Vec::<(String, String)>::new(),
+            "ok".to_owned(),
+        )));
         let manifest_path = format!("/ucloud/{id}/manifest");
         let (s, a) = (seen.clone(), answer.clone());
         let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
@@ -446,11 +453,8 @@ impl Recorder {
                     headers: request.headers().clone(),
                 });
                 let (status, headers, body) = a.lock().unwrap().clone();
-                let mut response = (
-                    axum::http::StatusCode::from_u16(status).unwrap(),
-                    body,
-                )
-                    .into_response();
+                let mut response =
+                    (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
                 let mut chosen = axum::http::HeaderMap::new();
                 for (k, v) in headers {
                     chosen.append(

@@ -56,11 +56,19 @@ async fn no_spoofed_request_header_reaches_the_provider_and_the_gateway_says_who
             "{name}: {value} reached the provider"
         );
     }
-    for name in ["x-original-url", "x-rewrite-url", "x-http-method-override", "forwarded", "origin"]
-    {
+    for name in [
+        "x-original-url",
+        "x-rewrite-url",
+        "x-http-method-override",
+        "forwarded",
+        "origin",
+    ] {
         assert!(!seen.contains_key(name), "{name} reached the provider");
     }
-    assert_eq!(seen["x-forwarded-for"], "127.0.0.1", "the caller's peer address");
+    assert_eq!(
+        seen["x-forwarded-for"], "127.0.0.1",
+        "the caller's peer address"
+    );
     let host = app.url.trim_start_matches("http://");
     assert_eq!(seen["x-forwarded-host"], host);
     assert_eq!(seen["x-forwarded-proto"], "http");

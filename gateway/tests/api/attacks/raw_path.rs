@@ -12,7 +12,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const MANIFEST: &str = "features:\n  compute:\n    docker: { enabled: true, batch: false, web: false, logs: false }\n  storage: { enabled: true }\n";
 
 /// Sends `METHOD path HTTP/1.1` byte for byte; returns status, content type and body.
-pub async fn raw_request(base: &str, method: &str, path: &str, token: &str) -> (u16, String, String) {
+pub async fn raw_request(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+) -> (u16, String, String) {
     let addr = base.trim_start_matches("http://");
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
@@ -101,12 +106,25 @@ async fn the_path_forwarded_is_byte_for_byte_the_path_the_gate_checked() {
     assert_eq!(provider.requests()[0].uri, path);
 
     // An encoded feature name is gated as the name it decodes to.
-    let (status, _, body) =
-        raw_request(&app.url, "POST", "/ucloud/dev/compute/docker/b%61tch", &owner).await;
+    let (status, _, body) = raw_request(
+        &app.url,
+        "POST",
+        "/ucloud/dev/compute/docker/b%61tch",
+        &owner,
+    )
+    .await;
     let problem: Value = serde_json::from_str(&body).unwrap_or_default();
     assert_eq!(
-        (status, problem["code"].as_str(), problem["feature"].as_str()),
-        (400, Some("featureNotSupported"), Some("compute.docker.batch")),
+        (
+            status,
+            problem["code"].as_str(),
+            problem["feature"].as_str()
+        ),
+        (
+            400,
+            Some("featureNotSupported"),
+            Some("compute.docker.batch")
+        ),
         "{body}"
     );
     assert_eq!(provider.requests().len(), 1);

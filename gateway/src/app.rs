@@ -96,7 +96,7 @@ impl App {
                 issuer.clone(),
                 manifests.clients(),
             ),
-            broker: Broker::new(config.broker.clone(), upstreams),
+            broker: Broker::new(config.broker.clone(), upstreams, &issuer),
             accounts: Accounts::new(
                 store.clone(),
                 clock.clone(),

@@ -2,6 +2,27 @@
 
 use provider_kit::protocol::Manifest;
 
+/// Every name the table below matches on. The raw-path gate refuses any of them in another letter
+/// case (`Batch`, `USERMAP`): a provider whose router folds case would otherwise see a feature the
+/// gate did not.
+pub const SEGMENT_NAMES: [&str; 15] = [
+    "manifest",
+    "usermap",
+    "compute",
+    "docker",
+    "virtualMachine",
+    "web",
+    "vnc",
+    "logs",
+    "terminal",
+    "batch",
+    "storage",
+    "shares",
+    "projects",
+    "blockDevices",
+    "ipAddresses",
+];
+
 /// What a brokered path is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -13,7 +34,8 @@ pub enum Route {
     NotFound,
 }
 
-/// Classifies `path` (after `/ucloud/{id}/`, no query) against `manifest`.
+/// Classifies `path` (after `/ucloud/{id}/`, no query, each segment decoded once by the raw-path
+/// gate) against `manifest`.
 pub fn route(path: &str, manifest: &Manifest) -> Route {
     let segments: Vec<&str> = path.split('/').collect();
     if segments.iter().any(|s| s.is_empty() || is_dot_segment(s)) {

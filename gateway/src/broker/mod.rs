@@ -1,19 +1,27 @@
-//! The broker (SPEC §3): `ANY /ucloud/{id}/{path}` from a signed-in user to the provider, gated in
-//! the contract's order — provider active and visible, project membership, feature enabled in the
-//! manifest, connection rule — then forwarded with a cached service token carrying the principal.
+//! The broker (SPEC §3): `ANY /ucloud/{id}/{path}` from a signed-in user to the provider, in four
+//! phases (STYLE 16): **gate** — the raw path (`raw_path`), provider active and visible, project
+//! membership, feature enabled in the manifest (`features`), connection rule; **prepare** — the
+//! request-header policy (`request_headers`) with a cached service token carrying the principal;
+//! **forward** (`proxy`); **filter** — the response-header policy (`response_headers`).
 //! Everything on this path reads memory only (provider, manifest and token caches); the database is
 //! touched just when a cache misses.
 
 mod client;
 mod features;
+mod header_rules;
 mod metrics;
 mod proxy;
+pub mod raw_path;
+pub mod request_headers;
+pub mod response_headers;
 mod token_cache;
 
 pub use client::Upstreams;
 pub use features::{Route, route};
 pub use metrics::BrokerMetrics;
-pub use proxy::{ProxyError, is_websocket_upgrade};
+pub use proxy::ProxyError;
+pub use raw_path::InvalidPath;
+pub use request_headers::{X_REQUEST_ID, is_websocket_upgrade};
 pub use token_cache::ServiceTokenCache;
 
 use crate::accounts::principal;
@@ -21,14 +29,17 @@ use crate::app::App;
 use crate::config::BrokerConfig;
 use crate::model::{ProviderStatus, User};
 use crate::registry::visible_to;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use provider_kit::protocol::{Manifest, TYP_SERVICE};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    #[error(transparent)]
+    InvalidPath(#[from] InvalidPath),
     #[error("no provider {0:?}")]
     NoSuchProvider(String),
     #[error("provider {provider} is {status}; it is not brokered until an admin makes it active")]
@@ -62,53 +73,146 @@ pub enum BrokerError {
 pub enum Brokered {
     /// `GET /ucloud/{id}/manifest`, from the cache.
     Manifest(Arc<Manifest>),
-    /// The provider's own response, streaming.
+    /// The provider's own response, streaming, its headers filtered.
     Upstream(Response<hyper::body::Incoming>),
 }
 
 pub struct Broker {
     upstreams: Upstreams,
     config: BrokerConfig,
+    /// The gateway's public URL: the base `Location`s resolve against.
+    public: url::Url,
+    origin: request_headers::PublicOrigin,
     pub tokens: ServiceTokenCache,
     pub metrics: BrokerMetrics,
 }
 
-/// One brokered request, as the HTTP layer hands it over.
+/// One brokered request, as the HTTP layer hands it over: the request exactly as received (its URI's
+/// path is what the gate reads).
 pub struct Call<'a, B> {
     pub user: &'a User,
-    pub provider: &'a str,
-    /// After `/ucloud/{id}/`, without the query.
-    pub path: &'a str,
-    pub query: Option<&'a str>,
     pub project: Option<&'a str>,
+    /// The caller's peer address, when the listener knows it.
+    pub peer: Option<IpAddr>,
+    /// From `request_id`; returned to the caller and logged.
+    pub request_id: &'a HeaderValue,
     pub request: Request<B>,
 }
 
+/// The id of a brokered request (SPEC §3 step 4): the caller's `X-Request-Id` when it is safe, else
+/// a new one.
+pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
+    request_headers::request_id(headers, &crate::secrets::correlation_id())
+}
+
 impl Broker {
-    pub fn new(config: BrokerConfig, upstreams: Upstreams) -> Self {
+    /// `public_url` is the gateway's issuer (already validated by the config).
+    pub fn new(config: BrokerConfig, upstreams: Upstreams, public_url: &str) -> Self {
+        let public = url::Url::parse(public_url)
+            .unwrap_or_else(|_| url::Url::parse("http://localhost").expect("a valid URL"));
         Self {
             upstreams,
             config,
+            origin: request_headers::PublicOrigin::new(&public),
+            public,
             tokens: ServiceTokenCache::default(),
             metrics: BrokerMetrics::default(),
         }
     }
 
-    #[tracing::instrument(name = "broker", skip_all, fields(provider = %call.provider, status))]
+    #[tracing::instrument(
+        name = "broker",
+        skip_all,
+        fields(provider, request_id = call.request_id.to_str().unwrap_or("-"), status)
+    )]
     pub async fn handle<B>(&self, app: &App, call: Call<'_, B>) -> Result<Brokered, BrokerError>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<client::BoxError>,
     {
         let started = Instant::now();
-        let id = call.provider;
+        let (mut parts, body) = call.request.into_parts();
+        // The URI as received stays here, read by the gate and the response filter; the request
+        // itself gets the upstream URI.
+        let received = std::mem::take(&mut parts.uri);
+
+        // Phase 1: gate.
+        let path = raw_path::gate(received.path())?;
+        let id = path.provider.as_ref();
+        tracing::Span::current().record("provider", id);
+        let provider = self
+            .gate(app, call.user, call.project, &parts.method, &path)
+            .await?;
+        let provider = match provider {
+            Gated::Manifest(manifest) => return Ok(Brokered::Manifest(manifest)),
+            Gated::Forward(provider) => provider,
+        };
+
+        // Phase 2: prepare.
+        let token = self.service_token(app, call.user, id, call.project)?;
+        let fresh = crate::secrets::correlation_id();
+        let vouched = request_headers::Vouched {
+            service_token: &token,
+            request_id: call.request_id,
+            traceparent: request_headers::traceparent(&parts.headers, &fresh),
+            peer: call.peer,
+            origin: &self.origin,
+        };
+        request_headers::prepare(&mut parts.headers, &vouched);
+        let mut uri = format!("{}/{}", provider.metadata.namespace_url(), path.raw);
+        if let Some(q) = received.query() {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        let up = proxy::Upstream {
+            provider: id,
+            uri,
+            production: !provider.is_test(),
+            response_timeout: Duration::from_millis(self.config.response_timeout_ms),
+            max_body: self.config.max_body_bytes,
+        };
+
+        // Phase 3: forward.
+        let result = proxy::forward(&self.upstreams, &up, Request::from_parts(parts, body)).await;
+        let status = match &result {
+            Ok(r) => r.status().as_u16(),
+            Err(ProxyError::Timeout { .. }) => 504,
+            Err(ProxyError::BodyTooLarge { .. }) => 413,
+            Err(_) => 502,
+        };
+        tracing::Span::current().record("status", status);
+        self.metrics.record(id, status, started.elapsed());
+        let mut response = result?;
+
+        // Phase 4: filter the response.
+        let scope = response_headers::LocationScope {
+            public: &self.public,
+            provider: id,
+            path: path.raw,
+            query: received.query(),
+        };
+        let status = response.status();
+        response_headers::filter(response.headers_mut(), status, &scope);
+        Ok(Brokered::Upstream(response))
+    }
+
+    /// SPEC §3 steps 1–3 after the raw path: provider, project, feature, connection.
+    async fn gate(
+        &self,
+        app: &App,
+        user: &User,
+        project: Option<&str>,
+        method: &http::Method,
+        path: &raw_path::GatedPath<'_>,
+    ) -> Result<Gated, BrokerError> {
+        let id = path.provider.as_ref();
         let provider = match app
             .registry
             .cached(id)
             .await
             .map_err(|e| BrokerError::Internal(e.to_string()))?
         {
-            Some(p) if visible_to(call.user, &p) => p,
+            Some(p) if visible_to(user, &p) => p,
             _ => return Err(BrokerError::NoSuchProvider(id.to_owned())),
         };
         if provider.status != ProviderStatus::Active {
@@ -117,10 +221,10 @@ impl Broker {
                 status: provider.status.as_str(),
             });
         }
-        if let Some(project) = call.project {
+        if let Some(project) = project {
             let member = app
                 .projects
-                .is_member(call.user.id, project)
+                .is_member(user.id, project)
                 .await
                 .map_err(|e| BrokerError::Internal(e.to_string()))?;
             if !member {
@@ -131,9 +235,9 @@ impl Broker {
             .manifests
             .current(id)
             .ok_or_else(|| BrokerError::ManifestUnavailable(id.to_owned()))?;
-        match route(call.path, &manifest) {
-            Route::Manifest if call.request.method() == http::Method::GET => {
-                return Ok(Brokered::Manifest(manifest));
+        match route(&path.decoded, &manifest) {
+            Route::Manifest if method == http::Method::GET => {
+                return Ok(Gated::Manifest(manifest));
             }
             Route::Manifest | Route::NotFound => return Err(BrokerError::NotFound(id.to_owned())),
             Route::Feature {
@@ -147,43 +251,13 @@ impl Broker {
             }
             Route::Feature { enabled: true, .. } => {}
         }
-        if manifest.users.require_explicit_mapping && !app.connections_ok(call.user, id).await {
+        if manifest.users.require_explicit_mapping && !app.connections_ok(user, id).await {
             return Err(BrokerError::ConnectionRequired {
                 provider: id.to_owned(),
                 connect_url: format!("{}/connections/new?provider={id}", app.issuer),
             });
         }
-
-        let token = self.service_token(app, call.user, id, call.project)?;
-        let request_id = crate::secrets::correlation_id();
-        let traceparent = traceparent(call.request.headers(), &request_id);
-        let mut uri = format!("{}/{}", provider.metadata.namespace_url(), call.path);
-        if let Some(q) = call.query {
-            uri.push('?');
-            uri.push_str(q);
-        }
-        let up = proxy::Upstream {
-            provider: id,
-            uri,
-            production: !provider.is_test(),
-            service_token: &token,
-            request_id: &request_id,
-            traceparent: &traceparent,
-            response_timeout: Duration::from_millis(self.config.response_timeout_ms),
-            max_body: self.config.max_body_bytes,
-        };
-        let mut request = call.request;
-        proxy::prepare_headers(request.headers_mut(), &up)?;
-        let result = proxy::forward(&self.upstreams, &up, request).await;
-        let status = match &result {
-            Ok(r) => r.status().as_u16(),
-            Err(ProxyError::Timeout { .. }) => 504,
-            Err(ProxyError::BodyTooLarge { .. }) => 413,
-            Err(_) => 502,
-        };
-        tracing::Span::current().record("status", status);
-        self.metrics.record(id, status, started.elapsed());
-        Ok(Brokered::Upstream(result?))
+        Ok(Gated::Forward(provider))
     }
 
     fn service_token(
@@ -221,22 +295,8 @@ impl Broker {
     }
 }
 
-/// Continues the caller's W3C trace when it sent a valid `traceparent`, else starts one; the
-/// gateway's hop always gets its own span id.
-fn traceparent(headers: &http::HeaderMap, request_id: &str) -> String {
-    let span = &request_id[..16];
-    let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok());
-    if let Some(tp) = incoming {
-        let parts: Vec<&str> = tp.split('-').collect();
-        if let [version, trace, _, flags] = parts.as_slice()
-            && version.len() == 2
-            && trace.len() == 32
-            && flags.len() == 2
-            && trace.bytes().all(|b| b.is_ascii_hexdigit())
-            && *trace != "00000000000000000000000000000000"
-        {
-            return format!("00-{}-{span}-{flags}", trace.to_ascii_lowercase());
-        }
-    }
-    format!("00-{request_id}-{span}-01")
+/// What the gate decided.
+enum Gated {
+    Manifest(Arc<Manifest>),
+    Forward(Arc<crate::model::Provider>),
 }

@@ -1,9 +1,10 @@
-//! Forwarding one request: clean the headers (hop-by-hop, credentials, anything claiming an
-//! identity), add the service token, `X-Request-Id` and `traceparent`, stream the body both ways
-//! with a size bound, and pass WebSocket upgrades through.
+//! The broker's forwarding phase: the request (its headers already prepared by `request_headers`)
+//! goes to the provider's URI with a body-size bound and a response timeout; bodies stream both ways
+//! and WebSocket upgrades are spliced. The response's headers are filtered afterwards by
+//! `response_headers`.
 
 use super::client::{Body, BoxError, Upstreams};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header;
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -21,107 +22,13 @@ pub enum ProxyError {
     BadUri(String),
 }
 
-/// Headers that belong to one connection (RFC 9110 §7.6.1), never forwarded.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Header-name prefixes that claim who the caller is; only the service token may say that.
-const IDENTITY_PREFIXES: [&str; 12] = [
-    "x-forwarded-user",
-    "x-forwarded-email",
-    "x-forwarded-preferred-username",
-    "x-forwarded-groups",
-    "x-remote-",
-    "remote-user",
-    "x-user",
-    "x-auth",
-    "x-ucloud",
-    "ucloud-",
-    "x-principal",
-    "x-webauth",
-];
-
 pub struct Upstream<'a> {
     pub provider: &'a str,
     /// `{scheme}://{host}[:{port}]/ucloud/{id}/{path}[?query]`
     pub uri: String,
     pub production: bool,
-    /// `Bearer <service token>`, ready to send.
-    pub service_token: &'a HeaderValue,
-    pub request_id: &'a str,
-    pub traceparent: &'a str,
     pub response_timeout: Duration,
     pub max_body: u64,
-}
-
-/// Removes everything the provider must not see and adds what the gateway vouches for.
-pub fn prepare_headers(headers: &mut HeaderMap, up: &Upstream<'_>) -> Result<bool, ProxyError> {
-    let websocket = is_websocket_upgrade(headers);
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    let identity: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| IDENTITY_PREFIXES.iter().any(|p| n.as_str().starts_with(p)))
-        .cloned()
-        .collect();
-    for name in identity {
-        headers.remove(name);
-    }
-    for name in [
-        header::AUTHORIZATION,
-        header::COOKIE,
-        header::HOST,
-        header::FORWARDED,
-    ] {
-        headers.remove(name);
-    }
-    let value = |v: String| HeaderValue::try_from(v).map_err(|e| ProxyError::BadUri(e.to_string()));
-    headers.insert(header::AUTHORIZATION, up.service_token.clone());
-    headers.insert(
-        HeaderName::from_static("x-request-id"),
-        value(up.request_id.to_owned())?,
-    );
-    headers.insert(
-        HeaderName::from_static("traceparent"),
-        value(up.traceparent.to_owned())?,
-    );
-    if websocket {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    }
-    Ok(websocket)
-}
-
-pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    let has = |name, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
-    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
 
 /// Sends `request` (whose headers `prepare_headers` has cleaned) upstream and returns the response
@@ -145,7 +52,7 @@ where
     }
     let (mut parts, body) = request.into_parts();
     let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let websocket = is_websocket_upgrade(&parts.headers);
+    let websocket = super::request_headers::is_websocket_upgrade(&parts.headers);
     parts.uri = up
         .uri
         .parse::<Uri>()
@@ -175,13 +82,12 @@ where
         Ok(Err(e)) => return Err(classify(up, &e)),
         Ok(Ok(response)) => response,
     };
-    if websocket && response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_side) = on_upgrade {
-            let provider_side = hyper::upgrade::on(&mut response);
-            tokio::spawn(splice(client_side, provider_side));
-        }
-    } else {
-        strip_hop_by_hop(response.headers_mut());
+    if websocket
+        && response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_side) = on_upgrade
+    {
+        let provider_side = hyper::upgrade::on(&mut response);
+        tokio::spawn(splice(client_side, provider_side));
     }
     Ok(response)
 }
@@ -196,12 +102,6 @@ async fn splice(client: hyper::upgrade::OnUpgrade, provider: hyper::upgrade::OnU
     let mut provider = hyper_util::rt::TokioIo::new(provider);
     if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut provider).await {
         tracing::debug!(error = %e, "websocket relay ended");
-    }
-}
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    for name in HOP_BY_HOP {
-        headers.remove(name);
     }
 }
 
@@ -224,92 +124,5 @@ fn classify(up: &Upstream<'_>, e: &hyper_util::client::legacy::Error) -> ProxyEr
     ProxyError::Unreachable {
         provider: up.provider.to_owned(),
         cause,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spoofed_identity_and_credentials_never_reach_the_provider() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
-            ("authorization", "Bearer user-api-token"),
-            ("cookie", "gw_session=secret"),
-            ("x-forwarded-user", "root"),
-            ("x-remote-user", "root"),
-            ("remote-user", "root"),
-            ("x-ucloud-username", "root"),
-            ("ucloud-username", "root"),
-            ("x-auth-request-user", "root"),
-            ("x-principal", "root"),
-            ("x-request-id", "caller-chosen"),
-            ("connection", "keep-alive, x-secret-hop"),
-            ("x-secret-hop", "1"),
-            ("transfer-encoding", "chunked"),
-            ("content-type", "application/json"),
-            ("accept", "*/*"),
-        ] {
-            h.append(k, HeaderValue::from_static(v));
-        }
-        let up = Upstream {
-            provider: "hpc",
-            uri: "http://127.0.0.1/ucloud/hpc/x".into(),
-            production: false,
-            service_token: &HeaderValue::from_static("Bearer svc"),
-            request_id: "rid",
-            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-            response_timeout: Duration::from_secs(1),
-            max_body: 10,
-        };
-        assert!(!prepare_headers(&mut h, &up).unwrap());
-        let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
-        names.sort_unstable();
-        assert_eq!(
-            names,
-            [
-                "accept",
-                "authorization",
-                "content-type",
-                "traceparent",
-                "x-request-id"
-            ]
-        );
-        assert_eq!(h["authorization"], "Bearer svc");
-        assert_eq!(h["x-request-id"], "rid");
-    }
-
-    #[test]
-    fn websocket_upgrades_keep_their_upgrade_headers() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "connection",
-            HeaderValue::from_static("keep-alive, Upgrade"),
-        );
-        h.insert("upgrade", HeaderValue::from_static("websocket"));
-        h.insert(
-            "sec-websocket-key",
-            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
-        );
-        let up = Upstream {
-            provider: "hpc",
-            uri: String::new(),
-            production: false,
-            service_token: &HeaderValue::from_static("Bearer svc"),
-            request_id: "rid",
-            traceparent: "tp",
-            response_timeout: Duration::from_secs(1),
-            max_body: 10,
-        };
-        assert!(prepare_headers(&mut h, &up).unwrap());
-        assert_eq!(
-            (
-                h["connection"].to_str().unwrap(),
-                h["upgrade"].to_str().unwrap()
-            ),
-            ("upgrade", "websocket")
-        );
-        assert!(h.contains_key("sec-websocket-key"));
     }
 }

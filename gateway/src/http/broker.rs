@@ -1,19 +1,35 @@
-//! `ANY /ucloud/{id}/{path}`: extract the user and the optional `UCloud-Project`, hand the request
-//! to the broker, stream the answer back.
+//! `ANY /ucloud/{id}/{path}`: extract the user, the optional `UCloud-Project` and the peer address,
+//! hand the request as received to the broker, stream the answer back. Every answer, the
+//! provider's or a refusal, carries the request's `X-Request-Id`.
 
 use super::errors::ApiError;
 use super::extract::UserAuth;
 use crate::app::AppState;
-use crate::broker::{BrokerError, Brokered, Call, ProxyError};
+use crate::broker::{BrokerError, Brokered, Call, ProxyError, X_REQUEST_ID, request_id};
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use provider_kit::protocol::Problem;
+use std::net::SocketAddr;
 
 pub async fn broker(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
-    Path((provider, path)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let id = request_id(request.headers());
+    let mut response = match forward(&app, &user, &id, request).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    response.headers_mut().insert(X_REQUEST_ID, id);
+    response
+}
+
+async fn forward(
+    app: &AppState,
+    user: &crate::model::User,
+    request_id: &axum::http::HeaderValue,
     request: Request,
 ) -> Result<Response, ApiError> {
     let project = match request.headers().get("ucloud-project") {
@@ -26,16 +42,18 @@ pub async fn broker(
         ),
         None => None,
     };
-    let query = request.uri().query().map(str::to_owned);
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let call = Call {
-        user: &user,
-        provider: &provider,
-        path: &path,
-        query: query.as_deref(),
+        user,
         project: project.as_deref(),
+        peer,
+        request_id,
         request,
     };
-    match app.broker.handle(&app, call).await {
+    match app.broker.handle(app, call).await {
         Ok(Brokered::Manifest(manifest)) => {
             Ok(axum::Json(manifest.as_ref().clone()).into_response())
         }
@@ -82,6 +100,7 @@ impl From<BrokerError> for ApiError {
         let problem =
             |status, code: &str, title: &str| Problem::new(status, code, title, detail.clone());
         Self::Problem(Box::new(match e {
+            InvalidPath(_) => problem(400, "invalidPath", "Invalid path"),
             NoSuchProvider(_) | NotFound(_) => problem(404, "notFound", "Not found"),
             ProviderInactive { .. } => problem(403, "providerInactive", "Provider not active"),
             ManifestUnavailable(p) => {

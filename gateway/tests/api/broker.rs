@@ -36,7 +36,7 @@ async fn the_provider_sees_the_same_principal_as_api_me_and_never_the_callers_cr
         .header("x-forwarded-user", "root")
         .header("x-remote-user", "root")
         .header("ucloud-username", "root")
-        .header("x-request-id", "chosen-by-caller")
+        .header("x-request-id", "chosen by caller")
         .header(
             "traceparent",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -77,7 +77,10 @@ async fn the_provider_sees_the_same_principal_as_api_me_and_never_the_callers_cr
         !headers["authorization"].as_str().unwrap().contains(&owner),
         "the caller's token never reaches the provider"
     );
-    assert_ne!(headers["x-request-id"], "chosen-by-caller");
+    assert_ne!(
+        headers["x-request-id"], "chosen by caller",
+        "an id with spaces is replaced"
+    );
     let tp = headers["traceparent"].as_str().unwrap();
     assert!(
         tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && !tp.contains("00f067aa0ba902b7"),
@@ -407,4 +410,114 @@ async fn bodies_over_the_limit_are_refused_and_service_tokens_are_cached_per_key
         "{metrics}"
     );
     assert!(!metrics.contains(&owner));
+}
+
+/// A provider that records every brokered request exactly as it arrived (raw URI, headers) and
+/// answers with the status and headers a test chose: the double for the broker's attack tests.
+#[derive(Clone)]
+pub struct Recorder {
+    pub port: u16,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    answer: std::sync::Arc<std::sync::Mutex<Answer>>,
+    _stop: std::sync::Arc<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Status, headers and body of the recorder's next answers.
+type Answer = (u16, Vec<(String, String)>, String);
+
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub uri: String,
+    pub headers: axum::http::HeaderMap,
+}
+
+impl Recorder {
+    pub async fn start(id: &str, manifest: &'static str) -> Self {
+        use axum::response::IntoResponse;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
+        let answer = std::sync::Arc::new(std::sync::Mutex::new((
+            200u16,
+            Vec::<(String, String)>::new(),
+            "ok".to_owned(),
+        )));
+        let manifest_path = format!("/ucloud/{id}/manifest");
+        let (s, a) = (seen.clone(), answer.clone());
+        let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (s, a, manifest_path) = (s.clone(), a.clone(), manifest_path.clone());
+            async move {
+                if request.uri().path() == manifest_path {
+                    return ([("content-type", "application/yaml")], manifest).into_response();
+                }
+                s.lock().unwrap().push(Seen {
+                    uri: request.uri().to_string(),
+                    headers: request.headers().clone(),
+                });
+                let (status, headers, body) = a.lock().unwrap().clone();
+                let mut response =
+                    (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
+                let mut chosen = axum::http::HeaderMap::new();
+                for (k, v) in headers {
+                    chosen.append(
+                        axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                        v.parse().unwrap(),
+                    );
+                }
+                // Replaces axum's defaults (its text/plain) by what the test chose.
+                response.headers_mut().extend(chosen);
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Self {
+            port,
+            seen,
+            answer,
+            _stop: std::sync::Arc::new(tx),
+        }
+    }
+
+    /// The next answers: `status`, these headers, `body`.
+    pub fn answer(&self, status: u16, headers: &[(&str, &str)], body: &str) {
+        *self.answer.lock().unwrap() = (
+            status,
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body.to_owned(),
+        );
+    }
+
+    /// Every brokered request so far (the manifest fetch excluded).
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A gateway on `backend` with the test provider `dev` (owned by `owner`, whose API token is
+/// returned) served by a `Recorder`, its manifest fetched.
+pub async fn recorded_federation(
+    backend: Backend,
+    manifest: &'static str,
+) -> (TestApp, Recorder, String) {
+    let app = TestApp::spawn(backend).await;
+    let recorder = Recorder::start("dev", manifest).await;
+    let owner = app.user("owner", false).await;
+    let body = json!({ "id": "dev", "domain": "127.0.0.1", "https": false, "port": recorder.port, "env": "test" });
+    assert_eq!(
+        app.post(&owner, "/api/providers", body).await.0,
+        StatusCode::CREATED
+    );
+    let provider = app.app.registry.get_any("dev").await.unwrap();
+    app.app.manifests.refresh(&provider).await.unwrap();
+    (app, recorder, owner)
 }

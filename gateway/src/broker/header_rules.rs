@@ -1,0 +1,53 @@
+//! The vocabulary of the broker's two header tables (`request_headers`, `response_headers`): how a
+//! header name is matched, and when a rule applies. Names are compared as `http` stores them,
+//! lowercase, so matching allocates nothing.
+
+use http::HeaderName;
+
+/// How a rule names headers.
+#[derive(Debug, Clone, Copy)]
+pub enum Name {
+    Exact(&'static str),
+    /// Every header whose name starts with this (lowercase) text.
+    Prefix(&'static str),
+}
+
+impl Name {
+    pub fn matches(self, name: &HeaderName) -> bool {
+        match self {
+            Self::Exact(n) => name.as_str() == n,
+            Self::Prefix(p) => name.as_str().starts_with(p),
+        }
+    }
+}
+
+/// When a rule lets a header through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// Only on a WebSocket handshake: the upgrade request, or the provider's `101` answer.
+    WebSocketHandshake,
+}
+
+/// True when `name` is passed by `table` on this message.
+pub fn passes(table: &[(Name, When)], name: &HeaderName, handshake: bool) -> bool {
+    table
+        .iter()
+        .any(|(rule, when)| (*when == When::Always || handshake) && rule.matches(name))
+}
+
+/// Keeps only the headers `keep` accepts, in their order, without copying any name or value.
+pub fn retain(headers: &mut http::HeaderMap, mut keep: impl FnMut(&HeaderName) -> bool) {
+    let capacity = headers.len() + 8;
+    let old = std::mem::replace(headers, http::HeaderMap::with_capacity(capacity));
+    let mut current: Option<(HeaderName, bool)> = None;
+    for (name, value) in old {
+        if let Some(name) = name {
+            let kept = keep(&name);
+            current = Some((name, kept));
+        }
+        if let Some((name, true)) = &current {
+            headers.append(name, value);
+        }
+    }
+}

@@ -14,6 +14,7 @@ pub mod http;
 pub mod keys;
 pub mod manifests;
 pub mod model;
+pub mod outbound;
 pub mod projects;
 pub mod registry;
 pub mod secrets;

@@ -468,10 +468,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.providers.test_registration, TestRegistration::Owner);
         let example: Config = serde_yaml::from_str(Config::example()).unwrap();
-        assert_eq!(
-            example.providers.test_registration,
-            TestRegistration::Admin
-        );
+        assert_eq!(example.providers.test_registration, TestRegistration::Admin);
     }
 
     #[test]

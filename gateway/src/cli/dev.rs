@@ -248,7 +248,11 @@ fn manifest_path(data_dir: &Path) -> anyhow::Result<PathBuf> {
 /// Fetches the dev provider's manifest now instead of at the refresher's next round.
 async fn refresh_manifest(app: &AppState) {
     let refreshed = match app.registry.get_any(PROVIDER).await {
-        Ok(provider) => app.manifests.refresh(&provider).await.map_err(|e| e.to_string()),
+        Ok(provider) => app
+            .manifests
+            .refresh(&provider)
+            .await
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     match refreshed.and_then(|r| match r {

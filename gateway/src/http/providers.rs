@@ -80,10 +80,14 @@ pub async fn reload_manifest(
             p
         }
     };
-    let refreshed = app.manifests.refresh(&provider).await.map_err(|e| match e {
-        ManifestError::NotApproved(_) => ApiError::ProviderNotApproved(e.to_string()),
-        e => internal(e),
-    })?;
+    let refreshed = app
+        .manifests
+        .refresh(&provider)
+        .await
+        .map_err(|e| match e {
+            ManifestError::NotApproved(_) => ApiError::ProviderNotApproved(e.to_string()),
+            e => internal(e),
+        })?;
     match refreshed {
         Refreshed::Failed(
             error @ (FetchFailure::InvalidManifest(_) | FetchFailure::NotAManifest(_)),

@@ -181,9 +181,7 @@ impl Manifests {
                         record.fetched_at = Some(self.clock.now_ms());
                         Refreshed::Updated
                     }
-                    Err(errors) => {
-                        Refreshed::Failed(FetchFailure::from_manifest_errors(&errors))
-                    }
+                    Err(errors) => Refreshed::Failed(FetchFailure::from_manifest_errors(&errors)),
                 }
             }
             Err(failure) => Refreshed::Failed(failure),

@@ -142,7 +142,10 @@ mod tests {
         let refused = rule.check("hpc.example.org", loopback).unwrap_err();
         assert_eq!((refused.ip, refused.kind), (loopback.ip(), "loopback"));
         assert!(rule.check("intra.example.org", loopback).is_ok());
-        assert!(rule.check("hpc.example.org", "8.8.8.8:443".parse().unwrap()).is_ok());
+        assert!(
+            rule.check("hpc.example.org", "8.8.8.8:443".parse().unwrap())
+                .is_ok()
+        );
         assert!(AddressRule::Any.check("anything", loopback).is_ok());
     }
 }

@@ -193,5 +193,10 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         current = cause.source();
     }
     parts.dedup();
-    parts.join(": ").replace('\n', " ").chars().take(600).collect()
+    parts
+        .join(": ")
+        .replace('\n', " ")
+        .chars()
+        .take(600)
+        .collect()
 }

@@ -50,7 +50,10 @@ impl Dialer {
     async fn dial(self, uri: Uri) -> Result<TokioIo<TcpStream>, DialError> {
         let host = uri.host().ok_or(DialError::NoHost)?;
         // `[::1]` in a URL is `::1` to the resolver.
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
             443
         } else {

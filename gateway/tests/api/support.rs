@@ -145,7 +145,11 @@ impl TestApp {
     /// Approves a pending provider as an admin.
     pub async fn approve(&self, admin: &str, id: &str) {
         let (status, body) = self
-            .post(admin, &format!("/api/admin/providers/{id}/approve"), json!({}))
+            .post(
+                admin,
+                &format!("/api/admin/providers/{id}/approve"),
+                json!({}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }

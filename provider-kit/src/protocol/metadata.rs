@@ -229,9 +229,7 @@ fn check_domain(domain: &str, env: ProviderEnv) -> Result<(), MetadataError> {
 /// `0x7f.1`, `017700000001`), never a DNS name.
 fn ends_in_a_number(domain: &str) -> bool {
     let last = domain.rsplit('.').next().unwrap_or(domain);
-    let hex = last
-        .strip_prefix("0x")
-        .or_else(|| last.strip_prefix("0X"));
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
     match hex {
         Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
         None => last.bytes().all(|b| b.is_ascii_digit()),
@@ -331,7 +329,10 @@ mod tests {
             "hpc.0xzz",
             "x1",
         ] {
-            assert!(ProviderMetadata::new("hpc", name, true, None, p).is_ok(), "{name}");
+            assert!(
+                ProviderMetadata::new("hpc", name, true, None, p).is_ok(),
+                "{name}"
+            );
         }
         let err = ProviderMetadata::new("hpc", "127.1", true, None, p)
             .unwrap_err()

@@ -34,8 +34,12 @@ fn closed_port() -> u16 {
 }
 
 async fn reload(app: &TestApp, token: &str, id: &str) -> (StatusCode, Value) {
-    app.post(token, &format!("/api/providers/{id}/manifest/reload"), json!({}))
-        .await
+    app.post(
+        token,
+        &format!("/api/providers/{id}/manifest/reload"),
+        json!({}),
+    )
+    .await
 }
 
 async fn the_owner_cannot_tell_a_closed_port_from_one_that_hangs_up(backend: Backend) {
@@ -43,19 +47,32 @@ async fn the_owner_cannot_tell_a_closed_port_from_one_that_hangs_up(backend: Bac
     let owner = app.user("owner", false).await;
     let (open, accepted) = hang_up_port().await;
     for (id, port) in [("scan-closed", closed_port()), ("scan-open", open)] {
-        let body = json!({ "id": id, "domain": "127.0.0.1", "https": false, "port": port, "env": "test" });
-        assert_eq!(app.post(&owner, "/api/providers", body).await.0, StatusCode::CREATED);
+        let body =
+            json!({ "id": id, "domain": "127.0.0.1", "https": false, "port": port, "env": "test" });
+        assert_eq!(
+            app.post(&owner, "/api/providers", body).await.0,
+            StatusCode::CREATED
+        );
     }
     let (closed_status, closed) = reload(&app, &owner, "scan-closed").await;
     let (open_status, opened) = reload(&app, &owner, "scan-open").await;
-    assert!(accepted.load(Ordering::SeqCst) >= 1, "the open port was dialled");
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 1,
+        "the open port was dialled"
+    );
     assert_eq!(closed_status, StatusCode::BAD_GATEWAY, "{closed}");
     assert_eq!(open_status, closed_status, "{opened}");
-    assert_eq!(opened["detail"], closed["detail"], "the answer is the same for both ports");
+    assert_eq!(
+        opened["detail"], closed["detail"],
+        "the answer is the same for both ports"
+    );
     let detail = closed["detail"].as_str().unwrap();
     assert!(detail.starts_with("unreachable: "), "{detail}");
     for raw in ["os error", "refused", "closed", "connection", "tcp"] {
-        assert!(!detail.to_lowercase().contains(raw), "raw socket text {raw:?}: {detail}");
+        assert!(
+            !detail.to_lowercase().contains(raw),
+            "raw socket text {raw:?}: {detail}"
+        );
     }
     let (_, a) = app.get(&owner, "/api/providers/scan-closed").await;
     let (_, b) = app.get(&owner, "/api/providers/scan-open").await;
@@ -87,7 +104,10 @@ async fn numeric_ipv4_spellings_are_refused_as_production_domains(backend: Backe
         assert_eq!(status, StatusCode::BAD_REQUEST, "{domain}: {problem}");
         assert_eq!(problem["code"], "invalidInput");
         let detail = problem["detail"].as_str().unwrap();
-        assert!(detail.contains("domain") && detail.contains(domain), "{detail}");
+        assert!(
+            detail.contains("domain") && detail.contains(domain),
+            "{detail}"
+        );
     }
     let admin = app.user("root", true).await;
     let (_, all) = app.get(&admin, "/api/providers").await;
@@ -119,14 +139,20 @@ async fn a_production_provider_is_not_fetched_before_an_admin_approves_it(backen
     let owner = app.user("owner", false).await;
     let body = json!({ "id": "hpc", "domain": "localhost", "https": true, "port": double.port, "env": "production" });
     let (status, reg) = app.post(&owner, "/api/providers", body).await;
-    assert_eq!((status, reg["status"].as_str()), (StatusCode::CREATED, Some("pendingApproval")));
+    assert_eq!(
+        (status, reg["status"].as_str()),
+        (StatusCode::CREATED, Some("pendingApproval"))
+    );
 
     // Neither the refresher nor the owner's reload calls the provider while it is pending.
     app.app.manifests.refresh_due().await.unwrap();
     let (status, problem) = reload(&app, &owner, "hpc").await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["code"], "providerNotApproved");
-    assert!(problem["detail"].as_str().unwrap().contains("approv"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("approv"),
+        "{problem}"
+    );
     assert_eq!(double.hits(), 0, "the provider was called before approval");
 
     // Approved: the next refresher round fetches it.
@@ -148,7 +174,10 @@ async fn a_production_domain_resolving_to_loopback_is_refused_at_connect(backend
     let owner = app.user("owner", false).await;
     let admin = app.user("root", true).await;
     let body = json!({ "id": "hpc", "domain": "localhost", "https": true, "port": port, "env": "production" });
-    assert_eq!(app.post(&owner, "/api/providers", body).await.0, StatusCode::CREATED);
+    assert_eq!(
+        app.post(&owner, "/api/providers", body).await.0,
+        StatusCode::CREATED
+    );
     app.approve(&admin, "hpc").await;
 
     // The manifest fetcher refuses the address and says why, in its class.
@@ -167,13 +196,21 @@ async fn a_production_domain_resolving_to_loopback_is_refused_at_connect(backend
         next_fetch_at: i64::MAX,
         ..ManifestRecord::default()
     };
-    app.app.store.save_manifest_record("hpc", &record).await.unwrap();
+    app.app
+        .store
+        .save_manifest_record("hpc", &record)
+        .await
+        .unwrap();
     app.app.manifests.reload_from_store().await.unwrap();
     let user = app.user("alice", false).await;
     let (status, problem) = app.get(&user, "/ucloud/hpc/storage/files").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
     assert_eq!(problem["code"], "providerUnreachable");
-    assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing connected to loopback");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "nothing connected to loopback"
+    );
 }
 on_both_backends!(
     a_production_domain_resolving_to_loopback_is_refused_at_connect_,
@@ -200,7 +237,11 @@ async fn the_broker_client_refuses_loopback_ip_spellings_at_connect_time() {
         let result = upstreams.production.request(request).await;
         assert!(result.is_err(), "{host}");
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 0, "a connection reached loopback");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "a connection reached loopback"
+    );
 }
 
 #[tokio::test]
@@ -214,11 +255,18 @@ async fn by_default_only_an_admin_may_register_a_test_provider() {
     let (status, problem) = app.post(&user, "/api/providers", body.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_eq!(problem["code"], "testRegistrationRestricted");
-    assert!(problem["detail"].as_str().unwrap().contains("admin"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("admin"),
+        "{problem}"
+    );
     let admin = app.user("root", true).await;
     let (status, registered) = app.post(&admin, "/api/providers", body).await;
     assert_eq!(status, StatusCode::CREATED, "{registered}");
     // A production provider is still anyone's to register (an admin approves it).
-    let production = json!({ "id": "hpc", "domain": "hpc.example.org", "https": true, "env": "production" });
-    assert_eq!(app.post(&user, "/api/providers", production).await.0, StatusCode::CREATED);
+    let production =
+        json!({ "id": "hpc", "domain": "hpc.example.org", "https": true, "env": "production" });
+    assert_eq!(
+        app.post(&user, "/api/providers", production).await.0,
+        StatusCode::CREATED
+    );
 }

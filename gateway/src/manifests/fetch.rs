@@ -147,3 +147,45 @@ impl Fetcher {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provider_kit::protocol::Manifest;
+
+    #[test]
+    fn every_failure_reads_as_its_wire_class_first() {
+        let failures = [
+            FetchFailure::Unreachable("x".into()),
+            FetchFailure::Timeout { ms: 5 },
+            FetchFailure::Tls("x"),
+            FetchFailure::HttpStatus(503),
+            FetchFailure::NotAManifest("x".into()),
+            FetchFailure::InvalidManifest("x".into()),
+        ];
+        for failure in failures {
+            assert!(
+                failure.to_string().starts_with(failure.class()),
+                "{failure}"
+            );
+        }
+        assert!(
+            FetchFailure::HttpStatus(503)
+                .to_string()
+                .starts_with("httpStatus 503: ")
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_no_manifest_at_all_is_told_apart_from_one_with_wrong_values() {
+        let html = Manifest::parse(b"<html>", Some("text/html")).unwrap_err();
+        assert_eq!(
+            FetchFailure::from_manifest_errors(&html).class(),
+            "notAManifest"
+        );
+        let wrong = Manifest::from_yaml("users: [1, 2]\n").unwrap_err();
+        let failure = FetchFailure::from_manifest_errors(&wrong);
+        assert_eq!(failure.class(), "invalidManifest");
+        assert!(failure.to_string().contains("users"), "{failure}");
+    }
+}

@@ -107,7 +107,11 @@ impl App {
             accounting: Accounting::new(store.clone(), clock.clone()),
             projects: Projects::new(store.clone(), clock.clone()),
             audit: Audit::new(store.clone(), clock.clone()),
-            registry: Registry::new(store.clone(), clock.clone()),
+            registry: Registry::new(
+                store.clone(),
+                clock.clone(),
+                config.providers.test_registration,
+            ),
             tokens,
             manifests: Arc::new(manifests),
             issuer,

@@ -40,6 +40,8 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::netaddr::IpNet>,
     /// Throttling of failed sign-ins (SPEC §7).
     pub sign_in: SignInConfig,
+    /// Who may register which providers.
+    pub providers: ProvidersConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -140,6 +142,35 @@ impl Default for ManifestConfig {
     }
 }
 
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvidersConfig {
+    /// Who may register a test provider (one that may point at any address, loopback included).
+    pub test_registration: TestRegistration,
+}
+
+/// Who may register a test provider (SPEC §1): `gateway serve` defaults to admins only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestRegistration {
+    /// Any signed-in user, who becomes its owner (`gateway dev`).
+    Owner,
+    /// Admins only.
+    #[default]
+    Admin,
+}
+
+impl std::str::FromStr for TestRegistration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            other => Err(format!("{other:?} must be owner or admin")),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -158,6 +189,7 @@ impl Default for Config {
             broker: BrokerConfig::default(),
             trusted_proxies: Vec::new(),
             sign_in: SignInConfig::default(),
+            providers: ProvidersConfig::default(),
         }
     }
 }
@@ -268,6 +300,11 @@ impl Config {
             &mut b.response_timeout_ms,
         )?;
         parse_env(&env, "GATEWAY_BROKER_MAX_BODY_BYTES", &mut b.max_body_bytes)?;
+        parse_env(
+            &env,
+            "GATEWAY_PROVIDERS_TEST_REGISTRATION",
+            &mut config.providers.test_registration,
+        )?;
         let m = &mut config.manifest;
         parse_env(&env, "GATEWAY_MANIFEST_REFRESH_SECS", &mut m.refresh_secs)?;
         parse_env(&env, "GATEWAY_MANIFEST_RETRY_SECS", &mut m.retry_secs)?;
@@ -476,6 +513,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("database_url"), "{err}");
+        let err = Config::load(None, |k| {
+            (k == "GATEWAY_PROVIDERS_TEST_REGISTRATION").then(|| "anyone".into())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("GATEWAY_PROVIDERS_TEST_REGISTRATION"), "{err}");
+    }
+
+    #[test]
+    fn only_admins_register_test_providers_unless_the_operator_says_owner() {
+        let c = Config::load(None, |_| None).unwrap();
+        assert_eq!(c.providers.test_registration, TestRegistration::Admin);
+        let c = Config::load(None, |k| {
+            (k == "GATEWAY_PROVIDERS_TEST_REGISTRATION").then(|| "owner".into())
+        })
+        .unwrap();
+        assert_eq!(c.providers.test_registration, TestRegistration::Owner);
+        let example: Config = serde_yaml::from_str(Config::example()).unwrap();
+        assert_eq!(example.providers.test_registration, TestRegistration::Admin);
     }
 
     #[test]

@@ -34,7 +34,9 @@ impl Gateway {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GATEWAY_DATA_DIR", &self.data.0)
             .env("GATEWAY_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("GATEWAY_LOG", "info");
+            .env("GATEWAY_LOG", "info")
+            // The e2e tests register test providers as plain users (`serve` defaults to admin).
+            .env("GATEWAY_PROVIDERS_TEST_REGISTRATION", "owner");
         if let Some(url) = &self.database_url {
             c.env("GATEWAY_DATABASE_URL", url);
         }

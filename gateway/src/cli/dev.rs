@@ -40,6 +40,8 @@ pub async fn dev(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    // The dev provider is a test provider owned by the demo user (SPEC §1: `gateway dev` uses owner).
+    config.providers.test_registration = crate::config::TestRegistration::Owner;
     // Both ports first, so a taken one is reported before anything is made.
     let gateway_listener = bind(
         &config.listen,
@@ -253,8 +255,11 @@ async fn refresh_manifest(app: &AppState) {
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    match refreshed {
-        Ok(crate::manifests::Refreshed::Failed(error)) | Err(error) => {
+    match refreshed.and_then(|r| match r {
+        crate::manifests::Refreshed::Failed(failure) => Err(failure.to_string()),
+        done => Ok(done),
+    }) {
+        Err(error) => {
             tracing::warn!(%error, "the dev provider's manifest could not be fetched yet; the refresher retries")
         }
         Ok(_) => tracing::info!(provider = PROVIDER, "manifest fetched"),

@@ -334,18 +334,14 @@ impl Connections {
         let body = serde_json::json!({ "username": user.username });
         match self
             .http
-            .for_provider(&provider.metadata)
-            .post(&url)
-            .bearer_auth(token)
-            .json(&body)
-            .send()
+            .post_json(&provider.metadata, &url, &token, &body)
             .await
         {
-            Ok(r) if r.status().is_success() => {
+            Ok(r) if r.status.is_success() => {
                 tracing::info!(provider = %id, user = %user.username, "provider told of disconnection")
             }
             Ok(r) => {
-                tracing::warn!(provider = %id, status = r.status().as_u16(), "provider refused the unlink call")
+                tracing::warn!(provider = %id, status = r.status.as_u16(), "provider refused the unlink call")
             }
             Err(e) => {
                 tracing::warn!(provider = %id, error = %e, "provider unreachable for the unlink call")

@@ -35,6 +35,12 @@ pub enum ApiError {
     ManifestUnavailable(String),
     #[error("{0}")]
     InvalidTransition(String),
+    /// 409: a production provider's manifest is not fetched before an admin approves it.
+    #[error("{0}")]
+    ProviderNotApproved(String),
+    /// 403: the operator lets only admins register test providers.
+    #[error("{0}")]
+    TestRegistrationRestricted(String),
     /// 402 with `balance` (and `duplicate`) members: nothing was taken.
     #[error("the wallet holds {balance} units and the charge needs {units}; nothing was taken")]
     InsufficientFunds {
@@ -102,6 +108,16 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "invalidTransition",
                 "Invalid state change",
+            ),
+            ProviderNotApproved(_) => (
+                StatusCode::CONFLICT,
+                "providerNotApproved",
+                "Provider not approved",
+            ),
+            TestRegistrationRestricted(_) => (
+                StatusCode::FORBIDDEN,
+                "testRegistrationRestricted",
+                "Test provider registration restricted",
             ),
             InsufficientFunds { .. } => (
                 StatusCode::PAYMENT_REQUIRED,
@@ -244,6 +260,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::Duplicate(_) => Self::Conflict(e.to_string()),
             RegistryError::NotFound(_) => Self::NotFound(e.to_string()),
             RegistryError::InvalidTransition { .. } => Self::InvalidTransition(e.to_string()),
+            RegistryError::TestRegistrationRestricted => {
+                Self::TestRegistrationRestricted(e.to_string())
+            }
             RegistryError::Store(_) => Self::Internal(e.to_string()),
         }
     }
@@ -323,6 +342,16 @@ mod tests {
                 "tooManyAttempts",
             ),
             (ApiError::CrossOriginRequest, 403, "crossOriginRequest"),
+            (
+                ApiError::ProviderNotApproved("x".into()),
+                409,
+                "providerNotApproved",
+            ),
+            (
+                ApiError::TestRegistrationRestricted("x".into()),
+                403,
+                "testRegistrationRestricted",
+            ),
             (ApiError::Internal("x".into()), 500, "internalError"),
         ];
         for (error, status, code) in cases {

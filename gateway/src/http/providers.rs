@@ -5,7 +5,7 @@ use super::errors::ApiError;
 use super::extract::{JsonBody, ProviderOrUser, UserAuth};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::manifests::{Cached, Refreshed};
+use crate::manifests::{Cached, FetchFailure, ManifestError, Refreshed};
 use crate::model::{Provider, Role, User};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -80,11 +80,19 @@ pub async fn reload_manifest(
             p
         }
     };
-    match app.manifests.refresh(&provider).await.map_err(internal)? {
-        Refreshed::Failed(error) if error.starts_with("invalid manifest") => {
-            Err(ApiError::InvalidManifest(error))
-        }
-        Refreshed::Failed(error) => Err(ApiError::ManifestUnavailable(error)),
+    let refreshed = app
+        .manifests
+        .refresh(&provider)
+        .await
+        .map_err(|e| match e {
+            ManifestError::NotApproved(_) => ApiError::ProviderNotApproved(e.to_string()),
+            e => internal(e),
+        })?;
+    match refreshed {
+        Refreshed::Failed(
+            error @ (FetchFailure::InvalidManifest(_) | FetchFailure::NotAManifest(_)),
+        ) => Err(ApiError::InvalidManifest(error.to_string())),
+        Refreshed::Failed(error) => Err(ApiError::ManifestUnavailable(error.to_string())),
         outcome => {
             let status = app.manifests.status(&id).await.map_err(internal)?;
             let mut body = view(&provider, &status, true);

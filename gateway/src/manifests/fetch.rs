@@ -1,24 +1,74 @@
-//! One manifest fetch: `GET {namespace}/manifest` with a service token, over rustls, no redirects,
-//! bounded in time and size, conditional on the last ETag. Production providers go through a client
-//! that speaks only HTTPS and only to public addresses.
+//! One manifest fetch: `GET {namespace}/manifest` with a service token through the outbound
+//! policy's clients (no redirects, HTTPS only and public addresses for production providers),
+//! bounded in time and size, conditional on the last ETag. A failure is a [`FetchFailure`]: its
+//! class and a detail the owner may see, never raw socket or resolver text.
 
-use super::guard::PublicOnlyResolver;
 use crate::config::ManifestConfig;
-use provider_kit::protocol::{MAX_MANIFEST_BYTES, ProviderEnv, ProviderMetadata};
+use crate::outbound::{Bounds, CallError, OutboundConfig, ProviderClients, call};
+use http::{Method, StatusCode, header};
+use provider_kit::protocol::{MAX_MANIFEST_BYTES, ManifestErrors, ProviderMetadata};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("cannot reach {url}: {cause}")]
-    Unreachable { url: String, cause: String },
-    #[error("{url} did not answer within {ms} ms")]
-    Timeout { url: String, ms: u64 },
-    #[error("{url} answered HTTP {status}")]
-    Status { url: String, status: u16 },
-    #[error("{url} sent more than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
     #[error("manifest fetching is misconfigured: {0}")]
     Config(String),
+}
+
+/// Why a fetch gave no new manifest (SPEC §1), shown to the owner as `{class}: {detail}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchFailure {
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("timeout: the provider did not answer within {ms} ms")]
+    Timeout { ms: u128 },
+    #[error("tls: {0}")]
+    Tls(&'static str),
+    #[error("httpStatus {0}: the provider answered HTTP {0}")]
+    HttpStatus(u16),
+    #[error("notAManifest: {0}")]
+    NotAManifest(String),
+    /// The paths and what is wrong at each.
+    #[error("invalidManifest: {0}")]
+    InvalidManifest(String),
+}
+
+impl FetchFailure {
+    /// The class's wire name.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "unreachable",
+            Self::Timeout { .. } => "timeout",
+            Self::Tls(_) => "tls",
+            Self::HttpStatus(_) => "httpStatus",
+            Self::NotAManifest(_) => "notAManifest",
+            Self::InvalidManifest(_) => "invalidManifest",
+        }
+    }
+
+    /// A body that parsed to errors: about the document as a whole (not YAML or JSON, not a
+    /// mapping, wrong content type) it is not a manifest; otherwise the paths are named.
+    pub fn from_manifest_errors(errors: &ManifestErrors) -> Self {
+        if errors.errors().iter().all(|e| e.path.is_empty()) {
+            Self::NotAManifest(errors.to_string())
+        } else {
+            Self::InvalidManifest(errors.to_string())
+        }
+    }
+
+    fn from_call(error: CallError, limit: usize) -> Self {
+        match error {
+            CallError::Forbidden(forbidden) => Self::Unreachable(forbidden.to_string()),
+            CallError::Timeout { ms } => Self::Timeout { ms },
+            CallError::Tls(why) => Self::Tls(why),
+            CallError::TooLarge { .. } => {
+                Self::NotAManifest(format!("the provider sent more than {limit} bytes"))
+            }
+            CallError::Unreachable | CallError::BadRequest(_) => {
+                Self::Unreachable("the provider could not be reached".into())
+            }
+        }
+    }
 }
 
 pub enum Fetched {
@@ -30,61 +80,22 @@ pub enum Fetched {
     },
 }
 
-/// The gateway's clients for calls it makes to providers on its own behalf (manifests, unlink):
-/// production providers only over HTTPS and only at public addresses; both trust the extra roots
-/// and never follow redirects.
-#[derive(Clone)]
-pub struct ProviderClients {
-    production: reqwest::Client,
-    test: reqwest::Client,
-}
-
-impl ProviderClients {
-    pub fn for_provider(&self, metadata: &ProviderMetadata) -> &reqwest::Client {
-        match metadata.env {
-            ProviderEnv::Production => &self.production,
-            ProviderEnv::Test => &self.test,
-        }
-    }
-}
-
 pub struct Fetcher {
     clients: ProviderClients,
-    timeout_ms: u64,
+    timeout: Duration,
 }
 
 impl Fetcher {
     pub fn new(config: &ManifestConfig) -> Result<Self, FetchError> {
-        let mut roots = Vec::new();
-        for path in &config.extra_roots {
-            let pem = std::fs::read(path)
-                .map_err(|e| FetchError::Config(format!("extra root {}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| FetchError::Config(format!("extra root {}: {e}", path.display())))?;
-            roots.extend(certs);
-        }
-        let base = || {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-                .timeout(Duration::from_millis(config.timeout_ms))
-                .no_proxy()
-                .user_agent(concat!("ucloud-gateway/", env!("CARGO_PKG_VERSION")))
-                .tls_certs_merge(roots.clone())
-        };
-        let production = base()
-            .https_only(true)
-            .dns_resolver(PublicOnlyResolver::new(
-                config.allow_private.iter().cloned(),
-            ))
-            .build()
-            .map_err(|e| FetchError::Config(e.to_string()))?;
-        let test = base()
-            .build()
-            .map_err(|e| FetchError::Config(e.to_string()))?;
+        let clients = ProviderClients::new(&OutboundConfig {
+            extra_roots: config.extra_roots.clone(),
+            allow_private: config.allow_private.clone(),
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+        })
+        .map_err(FetchError::Config)?;
         Ok(Self {
-            clients: ProviderClients { production, test },
-            timeout_ms: config.timeout_ms,
+            clients,
+            timeout: Duration::from_millis(config.timeout_ms),
         })
     }
 
@@ -98,94 +109,83 @@ impl Fetcher {
         metadata: &ProviderMetadata,
         service_token: &str,
         etag: Option<&str>,
-    ) -> Result<Fetched, FetchError> {
+    ) -> Result<Fetched, FetchFailure> {
         let url = format!("{}/manifest", metadata.namespace_url());
-        let client = self.clients.for_provider(metadata);
-        let mut request = client.get(&url).bearer_auth(service_token).header(
-            reqwest::header::ACCEPT,
-            "application/yaml, application/json;q=0.9",
-        );
+        let mut headers = vec![(header::ACCEPT, "application/yaml, application/json;q=0.9")];
         if let Some(etag) = etag {
-            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+            headers.push((header::IF_NONE_MATCH, etag));
         }
-        let mut response = request.send().await.map_err(|e| self.classify(&url, &e))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_MODIFIED {
+        let failed = |e| FetchFailure::from_call(e, MAX_MANIFEST_BYTES);
+        let request =
+            call::request(Method::GET, &url, service_token, &headers, None).map_err(failed)?;
+        let bounds = Bounds {
+            timeout: self.timeout,
+            max_body: MAX_MANIFEST_BYTES,
+        };
+        let reply = self
+            .clients
+            .call(metadata, request, bounds)
+            .await
+            .map_err(failed)?;
+        if reply.status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
-        if !status.is_success() {
-            return Err(FetchError::Status {
-                url,
-                status: status.as_u16(),
-            });
+        if !reply.status.is_success() {
+            return Err(FetchFailure::HttpStatus(reply.status.as_u16()));
         }
         let header = |name| {
-            response
-                .headers()
+            reply
+                .headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let content_type = header(reqwest::header::CONTENT_TYPE);
-        let etag = header(reqwest::header::ETAG);
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_BYTES as u64)
-        {
-            return Err(FetchError::TooLarge {
-                url,
-                limit: MAX_MANIFEST_BYTES,
-            });
-        }
-        // Read chunk by chunk so a provider that lies about (or omits) its length is cut off at the limit.
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.classify(&url, &e))?
-        {
-            if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
-                return Err(FetchError::TooLarge {
-                    url,
-                    limit: MAX_MANIFEST_BYTES,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
         Ok(Fetched::Body {
-            bytes,
-            content_type,
-            etag,
+            content_type: header(header::CONTENT_TYPE),
+            etag: header(header::ETAG),
+            bytes: reply.body.to_vec(),
         })
-    }
-
-    fn classify(&self, url: &str, e: &reqwest::Error) -> FetchError {
-        if e.is_timeout() {
-            return FetchError::Timeout {
-                url: url.to_owned(),
-                ms: self.timeout_ms,
-            };
-        }
-        FetchError::Unreachable {
-            url: url.to_owned(),
-            cause: innermost(e),
-        }
     }
 }
 
-/// The causes behind an error (reqwest's own text is generic), on one bounded line.
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = Vec::new();
-    let mut current = e.source();
-    while let Some(cause) = current {
-        parts.push(cause.to_string());
-        current = cause.source();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provider_kit::protocol::Manifest;
+
+    #[test]
+    fn every_failure_reads_as_its_wire_class_first() {
+        let failures = [
+            FetchFailure::Unreachable("x".into()),
+            FetchFailure::Timeout { ms: 5 },
+            FetchFailure::Tls("x"),
+            FetchFailure::HttpStatus(503),
+            FetchFailure::NotAManifest("x".into()),
+            FetchFailure::InvalidManifest("x".into()),
+        ];
+        for failure in failures {
+            assert!(
+                failure.to_string().starts_with(failure.class()),
+                "{failure}"
+            );
+        }
+        assert!(
+            FetchFailure::HttpStatus(503)
+                .to_string()
+                .starts_with("httpStatus 503: ")
+        );
     }
-    parts.dedup();
-    let text = if parts.is_empty() {
-        e.to_string()
-    } else {
-        parts.join(": ")
-    };
-    text.replace('\n', " ").chars().take(400).collect()
+
+    #[test]
+    fn a_body_that_is_no_manifest_at_all_is_told_apart_from_one_with_wrong_values() {
+        let html = Manifest::parse(b"<html>", Some("text/html")).unwrap_err();
+        assert_eq!(
+            FetchFailure::from_manifest_errors(&html).class(),
+            "notAManifest"
+        );
+        let wrong = Manifest::from_yaml("users: [1, 2]\n").unwrap_err();
+        let failure = FetchFailure::from_manifest_errors(&wrong);
+        assert_eq!(failure.class(), "invalidManifest");
+        assert!(failure.to_string().contains("users"), "{failure}");
+    }
 }

@@ -1,15 +1,16 @@
 //! The gateway's view of what each provider offers (SPEC §1): manifests fetched, validated, cached
 //! and refreshed. An invalid manifest never replaces the last valid one; failures back off
-//! exponentially; the broker reads the in-memory cache without touching the database.
+//! exponentially; the broker reads the in-memory cache without touching the database. A production
+//! provider is fetched only once an admin has approved it.
 
 mod fetch;
-pub mod guard;
 
-pub use fetch::{FetchError, Fetched, Fetcher, ProviderClients};
+pub use crate::outbound::ProviderClients;
+pub use fetch::{FetchError, FetchFailure, Fetched, Fetcher};
 
 use crate::clock::SharedClock;
 use crate::config::ManifestConfig;
-use crate::model::{ManifestRecord, Provider};
+use crate::model::{ManifestRecord, Provider, ProviderStatus};
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 use provider_kit::protocol::Manifest;
@@ -25,7 +26,7 @@ pub enum Refreshed {
     /// The provider answered 304: the cached manifest is still current.
     NotModified,
     /// The fetch or the manifest failed; the previous manifest (if any) stays.
-    Failed(String),
+    Failed(FetchFailure),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,16 @@ pub enum ManifestError {
     Store(#[from] StoreError),
     #[error("signing the service token: {0}")]
     Token(String),
+    #[error(
+        "provider {0} is pending approval; its manifest is fetched once an admin has approved it"
+    )]
+    NotApproved(String),
+}
+
+/// Whether the gateway may call `provider` for its manifest: not a production provider that no
+/// admin has approved yet (its domain is unvetted).
+pub fn may_fetch(provider: &Provider) -> bool {
+    provider.is_test() || provider.status != ProviderStatus::PendingApproval
 }
 
 /// Counters for `/metrics` and for tests that must see what did (not) happen.
@@ -121,7 +132,9 @@ impl Manifests {
             .await?;
         let mut providers = Vec::with_capacity(due.len());
         for id in &due {
-            if let Some(p) = self.store.provider(id).await? {
+            if let Some(p) = self.store.provider(id).await?
+                && may_fetch(&p)
+            {
                 providers.push(p);
             }
         }
@@ -139,6 +152,9 @@ impl Manifests {
     /// Fetches one provider's manifest now and records the outcome.
     pub async fn refresh(&self, provider: &Provider) -> Result<Refreshed, ManifestError> {
         let id = provider.metadata.id.as_str();
+        if !may_fetch(provider) {
+            return Err(ManifestError::NotApproved(id.to_owned()));
+        }
         let mut record = self.status(id).await?.record.clone();
         let token = self
             .tokens
@@ -165,10 +181,10 @@ impl Manifests {
                         record.fetched_at = Some(self.clock.now_ms());
                         Refreshed::Updated
                     }
-                    Err(errors) => Refreshed::Failed(format!("invalid manifest: {errors}")),
+                    Err(errors) => Refreshed::Failed(FetchFailure::from_manifest_errors(&errors)),
                 }
             }
-            Err(e) => Refreshed::Failed(e.to_string()),
+            Err(failure) => Refreshed::Failed(failure),
         };
         let now = self.clock.now_ms();
         record.checked_at = Some(now);
@@ -176,9 +192,9 @@ impl Manifests {
             Refreshed::Failed(error) => {
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 record.failures += 1;
-                record.last_error = Some(error.clone());
+                record.last_error = Some(error.to_string());
                 record.next_fetch_at = now + self.backoff_ms(record.failures);
-                tracing::warn!(provider = %id, %error, failures = record.failures, "manifest not updated");
+                tracing::warn!(provider = %id, class = error.class(), %error, failures = record.failures, "manifest not updated");
             }
             _ => {
                 record.failures = 0;

@@ -1,7 +1,9 @@
 //! Provider registration and lifecycle (SPEC §1): immutable metadata, approval, suspension,
-//! refresh-token rotation and revocation, and who may see which provider.
+//! refresh-token rotation and revocation, who may register a test provider, and who may see which
+//! provider.
 
 use crate::clock::SharedClock;
+use crate::config::TestRegistration;
 use crate::model::{Provider, ProviderStatus, Role, User};
 use crate::secrets::{REFRESH_TOKEN_PREFIX, Secret};
 use crate::store::{Store, StoreError};
@@ -21,6 +23,10 @@ pub enum RegistryError {
         status: &'static str,
         action: &'static str,
     },
+    #[error(
+        "only an admin may register a test provider on this gateway (a test provider may point at any address); ask an admin to register it, or register it as env: production"
+    )]
+    TestRegistrationRestricted,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -48,16 +54,18 @@ impl Action {
 pub struct Registry {
     store: Store,
     clock: SharedClock,
+    test_registration: TestRegistration,
     /// Providers by id for the broker's hot path; changed here at once, re-read from the database
     /// by `reload_cache` so other replicas' changes arrive within one refresher poll.
     cache: Arc<RwLock<HashMap<String, Arc<Provider>>>>,
 }
 
 impl Registry {
-    pub fn new(store: Store, clock: SharedClock) -> Self {
+    pub fn new(store: Store, clock: SharedClock, test_registration: TestRegistration) -> Self {
         Self {
             store,
             clock,
+            test_registration,
             cache: Arc::default(),
         }
     }
@@ -98,6 +106,12 @@ impl Registry {
         owner: &User,
         metadata: ProviderMetadata,
     ) -> Result<(Provider, Secret), RegistryError> {
+        if metadata.env == ProviderEnv::Test
+            && self.test_registration == TestRegistration::Admin
+            && owner.role != Role::Admin
+        {
+            return Err(RegistryError::TestRegistrationRestricted);
+        }
         let status = match metadata.env {
             ProviderEnv::Test => ProviderStatus::Active,
             ProviderEnv::Production => ProviderStatus::PendingApproval,

@@ -79,11 +79,12 @@ impl Store {
         Ok(())
     }
 
-    /// Providers (not suspended) whose manifest is due: never fetched, or `next_fetch_at` passed.
+    /// Active providers (approved, not suspended) whose manifest is due: never fetched, or
+    /// `next_fetch_at` passed.
     pub async fn providers_due_for_manifest(&self, now: i64) -> StoreResult<Vec<String>> {
         let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT p.id FROM providers p LEFT JOIN provider_manifests m ON m.provider_id = p.id \
-             WHERE p.status <> 'suspended' AND (m.provider_id IS NULL OR m.next_fetch_at <= $1) ORDER BY p.id")
+             WHERE p.status = 'active' AND (m.provider_id IS NULL OR m.next_fetch_at <= $1) ORDER BY p.id")
             .bind(now)
             .fetch_all(pool)
             .await?);

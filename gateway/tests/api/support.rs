@@ -118,6 +118,9 @@ impl TestApp {
             ..Config::default()
         };
         config.manifest.poll_ms = 3_600_000;
+        // Most tests register test providers as plain users; `attacks::outbound` checks that the
+        // `serve` default (admin) refuses that.
+        config.providers.test_registration = gateway::config::TestRegistration::Owner;
         adjust(&mut config);
         let clock = Arc::new(ManualClock::new(START_MS));
         let url = format!("http://{addr}");
@@ -137,6 +140,18 @@ impl TestApp {
             server: Some(server),
             _db: db,
         }
+    }
+
+    /// Approves a pending provider as an admin.
+    pub async fn approve(&self, admin: &str, id: &str) {
+        let (status, body) = self
+            .post(
+                admin,
+                &format!("/api/admin/providers/{id}/approve"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     /// Stops the server gracefully and waits for it.

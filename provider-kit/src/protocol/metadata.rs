@@ -15,6 +15,10 @@ pub enum MetadataError {
     BadDomain(String, &'static str),
     #[error("domain: {0:?} is an IP address, which only test providers may use")]
     IpDomainInProduction(String),
+    #[error(
+        "domain: {0:?} is not a DNS name: its last label is a number, so resolvers read it as an IPv4 address (a production domain's last label must contain a letter and not be hexadecimal like 0x7f)"
+    )]
+    NumericDomain(String),
     #[error("https: a production provider must use https (set https: true or env: test)")]
     ProductionWithoutHttps,
     #[error("port: 0 is not a valid port")]
@@ -214,7 +218,22 @@ fn check_domain(domain: &str, env: ProviderEnv) -> Result<(), MetadataError> {
             return bad("a label cannot start or end with '-'");
         }
     }
+    if env == ProviderEnv::Production && ends_in_a_number(domain) {
+        return Err(MetadataError::NumericDomain(truncate(domain)));
+    }
     Ok(())
+}
+
+/// The WHATWG URL rule for "ends in a number": a last label of decimal digits, or `0x` and hex
+/// digits. Such a name is an IPv4 address to URL parsers and `inet_aton` (`127.1`, `2130706433`,
+/// `0x7f.1`, `017700000001`), never a DNS name.
+fn ends_in_a_number(domain: &str) -> bool {
+    let last = domain.rsplit('.').next().unwrap_or(domain);
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    match hex {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => last.bytes().all(|b| b.is_ascii_digit()),
+    }
 }
 
 /// Echo at most 80 characters of rejected input back, so an error never reflects a huge body.
@@ -279,6 +298,46 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn numeric_ipv4_spellings_are_not_production_domains() {
+        let p = ProviderEnv::Production;
+        for numeric in [
+            "127.1",
+            "2130706433",
+            "0x7f.1",
+            "017700000001",
+            "0x7f000001",
+            "0X7F.0.0.1",
+            "10.0.0.0x1",
+            "hpc.example.123",
+            "0x",
+        ] {
+            assert!(
+                matches!(
+                    ProviderMetadata::new("hpc", numeric, true, None, p),
+                    Err(MetadataError::NumericDomain(_))
+                ),
+                "{numeric}"
+            );
+        }
+        for name in [
+            "hpc.example.org",
+            "localhost",
+            "1.2.3.example",
+            "hpc.0xzz",
+            "x1",
+        ] {
+            assert!(
+                ProviderMetadata::new("hpc", name, true, None, p).is_ok(),
+                "{name}"
+            );
+        }
+        let err = ProviderMetadata::new("hpc", "127.1", true, None, p)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"127.1\"") && err.contains("IPv4"), "{err}");
     }
 
     #[test]

@@ -1,13 +1,21 @@
-//! Where the gateway may connect for a production provider: public addresses only, unless the
-//! operator allowed a hostname onto private ones. Checked at DNS resolution, so a domain that
-//! resolves (or re-resolves) to 127.0.0.1 cannot turn the gateway against its own network.
+//! Which addresses the gateway may connect to for a provider (SPEC §1): for a production provider
+//! public unicast addresses only, unless the operator allowed its hostname onto private ones; for a
+//! test provider any address. The dialer asks this for every address before it connects.
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 
-#[derive(Debug, thiserror::Error)]
+/// The address rule of one kind of provider.
+#[derive(Debug, Clone)]
+pub enum AddressRule {
+    /// Test providers: any address (who may register one is `providers.test_registration`).
+    Any,
+    /// Production providers: public addresses, except for the hostnames listed.
+    PublicOnly { allow_private: HashSet<String> },
+}
+
+/// A connection the rule refuses.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error(
     "refusing to connect: {host} resolves to {ip}, a {kind} address (production providers must be on public addresses)"
 )]
@@ -17,37 +25,32 @@ pub struct ForbiddenAddress {
     pub kind: &'static str,
 }
 
-/// A resolver that refuses non-public answers for hosts not in `allow`.
-#[derive(Clone, Default)]
-pub struct PublicOnlyResolver {
-    allow: Arc<HashSet<String>>,
-}
-
-impl PublicOnlyResolver {
-    pub fn new(allow: impl IntoIterator<Item = String>) -> Self {
-        Self {
-            allow: Arc::new(allow.into_iter().map(|h| h.to_ascii_lowercase()).collect()),
+impl AddressRule {
+    pub fn public_only(allow_private: impl IntoIterator<Item = String>) -> Self {
+        Self::PublicOnly {
+            allow_private: allow_private
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
         }
     }
-}
 
-impl Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_ascii_lowercase();
-        let allowed = self.allow.contains(&host);
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allowed
-                && let Some((ip, kind)) = addrs
-                    .iter()
-                    .find_map(|a| non_public(a.ip()).map(|k| (a.ip(), k)))
-            {
-                return Err(Box::new(ForbiddenAddress { host, ip, kind })
-                    as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
+    /// Whether the gateway may connect to `addr` on behalf of `host` (the name it was dialled by).
+    pub fn check(&self, host: &str, addr: SocketAddr) -> Result<(), ForbiddenAddress> {
+        let Self::PublicOnly { allow_private } = self else {
+            return Ok(());
+        };
+        if allow_private.contains(&host.to_ascii_lowercase()) {
+            return Ok(());
+        }
+        match non_public(addr.ip()) {
+            None => Ok(()),
+            Some(kind) => Err(ForbiddenAddress {
+                host: host.to_owned(),
+                ip: addr.ip(),
+                kind,
+            }),
+        }
     }
 }
 
@@ -130,5 +133,19 @@ mod tests {
         for ip in ["130.225.0.1", "8.8.8.8", "2a00:1450::1", "172.32.0.1"] {
             assert!(non_public(ip.parse().unwrap()).is_none(), "{ip}");
         }
+    }
+
+    #[test]
+    fn production_refuses_loopback_unless_the_host_is_allowed_and_test_allows_anything() {
+        let loopback: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        let rule = AddressRule::public_only(["Intra.example.org".to_owned()]);
+        let refused = rule.check("hpc.example.org", loopback).unwrap_err();
+        assert_eq!((refused.ip, refused.kind), (loopback.ip(), "loopback"));
+        assert!(rule.check("intra.example.org", loopback).is_ok());
+        assert!(
+            rule.check("hpc.example.org", "8.8.8.8:443".parse().unwrap())
+                .is_ok()
+        );
+        assert!(AddressRule::Any.check("anything", loopback).is_ok());
     }
 }

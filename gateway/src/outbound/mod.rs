@@ -1,0 +1,105 @@
+//! THE outbound policy (SPEC §1): every call the gateway makes to a provider — brokering, manifest
+//! fetches, unlink, rename — goes through a client built here. Production providers: HTTPS only,
+//! public addresses checked at connect time by [`Dialer`] (`allow_private` names the exceptions);
+//! test providers: any scheme and address. Both: the system roots plus the operator's extra roots,
+//! a connect timeout, never a redirect (hyper follows none), and [`call`]'s time and size bounds
+//! for the gateway's own calls.
+
+mod address;
+pub mod call;
+mod dial;
+
+pub use address::{AddressRule, ForbiddenAddress, non_public};
+pub use call::{Bounds, CallError, Reply};
+pub use dial::{DialError, Dialer};
+
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub type Body = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<Dialer>, Body>;
+
+/// What the outbound clients are built from.
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    pub extra_roots: Vec<PathBuf>,
+    pub allow_private: Vec<String>,
+    pub connect_timeout: Duration,
+}
+
+/// One pooled client per kind of provider.
+#[derive(Clone)]
+pub struct ProviderClients {
+    pub production: HttpClient,
+    pub test: HttpClient,
+}
+
+impl ProviderClients {
+    pub fn new(config: &OutboundConfig) -> Result<Self, String> {
+        let tls = tls_config(&config.extra_roots)?;
+        let production = Dialer::new(
+            AddressRule::public_only(config.allow_private.iter().cloned()),
+            config.connect_timeout,
+        );
+        let production = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_only()
+            .enable_all_versions()
+            .wrap_connector(production);
+        let test = Dialer::new(AddressRule::Any, config.connect_timeout);
+        let test = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(test);
+        Ok(Self {
+            production: builder().build(production),
+            test: builder().build(test),
+        })
+    }
+
+    /// The client for calls to this provider.
+    pub fn for_provider(&self, metadata: &ProviderMetadata) -> &HttpClient {
+        match metadata.env {
+            ProviderEnv::Production => &self.production,
+            ProviderEnv::Test => &self.test,
+        }
+    }
+}
+
+fn builder() -> hyper_util::client::legacy::Builder {
+    let mut b = Client::builder(TokioExecutor::new());
+    b.pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256);
+    b
+}
+
+fn tls_config(extra_roots: &[PathBuf]) -> Result<rustls::ClientConfig, String> {
+    let mut roots = Vec::new();
+    for path in extra_roots {
+        for cert in CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("extra root {}: {e}", path.display()))?
+        {
+            roots.push(cert.map_err(|e| format!("extra root {}: {e}", path.display()))?);
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+            .map_err(|e| format!("TLS roots: {e}"))?;
+    // hyper-rustls sets ALPN (h2, http/1.1) itself from the versions enabled.
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(config)
+}

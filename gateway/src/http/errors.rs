@@ -59,6 +59,9 @@ pub enum ApiError {
         "this request carries the session cookie but does not come from the gateway's own pages (Origin or Sec-Fetch-Site); scripts use Authorization: Bearer <API token>"
     )]
     CrossOriginRequest,
+    /// 503 `notReady` from `/readyz`: what the gateway is waiting for.
+    #[error("{0}")]
+    NotReady(&'static str),
     #[error("internal: {0}")]
     Internal(String),
     /// A problem built elsewhere (the broker's), with its own status, code and members.
@@ -135,6 +138,7 @@ impl ApiError {
                 "crossOriginRequest",
                 "Cross-origin request refused",
             ),
+            NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "notReady", "Not ready"),
             Internal(_) | Problem(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
@@ -342,6 +346,7 @@ mod tests {
                 "tooManyAttempts",
             ),
             (ApiError::CrossOriginRequest, 403, "crossOriginRequest"),
+            (ApiError::NotReady("x"), 503, "notReady"),
             (
                 ApiError::ProviderNotApproved("x".into()),
                 409,

@@ -11,14 +11,15 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The database answers and a signing key is loaded.
+/// The database answers and a signing key is loaded; else `503 notReady` (problem+json), so a load
+/// balancer's log says why.
 pub async fn readyz(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     if let Err(e) = app.store.ping().await {
         tracing::warn!(error = %e, "readiness: database unreachable");
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n"));
+        return Err(ApiError::NotReady("the database is unreachable"));
     }
     if app.keys.current_kid().is_none() {
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, "no signing key loaded\n"));
+        return Err(ApiError::NotReady("no signing key is loaded"));
     }
     Ok((StatusCode::OK, "ready\n"))
 }

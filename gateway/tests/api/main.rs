@@ -13,6 +13,7 @@ mod broker;
 mod charge_input;
 mod charge_race;
 mod connections;
+mod health;
 mod keys;
 mod lifecycle;
 mod manifests;

@@ -144,7 +144,10 @@ async fn a_revocation_by_another_process_is_picked_up_at_the_next_reload(
     );
 
     app.app.keys.reload().await.unwrap();
-    assert_eq!(published_kids(&app).await, [replacement.clone()]);
+    assert_eq!(
+        published_kids(&app).await,
+        std::slice::from_ref(&replacement)
+    );
     assert_eq!(app.app.keys.current_kid().unwrap(), replacement);
     assert!(app.app.tokens.verify_access_token(&token).await.is_err());
     app.stop().await;

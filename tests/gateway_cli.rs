@@ -1,6 +1,6 @@
 //! The operator's path, with the real binary: create an admin and a token from the CLI, serve,
-//! register a provider over HTTP, approve it and rotate the signing key from the CLI while the server
-//! runs, then stop it with SIGTERM. Once on SQLite, once on PostgreSQL.
+//! register a provider over HTTP, approve it, rotate and revoke signing keys from the CLI while the
+//! server runs, then stop it with SIGTERM. Once on SQLite, once on PostgreSQL.
 
 #![expect(
     clippy::unwrap_used,
@@ -171,7 +171,86 @@ async fn operator_journey(gateway: Gateway) {
         .trim()
         .to_owned();
     assert!(access(refresh.to_owned()).await.is_none());
-    assert!(access(rotated).await.is_some());
+    assert!(access(rotated.clone()).await.is_some());
+
+    // A leaked key is revoked from the CLI: the running server drops it from its JWKS and refuses
+    // the access tokens it signed at its next reload, without waiting for them to expire.
+    let charge_status = |access: String| {
+        let http = http.clone();
+        let url = gateway.url("/api/accounting/charge");
+        async move {
+            let body = json!({ "chargeId": "c-1", "owner": { "username": "admin" }, "units": 1,
+                               "description": "probe" });
+            let r = http
+                .post(url)
+                .bearer_auth(access)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    assert_ne!(
+        charge_status(first.clone()).await,
+        401,
+        "still a valid token"
+    );
+    let revoked = gateway.run(&["keys", "revoke", &old_kid], "");
+    assert_eq!(
+        revoked.trim(),
+        format!("revoked {old_kid}"),
+        "a retired key needs no replacement"
+    );
+    wait_for(
+        "the server to drop the revoked key",
+        Duration::from_secs(20),
+        || {
+            let (published, refused) = (
+                published_kids(&http, &gateway),
+                charge_status(first.clone()),
+            );
+            let old_kid = old_kid.clone();
+            async move {
+                let gone = !published.await.contains(&old_kid);
+                (gone && refused.await == 401).then_some(())
+            }
+        },
+    )
+    .await;
+
+    // Revoking the current key: a replacement is made that signs at once.
+    let revoked = gateway.run(&["keys", "revoke", &new_kid], "");
+    let replacement = revoked
+        .lines()
+        .find_map(|line| line.strip_prefix("new signing key "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("names the replacement: {revoked}"))
+        .to_owned();
+    wait_for(
+        "the server to sign with the replacement",
+        Duration::from_secs(20),
+        || {
+            let (published, token) = (published_kids(&http, &gateway), access(rotated.clone()));
+            let (replacement, new_kid) = (replacement.clone(), new_kid.clone());
+            async move {
+                let token = token.await?;
+                let signed_by = jsonwebtoken::decode_header(&token).ok()?.kid?;
+                let published = published.await;
+                (signed_by == replacement && !published.contains(&new_kid)).then_some(())
+            }
+        },
+    )
+    .await;
+
+    // An unknown kid is a clear error and a non-zero exit.
+    let unknown = gateway.run_raw(&["keys", "revoke", "no-such-kid"], "");
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no signing key with kid \"no-such-kid\""),
+        "{stderr}"
+    );
 
     let (status, log) = server.terminate().await;
     assert!(status.success(), "SIGTERM is a clean stop: {status}\n{log}");
@@ -180,6 +259,23 @@ async fn operator_journey(gateway: Gateway) {
         !log.contains(token) && !log.contains(refresh),
         "no secret is ever logged"
     );
+}
+
+/// The kids the gateway publishes now.
+fn published_kids(
+    http: &reqwest::Client,
+    gateway: &Gateway,
+) -> impl std::future::Future<Output = Vec<String>> + use<> {
+    let request = http.get(gateway.url("/.well-known/jwks.json")).send();
+    async move {
+        let jwks: Value = request.await.unwrap().json().await.unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 #[tokio::test]

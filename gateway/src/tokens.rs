@@ -7,8 +7,8 @@ use crate::model::{Provider, ProviderStatus};
 use crate::secrets::{hash_secret, random_id};
 use crate::store::{Store, StoreError};
 use provider_kit::protocol::{
-    AccessClaims, Principal, ROLE_PROVIDER, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims,
-    TYP_ACCESS, TYP_SERVICE, provider_subject,
+    AccessClaims, MAX_ACCESS_LIFETIME_SECS, MAX_LEEWAY_SECS, Principal, ROLE_PROVIDER,
+    ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims, TYP_ACCESS, TYP_SERVICE, provider_subject,
 };
 use std::sync::Arc;
 
@@ -43,6 +43,21 @@ pub struct Tokens {
 
 /// Longest a token may claim to come from the future, or be past `exp`, because clocks drift.
 const LEEWAY_SECS: u64 = 30;
+const _: () = assert!(
+    LEEWAY_SECS <= MAX_LEEWAY_SECS.unsigned_abs(),
+    "SPEC §2 caps the leeway"
+);
+
+/// The claims of a presented access token, loose where a missing claim must be named rather than
+/// fail the parse. `iss`, `aud` and the signature are checked by jsonwebtoken before this is read.
+#[derive(serde::Deserialize)]
+struct PresentedClaims {
+    sub: String,
+    role: String,
+    iat: Option<i64>,
+    nbf: i64,
+    exp: i64,
+}
 /// Refuse to parse anything larger: a real access token is well under 2 KiB.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
@@ -139,8 +154,9 @@ impl Tokens {
     }
 
     /// Verifies an access token a provider presents and returns that provider, which must not be
-    /// suspended. Checks `alg` (RS256 only), `typ`, `kid`, signature, `iss`, `aud`, `sub`, `role`,
-    /// `exp` and `nbf`.
+    /// suspended. Checks `alg` (RS256 only), `typ`, `kid` (a published, unrevoked key), signature,
+    /// `iss`, `aud`, `sub`, `role`, `exp`, `nbf`, `iat`, and the lifetime `exp − iat` (SPEC §2: at
+    /// most 600 s plus the leeway, so a token signed with a genuine key cannot live for years).
     #[tracing::instrument(skip_all)]
     pub async fn verify_access_token(&self, token: &str) -> Result<Provider, TokenError> {
         use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
@@ -166,16 +182,23 @@ impl Tokens {
         // jsonwebtoken reads the system clock; check exp/nbf against ours instead.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let claims = decode::<AccessClaims>(token, &key, &validation)
+        let claims = decode::<PresentedClaims>(token, &key, &validation)
             .map_err(|_| bad("signature, issuer or audience"))?
             .claims;
         let now = self.clock.now_secs();
         let leeway = LEEWAY_SECS as i64;
-        if claims.exp + leeway <= now {
+        if claims.exp.saturating_add(leeway) <= now {
             return Err(bad("expired"));
         }
-        if claims.nbf - leeway > now {
+        if claims.nbf.saturating_sub(leeway) > now {
             return Err(bad("not yet valid"));
+        }
+        let iat = claims.iat.ok_or(bad("no iat"))?;
+        if iat.saturating_sub(leeway) > now {
+            return Err(bad("issued in the future"));
+        }
+        if claims.exp.saturating_sub(iat) > MAX_ACCESS_LIFETIME_SECS + leeway {
+            return Err(bad("lifetime exp - iat exceeds 600 s"));
         }
         if claims.role != ROLE_PROVIDER {
             return Err(bad("role must be PROVIDER"));

@@ -70,6 +70,9 @@ pub enum KeysCommand {
         #[arg(long)]
         immediate: bool,
     },
+    /// Take a key out of the JWK Set at once (it leaked); a key that signs is first replaced by a
+    /// new key that signs at once. Running gateways drop it at their next key reload.
+    Revoke { kid: String },
     /// List the published keys.
     List,
 }
@@ -232,6 +235,22 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
                 .await;
             println!("{}", key.kid);
             eprintln!("published now; signing from {}", rfc3339(key.active_from));
+        }
+        KeysCommand::Revoke { kid } => {
+            let revoked = app.keys.revoke(&kid).await?;
+            let replaced_by = revoked.replaced_by.as_ref().map(|k| k.kid.as_str());
+            let detail = serde_json::json!({ "replacedBy": replaced_by });
+            app.audit
+                .record(&Actor::Operator, "keys.revoked", &revoked.kid, detail)
+                .await;
+            println!("revoked {}", revoked.kid);
+            if let Some(new) = &revoked.replaced_by {
+                println!("new signing key {} (signs now)", new.kid);
+            }
+            eprintln!(
+                "removed from the JWK Set; running gateways drop it within key_reload_secs ({} s)",
+                app.config.key_reload_secs
+            );
         }
         KeysCommand::List => {
             let current = app.keys.current_kid();

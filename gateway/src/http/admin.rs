@@ -1,5 +1,5 @@
 //! Operator actions (SPEC §7): provider lifecycle, refresh-token rotation and revocation, key
-//! rotation, user creation. The same actions exist as `gateway …` commands.
+//! rotation and revocation, user creation. The same actions exist as `gateway …` commands.
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody};
@@ -107,6 +107,32 @@ pub async fn rotate_key(
     Ok(Json(
         json!({ "kid": key.kid, "activeFrom": crate::clock::rfc3339(key.active_from) }),
     ))
+}
+
+/// Takes a key out of the JWK Set at once (SPEC §2); a key that signs is first replaced.
+pub async fn revoke_key(
+    State(app): State<AppState>,
+    AdminAuth(a): AdminAuth,
+    Path(kid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let revoked = app.keys.revoke(&kid).await?;
+    let replaced_by = revoked.replaced_by.as_ref().map(|k| k.kid.as_str());
+    app.audit
+        .record(
+            &Actor::user(&a),
+            "keys.revoked",
+            &revoked.kid,
+            json!({ "replacedBy": replaced_by }),
+        )
+        .await;
+    Ok(Json(json!({
+        "kid": revoked.kid,
+        "revokedAt": crate::clock::rfc3339(revoked.revoked_at),
+        "replacedBy": revoked.replaced_by.map(|k| json!({
+            "kid": k.kid,
+            "activeFrom": crate::clock::rfc3339(k.active_from),
+        })),
+    })))
 }
 
 #[derive(Deserialize)]

@@ -284,6 +284,15 @@ impl From<TokenError> for ApiError {
     }
 }
 
+impl From<crate::keys::RevokeError> for ApiError {
+    fn from(e: crate::keys::RevokeError) -> Self {
+        match e {
+            crate::keys::RevokeError::NoSuchKey(_) => Self::NotFound(e.to_string()),
+            crate::keys::RevokeError::Ring(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

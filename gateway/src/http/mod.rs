@@ -76,6 +76,7 @@ pub fn router(app: AppState) -> Router {
             post(admin::rotate_refresh_token).delete(admin::revoke_refresh_token),
         )
         .route("/api/admin/keys/rotate", post(admin::rotate_key))
+        .route("/api/admin/keys/{kid}/revoke", post(admin::revoke_key))
         .route("/api/accounting/charge", post(accounting::charge))
         .route("/api/wallets", get(accounting::wallets))
         .route("/api/wallets/charges", get(accounting::charges))

@@ -92,6 +92,15 @@ impl KeyMaterial {
         Ok(material)
     }
 
+    /// Deletes `dir/{kid}.pem`: a revoked key never signs again, on any replica sharing the folder.
+    pub fn remove(dir: &Path, kid: &str) -> Result<(), KeyError> {
+        let path = Self::path(dir, kid);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(KeyError::Io(path, e)),
+            _ => Ok(()),
+        }
+    }
+
     fn path(dir: &Path, kid: &str) -> PathBuf {
         dir.join(format!("key-{kid}.pem"))
     }

@@ -1,4 +1,5 @@
-//! The live key ring: which key signs now, which keys are published, and JWS signing.
+//! The live key ring: which key signs now, which keys are published, rotation, revocation, and JWS
+//! signing.
 
 use super::material::{KeyError, KeyMaterial};
 use crate::clock::SharedClock;
@@ -28,6 +29,29 @@ pub enum RingError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("there is no signing key with kid {0:?}, or it is revoked already")]
+    NoSuchKey(String),
+    #[error(transparent)]
+    Ring(#[from] RingError),
+}
+
+impl From<StoreError> for RevokeError {
+    fn from(e: StoreError) -> Self {
+        Self::Ring(e.into())
+    }
+}
+
+/// A key taken out of the ring, and the key that replaced it when it was the one signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedKey {
+    pub kid: String,
+    /// Unix milliseconds.
+    pub revoked_at: i64,
+    pub replaced_by: Option<RotatedKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +148,44 @@ impl KeyRing {
         })
     }
 
-    /// Re-reads the published keys from the database (another replica may have rotated).
+    /// Takes `kid` out of the JWK Set at once; tokens signed with it stop verifying here at once and
+    /// on other replicas at their next reload. A key that signs now (or is scheduled to) is first
+    /// replaced by a new key that signs at once, so signing never stops, even for the last key.
+    pub async fn revoke(&self, kid: &str) -> Result<RevokedKey, RevokeError> {
+        let unknown = || RevokeError::NoSuchKey(shown_kid(kid));
+        let record = self
+            .store
+            .unrevoked_signing_key(kid)
+            .await?
+            .ok_or_else(unknown)?;
+        let now = self.clock.now_ms();
+        let replaced_by = if record.retired_at.is_none_or(|retired| retired > now) {
+            Some(self.rotate(Activation::Now).await?)
+        } else {
+            None
+        };
+        let revoked_at = self.clock.now_ms();
+        if !self.store.revoke_signing_key(kid, revoked_at).await? {
+            return Err(unknown());
+        }
+        let (dir, owned) = (self.dir.clone(), kid.to_owned());
+        match tokio::task::spawn_blocking(move || KeyMaterial::remove(&dir, &owned)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(%kid, error = %e, "the revoked key's file could not be deleted")
+            }
+            Err(e) => tracing::warn!(%kid, error = %e, "deleting the revoked key's file failed"),
+        }
+        tracing::warn!(%kid, replaced_by = ?replaced_by.as_ref().map(|k| &k.kid), "signing key revoked");
+        self.reload().await?;
+        Ok(RevokedKey {
+            kid: record.kid,
+            revoked_at,
+            replaced_by,
+        })
+    }
+
+    /// Re-reads the published keys from the database (another replica may have rotated or revoked).
     pub async fn reload(&self) -> Result<(), RingError> {
         let now = self.clock.now_ms();
         let records = self
@@ -225,6 +286,14 @@ impl KeyRing {
         let key = Self::current(&state, self.clock.now_ms()).ok_or(SignError::NoCurrentKey)?;
         sign_with(key, typ, claims)
     }
+}
+
+/// A kid as an operator typed it, safe to echo in an error: short and printable.
+fn shown_kid(kid: &str) -> String {
+    kid.chars()
+        .take(64)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
 }
 
 fn sign_with(key: &KeyMaterial, typ: &str, claims: &impl Serialize) -> Result<String, SignError> {

@@ -1,5 +1,5 @@
-//! The public half of the key ring: which keys exist, which is current, which are retired.
-//! Private keys never enter the database; they stay in 0600 files under the data dir.
+//! The public half of the key ring: which keys exist, which is current, which are retired, which
+//! are revoked. Private keys never enter the database; they stay in 0600 files under the data dir.
 
 use super::{Store, StoreResult, conflict, with_pool};
 use crate::model::SigningKeyRecord;
@@ -28,14 +28,15 @@ impl Store {
         Ok(())
     }
 
-    /// Keys still published: live ones, and retired ones retired after `retired_after`.
+    /// Keys still published: live ones, and retired ones retired after `retired_after`; never a
+    /// revoked one.
     pub async fn published_signing_keys(
         &self,
         retired_after: i64,
     ) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows: Vec<KeyRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT kid, n, e, created_at, retired_at FROM signing_keys \
-             WHERE retired_at IS NULL OR retired_at > $1 \
+             WHERE revoked_at IS NULL AND (retired_at IS NULL OR retired_at > $1) \
              ORDER BY CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, created_at DESC, kid")
             .bind(retired_after)
             .fetch_all(pool)
@@ -50,5 +51,41 @@ impl Store {
                 retired_at,
             })
             .collect())
+    }
+}
+
+impl Store {
+    /// The key `kid` if it exists and is not revoked, published or not.
+    pub async fn unrevoked_signing_key(&self, kid: &str) -> StoreResult<Option<SigningKeyRecord>> {
+        let row: Option<KeyRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT kid, n, e, created_at, retired_at FROM signing_keys \
+             WHERE kid = $1 AND revoked_at IS NULL")
+            .bind(kid)
+            .fetch_optional(pool)
+            .await?);
+        Ok(
+            row.map(|(kid, n, e, created_at, retired_at)| SigningKeyRecord {
+                kid,
+                n,
+                e,
+                created_at,
+                retired_at,
+            }),
+        )
+    }
+
+    /// Revokes `kid` at `at`: it is no longer published and no longer signs. False when there is
+    /// no such key or it was revoked already.
+    pub async fn revoke_signing_key(&self, kid: &str, at: i64) -> StoreResult<bool> {
+        let done = with_pool!(self, pool => sqlx::query(
+            "UPDATE signing_keys SET revoked_at = $2, \
+             retired_at = CASE WHEN retired_at IS NULL OR retired_at > $2 THEN $2 ELSE retired_at END \
+             WHERE kid = $1 AND revoked_at IS NULL")
+            .bind(kid)
+            .bind(at)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(done > 0)
     }
 }

@@ -45,6 +45,10 @@ const SQLITE: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_sign_in_throttle.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_key_revocation.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -63,6 +67,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         6,
         include_str!("../../migrations/postgres/0006_sign_in_throttle.sql"),
+    ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_key_revocation.sql"),
     ),
 ];
 

@@ -117,3 +117,42 @@ async fn a_restarted_gateway_keeps_its_key_and_a_rotation_by_another_process_is_
     assert_eq!(app.app.keys.current_kid().unwrap(), new_kid);
     assert_eq!(published_kids(&app).await, [new_kid, kid]);
 }
+
+async fn a_revocation_by_another_process_is_picked_up_at_the_next_reload(
+    backend: crate::support::Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.user("owner", false).await;
+    let (_, reg) = app.register(&owner, "hpc", "test").await;
+    let token = access_token(&app, reg["refreshToken"].as_str().unwrap()).await;
+    let kid = app.app.keys.current_kid().unwrap();
+
+    // Another process on the same database and key folder (a replica, or `gateway keys revoke`).
+    let config = app.app.config.clone();
+    let other = gateway::app::App::build(config, app.url.clone(), app.clock.clone())
+        .await
+        .unwrap();
+    let revoked = other.keys.revoke(&kid).await.unwrap();
+    let replacement = revoked.replaced_by.unwrap().kid;
+    assert!(
+        !app.app
+            .config
+            .keys_dir()
+            .join(format!("key-{kid}.pem"))
+            .exists(),
+        "the revoked private key is deleted"
+    );
+
+    app.app.keys.reload().await.unwrap();
+    assert_eq!(
+        published_kids(&app).await,
+        std::slice::from_ref(&replacement)
+    );
+    assert_eq!(app.app.keys.current_kid().unwrap(), replacement);
+    assert!(app.app.tokens.verify_access_token(&token).await.is_err());
+    app.stop().await;
+}
+crate::on_both_backends!(
+    revocation_elsewhere,
+    a_revocation_by_another_process_is_picked_up_at_the_next_reload
+);

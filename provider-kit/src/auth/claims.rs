@@ -8,13 +8,15 @@ use serde::Deserialize;
 use super::error::VerifyError;
 use super::token_cache::Verified;
 use crate::protocol::{
-    Principal, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims, TYP_SERVICE, TYP_USERMAP,
-    UsermapClaims,
+    MAX_SERVICE_LIFETIME_SECS, Principal, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims,
+    TYP_SERVICE, TYP_USERMAP, UsermapClaims,
 };
 
 /// A kind of gateway token: its `typ`, its loose claims, and how it is kept in the token cache.
 pub(crate) trait TokenKind: Sized {
     const TYP: &'static str;
+    /// Longest lifetime `exp − iat` the gateway may give this kind (SPEC §2), before leeway.
+    const MAX_LIFETIME_SECS: i64;
     type Raw: serde::de::DeserializeOwned;
 
     fn check(raw: Self::Raw, expected: Expected<'_>) -> Result<Self, VerifyError>;
@@ -25,6 +27,7 @@ pub(crate) trait TokenKind: Sized {
 
 impl TokenKind for ServiceClaims {
     const TYP: &'static str = TYP_SERVICE;
+    const MAX_LIFETIME_SECS: i64 = MAX_SERVICE_LIFETIME_SECS;
     type Raw = RawServiceClaims;
 
     fn check(raw: RawServiceClaims, expected: Expected<'_>) -> Result<Self, VerifyError> {
@@ -46,6 +49,7 @@ impl TokenKind for ServiceClaims {
 
 impl TokenKind for UsermapClaims {
     const TYP: &'static str = TYP_USERMAP;
+    const MAX_LIFETIME_SECS: i64 = MAX_SERVICE_LIFETIME_SECS;
     type Raw = RawUsermapClaims;
 
     fn check(raw: RawUsermapClaims, expected: Expected<'_>) -> Result<Self, VerifyError> {
@@ -72,6 +76,8 @@ pub(crate) struct Expected<'a> {
     pub audience: &'a str,
     pub now: i64,
     pub leeway: i64,
+    /// The kind's longest lifetime `exp − iat`; the leeway is added to it.
+    pub max_lifetime: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +163,14 @@ impl RawServiceClaims {
         if iat > late_bound {
             return Err(VerifyError::IssuedInFuture);
         }
+        // A token signed with a genuine key but a lifetime of years would outlive any revocation.
+        let lifetime = exp.saturating_sub(iat);
+        if lifetime > expected.max_lifetime.saturating_add(expected.leeway) {
+            return Err(VerifyError::LifetimeTooLong {
+                lifetime,
+                max: expected.max_lifetime,
+            });
+        }
         Ok(ServiceClaims {
             iss: expected.issuer.to_owned(),
             sub,
@@ -195,6 +209,7 @@ mod tests {
             audience: "prov",
             now: NOW,
             leeway: 30,
+            max_lifetime: 300,
         }
     }
 
@@ -269,10 +284,34 @@ mod tests {
 
     #[test]
     fn extreme_times_do_not_overflow() {
-        assert!(check(with("exp", json!(i64::MAX))).is_ok());
+        assert_eq!(
+            check(with("exp", json!(i64::MAX))),
+            Err(VerifyError::LifetimeTooLong {
+                lifetime: i64::MAX - NOW,
+                max: 300
+            })
+        );
         assert_eq!(
             check(with("exp", json!(i64::MIN))),
             Err(VerifyError::Expired)
+        );
+        let mut ancient = with("iat", json!(i64::MIN));
+        ancient["exp"] = json!(NOW + 10);
+        assert!(matches!(
+            check(ancient),
+            Err(VerifyError::LifetimeTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn a_lifetime_up_to_the_maximum_plus_leeway_is_accepted_and_no_longer() {
+        assert!(check(with("exp", json!(NOW + 300 + 30))).is_ok());
+        assert_eq!(
+            check(with("exp", json!(NOW + 300 + 31))),
+            Err(VerifyError::LifetimeTooLong {
+                lifetime: 331,
+                max: 300
+            })
         );
     }
 

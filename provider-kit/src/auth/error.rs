@@ -48,6 +48,10 @@ pub enum VerifyError {
     NotYetValid,
     #[error("token was issued in the future")]
     IssuedInFuture,
+    /// `exp − iat` is longer than SPEC §2 allows this kind (plus the leeway): a genuine key
+    /// signing a token that would outlive any key revocation.
+    #[error("token lifetime of {lifetime} s exceeds the {max} s allowed")]
+    LifetimeTooLong { lifetime: i64, max: i64 },
 }
 
 /// Values from a token header end up in errors and logs; keep them short and printable.

@@ -1,9 +1,10 @@
-//! The gateway's public keys, kept in memory and refetched only when a token names a `kid` we do not
-//! know (a key rotation, SPEC §2). Refetches are throttled by the `Clock` and single-flight, so a
-//! flood of tokens with invented kids costs the gateway at most one request per interval; a failed
-//! refetch keeps the keys we had.
+//! The gateway's public keys, kept in memory and refetched when a token names a `kid` we do not know
+//! (a key rotation, SPEC §2) and when the set is older than the refresh interval (a key revoked,
+//! SPEC §2: re-read at least every 10 minutes). Refetches are throttled by the `Clock` and
+//! single-flight, so a flood of tokens with invented kids costs the gateway at most one request per
+//! interval; a failed refetch keeps the keys we had.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -24,11 +25,14 @@ struct Shared {
     keys: RwLock<Arc<KeyMap>>,
     last_failed: AtomicBool,
     fetches: AtomicU64,
+    /// Clock time at which the fetch that stored `keys` started; `NEVER` before the first.
+    fetched_at: AtomicI64,
 }
+
+const NEVER: i64 = i64::MIN;
 
 #[derive(Default)]
 struct FetchState {
-    last_attempt: Option<i64>,
     /// A fetch whose waiter went away (its request was cancelled); the next waiter awaits it
     /// instead of being throttled while it is still running.
     in_flight: Option<JoinHandle<()>>,
@@ -38,6 +42,10 @@ pub(crate) struct KeyCache {
     shared: Arc<Shared>,
     clock: Arc<dyn Clock>,
     min_interval: i64,
+    refresh_interval: i64,
+    /// When the last fetch started, successful or not; `NEVER` before the first. Written under
+    /// `fetch`, read without it so the hot path never waits on the lock.
+    last_attempt: AtomicI64,
     fetch: tokio::sync::Mutex<FetchState>,
 }
 
@@ -47,6 +55,7 @@ impl KeyCache {
         http: reqwest::Client,
         clock: Arc<dyn Clock>,
         min_interval: Duration,
+        refresh_interval: Duration,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -55,9 +64,12 @@ impl KeyCache {
                 keys: RwLock::new(Arc::new(KeyMap::new())),
                 last_failed: AtomicBool::new(false),
                 fetches: AtomicU64::new(0),
+                fetched_at: AtomicI64::new(NEVER),
             }),
             clock,
             min_interval: super::config::secs(min_interval),
+            refresh_interval: super::config::secs(refresh_interval),
+            last_attempt: AtomicI64::new(NEVER),
             fetch: tokio::sync::Mutex::new(FetchState::default()),
         }
     }
@@ -68,12 +80,50 @@ impl KeyCache {
     }
 
     fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        let keys = self
-            .shared
-            .keys
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        keys.get(kid).cloned()
+        self.snapshot().get(kid).cloned()
+    }
+
+    /// The key set as last fetched.
+    pub(crate) fn snapshot(&self) -> Arc<KeyMap> {
+        Arc::clone(
+            &self
+                .shared
+                .keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    fn throttled(&self, now: i64) -> bool {
+        let last = self.last_attempt.load(Ordering::Acquire);
+        last != NEVER && now < last.saturating_add(self.min_interval)
+    }
+
+    /// Whether a fetched set is due for its periodic re-read. Before the first fetch nothing has
+    /// been verified, so nothing can be stale: the first token's `kid` fetches the set on demand.
+    fn stale(&self, now: i64) -> bool {
+        let fetched_at = self.shared.fetched_at.load(Ordering::Acquire);
+        fetched_at != NEVER && now >= fetched_at.saturating_add(self.refresh_interval)
+    }
+
+    /// Re-reads the key set if it is older than the refresh interval (and the throttle allows).
+    /// Returns true when a new set was stored: verifications made with keys it no longer holds
+    /// must then be forgotten.
+    pub(crate) async fn refresh_if_stale(&self) -> bool {
+        let now = self.clock.now_unix();
+        if !self.stale(now) || self.throttled(now) {
+            return false;
+        }
+        let mut state = self.fetch.lock().await;
+        Self::finish_in_flight(&mut state).await;
+        let now = self.clock.now_unix();
+        // Whoever held the lock before us may just have refreshed.
+        if !self.stale(now) || self.throttled(now) {
+            return false;
+        }
+        tracing::debug!("the gateway's JWK Set is due for its periodic re-read");
+        self.fetch_locked(&mut state, now).await;
+        !self.shared.last_failed.load(Ordering::Acquire)
     }
 
     /// The key for `kid`, fetching the key set first if the kid is new and the throttle allows.
@@ -88,9 +138,7 @@ impl KeyCache {
             return Ok(key);
         }
         let now = self.clock.now_unix();
-        let throttled = state
-            .last_attempt
-            .is_some_and(|last| now < last.saturating_add(self.min_interval));
+        let throttled = self.throttled(now);
         if !throttled {
             self.fetch_locked(&mut state, now).await;
             if let Some(key) = self.cached(kid) {
@@ -131,20 +179,23 @@ impl KeyCache {
     }
 
     async fn fetch_locked(&self, state: &mut FetchState, now: i64) {
-        state.last_attempt = Some(now);
+        self.last_attempt.store(now, Ordering::Release);
         let shared = Arc::clone(&self.shared);
-        state.in_flight = Some(tokio::spawn(async move { shared.fetch_and_store().await }));
+        state.in_flight = Some(tokio::spawn(
+            async move { shared.fetch_and_store(now).await },
+        ));
         Self::finish_in_flight(state).await;
     }
 }
 
 impl Shared {
-    async fn fetch_and_store(&self) {
+    async fn fetch_and_store(&self, started: i64) {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         match self.fetch_set().await {
             Ok(keys) => {
                 tracing::debug!(keys = keys.len(), "fetched the gateway's JWK Set");
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+                self.fetched_at.fetch_max(started, Ordering::AcqRel);
                 self.last_failed.store(false, Ordering::Release);
             }
             Err(error) => {

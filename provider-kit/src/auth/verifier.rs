@@ -1,6 +1,7 @@
 //! The `Verifier`: one call per incoming gateway token, checking in order of cost so that a forged
 //! token is refused before any RSA is done and an honest, repeated token is answered from memory.
-//! Order: size, verified-token cache, shape and header, key by `kid`, signature, claims.
+//! Order: size, key set freshness, verified-token cache, shape and header, key by `kid`, signature,
+//! claims.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +62,12 @@ impl Verifier {
         if config.provider_id.is_empty() {
             return Err(ConfigError::ProviderId);
         }
+        if config.leeway > VerifierConfig::MAX_LEEWAY {
+            return Err(ConfigError::Leeway(config.leeway));
+        }
+        if config.key_refresh_interval > VerifierConfig::MAX_KEY_REFRESH_INTERVAL {
+            return Err(ConfigError::KeyRefreshInterval(config.key_refresh_interval));
+        }
         let url = reqwest::Url::parse(&config.jwks_url).map_err(|_| ConfigError::JwksUrl)?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(ConfigError::JwksUrl);
@@ -72,7 +79,13 @@ impl Verifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(ConfigError::HttpClient)?;
-        let keys = KeyCache::new(url, http, Arc::clone(&clock), config.min_refetch_interval);
+        let keys = KeyCache::new(
+            url,
+            http,
+            Arc::clone(&clock),
+            config.min_refetch_interval,
+            config.key_refresh_interval,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 issuer: config.issuer,
@@ -107,7 +120,17 @@ impl Verifier {
     /// a wrong JWKS URL before the first request does. Returns the number of usable keys.
     #[tracing::instrument(skip_all)]
     pub async fn refresh_keys(&self) -> Result<usize, VerifyError> {
-        self.inner.keys.refresh().await
+        let count = self.inner.keys.refresh().await?;
+        self.forget_unpublished();
+        Ok(count)
+    }
+
+    /// Drops every cached verification made with a key the gateway no longer publishes.
+    fn forget_unpublished(&self) {
+        let keys = self.inner.keys.snapshot();
+        self.inner
+            .tokens
+            .retain_published(|kid| keys.contains_key(kid));
     }
 
     pub fn stats(&self) -> VerifierStats {
@@ -121,11 +144,20 @@ impl Verifier {
     async fn verify<K: TokenKind>(&self, token: &str) -> Result<K, VerifyError> {
         let inner = &*self.inner;
         header::check_len(token)?;
+        if inner.keys.refresh_if_stale().await {
+            self.forget_unpublished();
+        }
         let now = inner.clock.now_unix();
         let hash = inner.tokens.enabled().then(|| token_cache::hash(token));
-        // A hit of the other kind falls through, to be refused by the `typ` check below.
+        // A hit of the other kind falls through, to be refused by the `typ` check below. A hit whose
+        // key is no longer published falls through too, to be refused as `UnknownKey`.
+        let published = inner.keys.snapshot();
         if let Some(hit) = hash
-            .and_then(|hash| inner.tokens.get(&hash, now))
+            .and_then(|hash| {
+                inner
+                    .tokens
+                    .get(&hash, now, |kid| published.contains_key(kid))
+            })
             .and_then(K::cached)
         {
             inner.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -139,13 +171,14 @@ impl Verifier {
             audience: &inner.provider_id,
             now,
             leeway: inner.leeway,
+            max_lifetime: K::MAX_LIFETIME_SECS,
         };
         let claims = K::check(raw, expected)?;
         if let Some(hash) = hash {
             let valid_until = claims.exp().saturating_add(inner.leeway);
             inner
                 .tokens
-                .insert(hash, claims.to_cache(), valid_until, now);
+                .insert(hash, claims.to_cache(), &kid, valid_until, now);
         }
         Ok(claims)
     }

@@ -15,6 +15,13 @@ pub const ROLE_SERVICE: &str = "SERVICE";
 /// `sub` of every service token.
 pub const SERVICE_SUBJECT: &str = "_UCloud";
 
+/// Longest lifetime `exp − iat` of an access token (SPEC §2): verifiers refuse longer ones.
+pub const MAX_ACCESS_LIFETIME_SECS: i64 = 600;
+/// Longest lifetime `exp − iat` of a service or usermap token (SPEC §2).
+pub const MAX_SERVICE_LIFETIME_SECS: i64 = 300;
+/// Most clock leeway a verifier may add to those maxima and to `exp`, `nbf` and `iat` (SPEC §2).
+pub const MAX_LEEWAY_SECS: i64 = 60;
+
 /// `sub` of a provider's access token: `#P_<id>`.
 pub fn provider_subject(provider_id: &str) -> String {
     format!("#P_{provider_id}")

@@ -17,6 +17,7 @@ pub use claims::{
     AccessClaims, Principal, ROLE_PROVIDER, ROLE_SERVICE, SERVICE_SUBJECT, ServiceClaims,
     TYP_ACCESS, TYP_SERVICE, TYP_USERMAP, UsermapClaims, provider_subject,
 };
+pub use claims::{MAX_ACCESS_LIFETIME_SECS, MAX_LEEWAY_SECS, MAX_SERVICE_LIFETIME_SECS};
 pub use manifest::{
     ComputeFeatures, DockerFeatures, FeatureToggle, Features, Manifest, StorageFeatures,
     UserSettings, VirtualMachineFeatures,

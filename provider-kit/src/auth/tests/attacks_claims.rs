@@ -164,3 +164,103 @@ async fn a_token_signed_by_another_key_under_our_kid_is_refused() {
         Err(VerifyError::BadSignature)
     );
 }
+
+/// Ten years, in seconds.
+const DECADE: i64 = 10 * 365 * 24 * 3600;
+
+#[tokio::test]
+async fn a_service_token_living_ten_years_signed_with_the_gateways_key_is_refused() {
+    let h = harness().await;
+    let forever = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "exp", json!(NOW + DECADE)),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&forever).await,
+        Err(VerifyError::LifetimeTooLong {
+            lifetime: DECADE,
+            max: 300
+        })
+    );
+    assert_eq!(h.verifier.stats().cached_tokens, 0);
+}
+
+#[tokio::test]
+async fn a_usermap_token_living_ten_years_is_refused() {
+    let h = harness().await;
+    let forever = gateway_key().sign(
+        &header(crate::protocol::TYP_USERMAP, gateway_key().kid),
+        &with(usermap_claims(), "exp", json!(NOW + DECADE)),
+    );
+    assert_eq!(
+        h.verifier.verify_usermap(&forever).await,
+        Err(VerifyError::LifetimeTooLong {
+            lifetime: DECADE,
+            max: 300
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_long_lifetime_backdated_into_the_leeway_is_refused_too() {
+    // iat far in the past and exp just ahead: the token is "fresh" by exp alone.
+    let h = harness().await;
+    let claims = with(service_claims(), "iat", json!(NOW - DECADE));
+    let backdated = gateway_key().sign(&service_header(), &with(claims, "exp", json!(NOW + 60)));
+    assert_eq!(
+        h.verifier.verify_service(&backdated).await,
+        Err(VerifyError::LifetimeTooLong {
+            lifetime: DECADE + 60,
+            max: 300
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_lifetime_of_the_maximum_plus_the_leeway_is_accepted_and_one_second_more_is_not() {
+    let h = harness().await;
+    let edge = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "exp", json!(NOW + 300 + 30)),
+    );
+    assert!(h.verifier.verify_service(&edge).await.is_ok());
+    let over = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "exp", json!(NOW + 300 + 31)),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&over).await,
+        Err(VerifyError::LifetimeTooLong {
+            lifetime: 331,
+            max: 300
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_iat_is_refused() {
+    let h = harness().await;
+    let no_iat = gateway_key().sign(
+        &service_header(),
+        &with(service_claims(), "iat", json!(null)),
+    );
+    assert_eq!(
+        h.verifier.verify_service(&no_iat).await,
+        Err(VerifyError::MissingClaim("iat"))
+    );
+}
+
+#[test]
+fn a_leeway_above_sixty_seconds_is_a_configuration_error() {
+    use crate::auth::{ConfigError, ManualClock, Verifier, VerifierConfig};
+    use std::time::Duration;
+    let clock = std::sync::Arc::new(ManualClock::new(NOW));
+    let mut config = VerifierConfig::new(ISSUER, "https://gw/jwks", PROVIDER);
+    config.leeway = Duration::from_secs(60);
+    assert!(Verifier::new(config.clone(), clock.clone()).is_ok());
+    config.leeway = Duration::from_secs(61);
+    assert!(matches!(
+        Verifier::new(config, clock),
+        Err(ConfigError::Leeway(_))
+    ));
+}

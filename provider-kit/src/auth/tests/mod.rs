@@ -6,4 +6,5 @@ mod attacks_header;
 mod extractor;
 mod keys;
 pub(crate) mod kit;
+mod revocation;
 mod token_cache;

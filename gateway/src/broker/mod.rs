@@ -153,6 +153,7 @@ impl Broker {
                 connect_url: format!("{}/connections/new?provider={id}", app.issuer),
             });
         }
+        app.connections.record_brokered(call.user, id).await;
 
         let token = self.service_token(app, call.user, id, call.project)?;
         let request_id = crate::secrets::correlation_id();

@@ -35,6 +35,9 @@ pub enum ApiError {
     ManifestUnavailable(String),
     #[error("{0}")]
     InvalidTransition(String),
+    /// 404 `noSuchConnection`, one body for every report a provider may not make (SPEC §4).
+    #[error("no connection of this provider matches this report")]
+    NoSuchConnection,
     /// 402 with `balance` (and `duplicate`) members: nothing was taken.
     #[error("the wallet holds {balance} units and the charge needs {units}; nothing was taken")]
     InsufficientFunds {
@@ -94,6 +97,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "invalidTransition",
                 "Invalid state change",
+            ),
+            NoSuchConnection => (
+                StatusCode::NOT_FOUND,
+                "noSuchConnection",
+                "No such connection",
             ),
             InsufficientFunds { .. } => (
                 StatusCode::PAYMENT_REQUIRED,
@@ -256,6 +264,7 @@ mod tests {
                 "invalidTransition",
             ),
             (ApiError::PayloadTooLarge, 413, "payloadTooLarge"),
+            (ApiError::NoSuchConnection, 404, "noSuchConnection"),
             (
                 ApiError::InsufficientFunds {
                     units: 5,

@@ -41,6 +41,10 @@ const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_connections.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_usermap_trust.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -55,6 +59,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         4,
         include_str!("../../migrations/postgres/0004_connections.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_usermap_trust.sql"),
     ),
 ];
 

@@ -87,7 +87,9 @@ impl Connections {
                 tracing::warn!(connection = %connection_id, reason = ?why, "connection attempt ended");
                 Err(ConnectionError::Completion(why))
             } else {
-                Err(ConnectionError::Completion(CompletionRefused::UnknownAttempt))
+                Err(ConnectionError::Completion(
+                    CompletionRefused::UnknownAttempt,
+                ))
             }
         };
         if connection.user_id != user.id {

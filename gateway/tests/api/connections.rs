@@ -294,10 +294,7 @@ async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
 
     // A report naming another user, or a made-up nonce.
     let bob = session(&w.app, "bob").await;
-    assert_eq!(
-        report(&w, ok(&nonce, "bob")).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(report(&w, ok(&nonce, "bob")).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         report(&w, ok("made-up", "alice")).await.0,
         StatusCode::NOT_FOUND
@@ -453,7 +450,11 @@ async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connecti
         .app
         .get(&alice_token, "/ucloud/dev/compute/docker/echo")
         .await;
-    assert_eq!(status, StatusCode::OK, "an implicit provider needs no connection");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an implicit provider needs no connection"
+    );
     let (status, _) = report(&w, implicit_report("alice", "a1")).await;
     assert_eq!(status, StatusCode::OK);
     let root = w.app.user("boss", true).await;

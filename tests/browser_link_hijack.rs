@@ -180,7 +180,9 @@ async fn an_initiator_cannot_complete_an_attempt_that_a_victim_signed_in_to() {
 
     // Alice's browser opens Mallory's form (a page of his, here any page that submits it).
     let mut browser = Browser::launch().await;
-    browser.goto(&manifest_url).await;
+    browser
+        .goto(&format!("http://127.0.0.1:{port}/ucloud/hpc/usermap/login"))
+        .await;
     let submit = format!(
         "(() => {{ const f = document.createElement('form'); f.method = 'post'; f.action = {}; \
          const i = document.createElement('input'); i.name = 'token'; i.value = {}; f.appendChild(i); \

@@ -83,7 +83,7 @@ impl UsermapFlow {
         let now = accounts.clock().now_unix();
         let mut tx = store.begin().await?;
         let attempt = match tx.claim_attempt(&hash, csrf, now).await? {
-            Claim::Claimed(attempt) => attempt,
+            Claim::Claimed(attempt) => *attempt,
             Claim::Unknown => return Err(FlowError::NoAttempt),
             Claim::Used => return Err(FlowError::AttemptUsed),
             Claim::Expired => return Err(FlowError::AttemptExpired),

@@ -44,7 +44,7 @@ pub struct StoredAttempt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The attempt was pending and is now used.
-    Claimed(StoredAttempt),
+    Claimed(Box<StoredAttempt>),
     Unknown,
     Used,
     Expired,
@@ -163,7 +163,7 @@ impl AccountTx {
             .await?;
         Ok(match row.map(attempt) {
             None => Claim::Unknown,
-            Some(found) if claimed => Claim::Claimed(found),
+            Some(found) if claimed => Claim::Claimed(Box::new(found)),
             Some(found) if found.used_at.is_some() => Claim::Used,
             Some(found) if found.expires_at <= now => Claim::Expired,
             Some(_) => Claim::NotConfirmed,

@@ -1,6 +1,6 @@
 //! The connection flow as a person does it, in real headless Chromium: sign in at the gateway, click
-//! Connect, sign in at the dev provider with a local account, land back on the gateway with the
-//! connection `ok` — then a brokered request reaches the provider as that user, under that account.
+//! Connect, sign in at the dev provider with a local account, confirm who is being linked, land back
+//! on the gateway with the connection `ok` — then a brokered request reaches the provider as that user, under that account.
 
 use e2e::browser::Browser;
 use e2e::process::Gateway;
@@ -177,6 +177,18 @@ async fn a_user_connects_their_account_in_the_browser_and_is_brokered_as_it() {
         )
         .await;
     browser.sign_in("asmith", "local-secret").await;
+    // The provider shows who is being linked to which local account; nothing happens before the click.
+    browser
+        .wait_for(
+            "document.getElementById('local-account') !== null",
+            Duration::from_secs(15),
+        )
+        .await;
+    let shown = browser
+        .eval("document.getElementById('gateway-username').innerText + ' ' + document.getElementById('local-account').innerText")
+        .await;
+    assert_eq!(shown, "alice asmith");
+    browser.click("#confirm").await;
     browser
         .wait_for(
             "location.pathname === '/connections' && document.getElementById('connected') !== null",

@@ -195,7 +195,30 @@ async fn connect_demo_local(base: &str, session: &str, password: &str) {
         .await
         .expect("sign in at the provider");
     assert_eq!(signed_in.status(), 303, "signed in as demo_local");
-    let back = signed_in.headers()["location"].to_str().expect("ASCII");
+    let confirm = format!("{usermap}/confirm");
+    let page = http
+        .get(&confirm)
+        .header("cookie", &attempt)
+        .send()
+        .await
+        .expect("confirm page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF field");
+    let confirmed = http
+        .post(&confirm)
+        .header("cookie", &attempt)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .expect("confirm at the provider");
+    assert_eq!(confirmed.status(), 303, "confirmed");
+    let back = confirmed.headers()["location"].to_str().expect("ASCII");
     let completed = http
         .get(back)
         .header("cookie", session)

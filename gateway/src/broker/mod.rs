@@ -147,6 +147,8 @@ impl Broker {
             Gated::Manifest(manifest) => return Ok(Brokered::Manifest(manifest)),
             Gated::Forward(provider) => provider,
         };
+        // What makes a provider's report without a nonce acceptable (SPEC §4): memory after the first.
+        app.connections.record_brokered(call.user, id).await;
 
         // Phase 2: prepare.
         let token = self.service_token(app, call.user, id, call.project)?;

@@ -1,16 +1,25 @@
 //! User mapping (SPEC §4): connection attempts with a single-use nonce bound to the session that
-//! started them, provider reports, completion by that session only, and disconnection from either
-//! side. The return URL is always the gateway's own.
+//! started them, provider reports (`report.rs`), completion by that session with the attempt's
+//! completion code only (`complete.rs`), the broker's record of who used a provider
+//! (`brokered.rs`), and disconnection from either side. The return URL is always the gateway's own.
+
+mod brokered;
+mod complete;
+mod report;
+
+pub use brokered::BrokeredUsers;
+pub use complete::CompletionRefused;
+pub use report::ReportOutcome;
 
 use crate::accounts::principal;
 use crate::clock::SharedClock;
 use crate::manifests::ProviderClients;
-use crate::model::{Connection, ConnectionState, Provider, ProviderStatus, Reported, User};
+use crate::model::{Connection, ConnectionState, Provider, ProviderStatus, User};
 use crate::registry::visible_to;
 use crate::secrets::{Secret, hash_secret, random_id};
 use crate::store::{NewAttempt, Store, StoreError};
 use crate::tokens::Tokens;
-use provider_kit::protocol::{MappingReport, ReportedState, TYP_USERMAP, UsermapClaims};
+use provider_kit::protocol::{TYP_USERMAP, UsermapClaims};
 
 /// How long an attempt's nonce stays valid.
 pub const ATTEMPT_TTL_MS: i64 = 10 * 60 * 1000;
@@ -25,12 +34,15 @@ pub enum ConnectionError {
     AlreadyConnected(String),
     #[error("connecting an account needs a signed-in browser session, not an API token")]
     SessionRequired,
-    #[error(
-        "this connection link is not valid: it was used already, has expired, or was started by someone else"
-    )]
-    InvalidAttempt,
     #[error("{0}")]
     InvalidReport(String),
+    /// A report that names no attempt or user this provider may report on. One answer for every
+    /// such report, so a report never tells a provider which usernames exist.
+    #[error("no connection of this provider matches this report")]
+    NoSuchConnection,
+    /// The browser's return was refused; what happened, in plain words.
+    #[error("{0}")]
+    Completion(CompletionRefused),
     #[error(
         "{username} is connected to local account {current}; the connection must be ended before it can map to {requested}"
     )]
@@ -62,6 +74,7 @@ pub struct Connections {
     tokens: Tokens,
     issuer: String,
     http: ProviderClients,
+    brokered: BrokeredUsers,
 }
 
 impl Connections {
@@ -78,6 +91,23 @@ impl Connections {
             tokens,
             issuer,
             http,
+            brokered: BrokeredUsers::default(),
+        }
+    }
+
+    /// The broker's hook, after its gates passed: `user` made a brokered request to `provider_id`
+    /// (SPEC §4 implicit flow). Memory only, but for the first request since the connection ended
+    /// or the record's memory lapsed, which writes one row. A failed write is logged, not fatal.
+    pub async fn record_brokered(&self, user: &User, provider_id: &str) {
+        let now = self.clock.now_ms();
+        if self.brokered.seen(provider_id, user.id, now) {
+            return;
+        }
+        match self.store.record_brokered(provider_id, user.id, now).await {
+            Ok(()) => self.brokered.remember(provider_id, user.id, now),
+            Err(e) => {
+                tracing::error!(provider = %provider_id, error = %e, "recording a brokered user failed")
+            }
         }
     }
 
@@ -130,123 +160,6 @@ impl Connections {
         })
     }
 
-    /// A provider's report (SPEC §4 step 4, or the implicit flow without a nonce).
-    pub async fn report(
-        &self,
-        provider: &Provider,
-        report: MappingReport,
-    ) -> Result<Connection, ConnectionError> {
-        let id = provider.metadata.id.as_str();
-        let local = report.local_identity.trim();
-        // A pending report (e.g. `pendingAccountLinking`) may not have a local account yet.
-        let needs_local = report.state == ReportedState::Ok;
-        if (needs_local && local.is_empty()) || local.len() > 256 {
-            return Err(ConnectionError::InvalidReport(
-                "localIdentity: must have 1-256 characters (it may be empty only in a pending state)".into(),
-            ));
-        }
-        let bounded = |v: &Option<String>, field: &str| match v {
-            Some(s) if s.len() > 2000 => Err(ConnectionError::InvalidReport(format!(
-                "{field}: at most 2000 characters"
-            ))),
-            _ => Ok(()),
-        };
-        bounded(&report.comment, "comment")?;
-        bounded(&report.comment_url, "commentUrl")?;
-        if let Some(url) = &report.comment_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(ConnectionError::InvalidReport(
-                "commentUrl: must be an http(s) URL".into(),
-            ));
-        }
-        let user = self
-            .store
-            .user_by_username(&report.username)
-            .await?
-            .ok_or_else(|| {
-                ConnectionError::InvalidReport(format!(
-                    "username: no gateway user {:?}",
-                    report.username
-                ))
-            })?;
-        let reported = Reported {
-            state: match report.state {
-                ReportedState::Ok => ConnectionState::Ok,
-                ReportedState::PendingAccountLinking => ConnectionState::PendingAccountLinking,
-                ReportedState::PendingAdditionalValidation => {
-                    ConnectionState::PendingAdditionalValidation
-                }
-            },
-            local_identity: local.to_owned(),
-            comment: report.comment.clone(),
-            comment_url: report.comment_url.clone(),
-        };
-        // No silent re-mapping: a connected user keeps their local account until disconnected.
-        if let Some(current) = self.store.connection(user.id, id).await?
-            && current.state == ConnectionState::Ok
-            && let Some(existing) = current.local_identity.as_deref()
-            && existing != local
-        {
-            return Err(ConnectionError::Remap {
-                username: user.username,
-                current: existing.to_owned(),
-                requested: local.to_owned(),
-            });
-        }
-        let now = self.clock.now_ms();
-        let connection = match report.nonce.as_deref() {
-            Some(nonce) => {
-                let (attempt, connection) = self
-                    .store
-                    .attempt(&hash_secret(nonce))
-                    .await?
-                    .ok_or(ConnectionError::InvalidAttempt)?;
-                // The nonce must belong to this provider and this user.
-                if connection.provider_id != id || connection.user_id != user.id {
-                    return Err(ConnectionError::InvalidAttempt);
-                }
-                if !self
-                    .store
-                    .report_attempt(&hash_secret(nonce), &attempt.connection_id, &reported, now)
-                    .await?
-                {
-                    return Err(ConnectionError::InvalidAttempt);
-                }
-                self.store
-                    .connection(user.id, id)
-                    .await?
-                    .ok_or(ConnectionError::InvalidAttempt)?
-            }
-            None => {
-                self.store
-                    .report_implicit(&random_id(), user.id, id, &reported, now)
-                    .await?
-            }
-        };
-        tracing::info!(provider = %id, user = %user.username, state = crate::model::state_str(connection.state), "mapping reported");
-        Ok(connection)
-    }
-
-    /// The browser's return (SPEC §4 step 5): only the session that started the attempt completes it.
-    pub async fn complete(
-        &self,
-        connection_id: &str,
-        nonce: &str,
-        session: Option<&str>,
-    ) -> Result<Connection, ConnectionError> {
-        let session = session.ok_or(ConnectionError::InvalidAttempt)?;
-        self.store
-            .complete_attempt(
-                &hash_secret(nonce),
-                connection_id,
-                &hash_secret(session),
-                self.clock.now_ms(),
-            )
-            .await?
-            .ok_or(ConnectionError::InvalidAttempt)
-    }
-
     pub async fn list(&self, user: &User) -> Result<Vec<Connection>, ConnectionError> {
         Ok(self.store.connections_of(user.id).await?)
     }
@@ -262,11 +175,7 @@ impl Connections {
         provider: &Provider,
     ) -> Result<(), ConnectionError> {
         let id = provider.metadata.id.as_str();
-        if !self
-            .store
-            .disconnect(user.id, id, self.clock.now_ms())
-            .await?
-        {
+        if !self.end(user.id, id).await? {
             return Err(ConnectionError::NotConnected(id.to_owned()));
         }
         self.tell_provider_unlink(user, provider).await;
@@ -285,11 +194,7 @@ impl Connections {
             .user_by_username(username)
             .await?
             .ok_or_else(|| ConnectionError::NotConnected(id.to_owned()))?;
-        if !self
-            .store
-            .disconnect(user.id, id, self.clock.now_ms())
-            .await?
-        {
+        if !self.end(user.id, id).await? {
             return Err(ConnectionError::NotConnected(id.to_owned()));
         }
         tracing::info!(provider = %id, user = %username, "provider ended a connection");
@@ -307,9 +212,7 @@ impl Connections {
             if connection.state == ConnectionState::Disconnected {
                 continue;
             }
-            self.store
-                .disconnect(user.id, &connection.provider_id, self.clock.now_ms())
-                .await?;
+            self.end(user.id, &connection.provider_id).await?;
             ended += 1;
             if let Some(p) = providers
                 .iter()
@@ -318,6 +221,17 @@ impl Connections {
                 self.tell_provider_unlink(user, p).await;
             }
         }
+        Ok(ended)
+    }
+
+    /// Ends a connection in the store, and the record that the user was brokered to the provider
+    /// with it (in the store and in this process's memory).
+    async fn end(&self, user_id: i64, provider_id: &str) -> Result<bool, ConnectionError> {
+        let ended = self
+            .store
+            .disconnect(user_id, provider_id, self.clock.now_ms())
+            .await?;
+        self.brokered.forget(provider_id, user_id);
         Ok(ended)
     }
 

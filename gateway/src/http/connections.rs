@@ -5,14 +5,14 @@ use super::errors::ApiError;
 use super::extract::{JsonBody, ProviderAuth, UserAuth, session};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::connections::{ConnectionError, Started};
+use crate::connections::{CompletionRefused, ConnectionError, ReportOutcome, Started};
 use crate::model::{Connection, state_str};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use provider_kit::protocol::{MappingReport, Problem};
+use provider_kit::protocol::{MappingReport, MappingReportAnswer, Problem};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -84,14 +84,31 @@ pub async fn report(
     ProviderAuth(provider): ProviderAuth,
     Path(id): Path<String>,
     JsonBody(report): JsonBody<MappingReport>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     if provider.metadata.id.as_str() != id {
         return Err(ApiError::Forbidden(
             "a provider can report mappings only for itself",
         ));
     }
-    let connection = app.connections.report(&provider, report).await?;
-    Ok(Json(view(&connection)))
+    let manifest = app.manifests.current(&id);
+    let outcome = app
+        .connections
+        .report(&provider, manifest.as_deref(), report)
+        .await?;
+    Ok(match outcome {
+        ReportOutcome::Explicit { completion_code } => {
+            let answer = MappingReportAnswer {
+                completion_code: Some(completion_code.expose().to_owned()),
+            };
+            // The code is a secret of the browser that signed in at the provider.
+            (
+                [(axum::http::header::CACHE_CONTROL, "no-store")],
+                Json(answer),
+            )
+                .into_response()
+        }
+        ReportOutcome::Implicit(connection) => Json(view(&connection)).into_response(),
+    })
 }
 
 pub async fn provider_disconnect(
@@ -113,9 +130,10 @@ pub async fn provider_disconnect(
 #[derive(Deserialize)]
 pub struct CompleteQuery {
     nonce: Option<String>,
+    code: Option<String>,
 }
 
-/// `GET /connections/{id}/complete?nonce=…`: the browser comes back from the provider.
+/// `GET /connections/{id}/complete?nonce=…&code=…`: the browser comes back from the provider.
 pub async fn complete(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -123,9 +141,16 @@ pub async fn complete(
     parts: Parts,
 ) -> Response {
     let nonce = q.nonce.unwrap_or_default();
+    let session = session(&parts, &app);
+    // An unknown, expired or inactive session is no session: the return changes nothing.
+    let user = match session {
+        Some(secret) => app.accounts.user_by_session(secret).await.ok().flatten(),
+        None => None,
+    };
+    let signed_in = user.as_ref().zip(session);
     match app
         .connections
-        .complete(&id, &nonce, session(&parts, &app))
+        .complete(&id, &nonce, q.code.as_deref(), signed_in)
         .await
     {
         Ok(connection) => Redirect::to(&format!(
@@ -133,31 +158,38 @@ pub async fn complete(
             connection.provider_id
         ))
         .into_response(),
+        Err(ConnectionError::Completion(why)) => refused_page(&why, &parts),
         Err(e) => {
-            let status = if matches!(e, ConnectionError::InvalidAttempt) {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            if status.is_server_error() {
-                tracing::error!(error = %e, "completing a connection failed");
-            }
-            let message = if status.is_server_error() {
-                "Something went wrong; try again.".to_owned()
-            } else {
-                e.to_string()
-            };
+            tracing::error!(error = %e, "completing a connection failed");
+            let body = super::web::paragraph("Something went wrong at the gateway; try again.");
             (
-                status,
-                super::web::page(
-                    "Connection not completed",
-                    &super::web::paragraph(&message),
-                    None,
-                ),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                super::web::page("Connection not completed", &body, None),
             )
                 .into_response()
         }
     }
+}
+
+/// The page a refused return shows: what happened, and the way on.
+fn refused_page(why: &CompletionRefused, parts: &Parts) -> Response {
+    use CompletionRefused::*;
+    let (status, title) = match why {
+        NotSignedIn => (StatusCode::UNAUTHORIZED, "Sign in to finish connecting"),
+        UnknownAttempt => (StatusCode::BAD_REQUEST, "Connection not completed"),
+        NotReported => (StatusCode::CONFLICT, "Connection not completed yet"),
+        OtherSession => (StatusCode::FORBIDDEN, "Connection not completed"),
+        EndedForOtherUser | EndedWithoutCode => (StatusCode::FORBIDDEN, "Connection cancelled"),
+    };
+    let mut body = super::web::paragraph(&why.to_string());
+    if *why == NotSignedIn {
+        let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        body.push_str(&format!(
+            "<p><a id=\"sign-in\" href=\"/login?next={}\">Sign in</a></p>",
+            super::web::escape(&super::web::urlencode(here))
+        ));
+    }
+    (status, super::web::page(title, &body, None)).into_response()
 }
 
 pub fn view(c: &Connection) -> Value {
@@ -191,13 +223,14 @@ impl From<ConnectionError> for ApiError {
                 "Session required",
                 detail,
             ))),
-            InvalidAttempt => Self::Problem(Box::new(Problem::new(
+            InvalidReport(m) => Self::BadRequest(m),
+            NoSuchConnection => Self::NoSuchConnection,
+            Completion(_) => Self::Problem(Box::new(Problem::new(
                 400,
                 "invalidAttempt",
-                "Invalid connection attempt",
+                "Connection not completed",
                 detail,
             ))),
-            InvalidReport(m) => Self::BadRequest(m),
             Remap { .. } => Self::Problem(Box::new(Problem::new(
                 409,
                 "remapRequiresDisconnect",

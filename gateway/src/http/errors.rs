@@ -41,6 +41,9 @@ pub enum ApiError {
     /// 403: the operator lets only admins register test providers.
     #[error("{0}")]
     TestRegistrationRestricted(String),
+    /// 404 `noSuchConnection`, one body for every report a provider may not make (SPEC §4).
+    #[error("no connection of this provider matches this report")]
+    NoSuchConnection,
     /// 402 with `balance` (and `duplicate`) members: nothing was taken.
     #[error("the wallet holds {balance} units and the charge needs {units}; nothing was taken")]
     InsufficientFunds {
@@ -121,6 +124,11 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "testRegistrationRestricted",
                 "Test provider registration restricted",
+            ),
+            NoSuchConnection => (
+                StatusCode::NOT_FOUND,
+                "noSuchConnection",
+                "No such connection",
             ),
             InsufficientFunds { .. } => (
                 StatusCode::PAYMENT_REQUIRED,
@@ -313,6 +321,7 @@ mod tests {
                 "invalidTransition",
             ),
             (ApiError::PayloadTooLarge, 413, "payloadTooLarge"),
+            (ApiError::NoSuchConnection, 404, "noSuchConnection"),
             (
                 ApiError::InsufficientFunds {
                     units: 5,

@@ -23,6 +23,8 @@ pub struct Attempt {
     pub expires_at: i64,
     pub reported_at: Option<i64>,
     pub used_at: Option<i64>,
+    /// SHA-256 of the completion code handed to the provider with the report's answer.
+    pub code_hash: Option<String>,
 }
 
 /// What a provider reported about a user's local account.

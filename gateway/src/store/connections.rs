@@ -120,7 +120,7 @@ impl Store {
 
     pub async fn attempt(&self, nonce_hash: &str) -> StoreResult<Option<(Attempt, Connection)>> {
         let sql = format!(
-            "SELECT a.connection_id, a.session_hash, a.expires_at, a.reported_at, a.used_at, {COLUMNS} \
+            "SELECT a.connection_id, a.session_hash, a.expires_at, a.reported_at, a.used_at, a.code_hash, {COLUMNS} \
              FROM connection_attempts a JOIN connections c ON c.id = a.connection_id WHERE a.nonce_hash = $1"
         );
         type AttemptRow = (
@@ -129,6 +129,7 @@ impl Store {
             i64,
             Option<i64>,
             Option<i64>,
+            Option<String>,
             String,
             i64,
             String,
@@ -147,6 +148,7 @@ impl Store {
             expires_at,
             reported_at,
             used_at,
+            code_hash,
             a,
             b,
             c,
@@ -166,17 +168,20 @@ impl Store {
             expires_at,
             reported_at,
             used_at,
+            code_hash,
         };
         Ok(Some((attempt, connection((a, b, c, d, e, f, g, h, i))?)))
     }
 
-    /// Records a provider's report for an attempt not yet reported, used or expired; the connection
-    /// moves to `creating` (report `ok`) or the reported pending state. False: nothing changed.
+    /// Records a provider's report for an attempt not yet reported, used or expired, with the hash
+    /// of the completion code handed back to the provider; the connection moves to `creating`
+    /// (report `ok`) or the reported pending state. False: nothing changed.
     pub async fn report_attempt(
         &self,
         nonce_hash: &str,
         connection_id: &str,
         reported: &Reported,
+        code_hash: &str,
         now: i64,
     ) -> StoreResult<bool> {
         let state = match reported.state {
@@ -185,9 +190,9 @@ impl Store {
         };
         let changed = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let n = sqlx::query("UPDATE connection_attempts SET reported_at = $1 \
+            let n = sqlx::query("UPDATE connection_attempts SET reported_at = $1, code_hash = $4 \
                  WHERE nonce_hash = $2 AND connection_id = $3 AND reported_at IS NULL AND used_at IS NULL AND expires_at > $1")
-                .bind(now).bind(nonce_hash).bind(connection_id)
+                .bind(now).bind(nonce_hash).bind(connection_id).bind(code_hash)
                 .execute(&mut *tx).await?.rows_affected();
             if n == 1 {
                 sqlx::query("UPDATE connections SET state = $1, local_identity = $2, comment = $3, comment_url = $4, updated_at = $5 \
@@ -202,21 +207,23 @@ impl Store {
         Ok(changed)
     }
 
-    /// Uses a reported, unexpired attempt started by `session_hash`; the connection becomes `ok`
-    /// (or keeps the pending state the provider reported). None: nothing changed.
+    /// Uses a reported, unexpired attempt started by `session_hash` whose completion code hashes to
+    /// `code_hash`; the connection becomes `ok` (or keeps the pending state the provider
+    /// reported). None: nothing changed.
     pub async fn complete_attempt(
         &self,
         nonce_hash: &str,
         connection_id: &str,
         session_hash: &str,
+        code_hash: &str,
         now: i64,
     ) -> StoreResult<Option<Connection>> {
         let done = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query("UPDATE connection_attempts SET used_at = $1 \
-                 WHERE nonce_hash = $2 AND connection_id = $3 AND session_hash = $4 \
+                 WHERE nonce_hash = $2 AND connection_id = $3 AND session_hash = $4 AND code_hash = $5 \
                  AND reported_at IS NOT NULL AND used_at IS NULL AND expires_at > $1")
-                .bind(now).bind(nonce_hash).bind(connection_id).bind(session_hash)
+                .bind(now).bind(nonce_hash).bind(connection_id).bind(session_hash).bind(code_hash)
                 .execute(&mut *tx).await?.rows_affected();
             if n == 1 {
                 sqlx::query("UPDATE connections SET state = 'ok', updated_at = $1 WHERE id = $2 AND state = 'creating'")
@@ -232,6 +239,32 @@ impl Store {
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(connection_id).fetch_optional(pool).await?);
         row.map(connection).transpose()
+    }
+
+    /// Ends an unused attempt so nobody can complete it: it is marked used and its connection, unless
+    /// `ok`, becomes `failed` with `comment`. False: the attempt was already used or unknown.
+    pub async fn end_attempt(
+        &self,
+        nonce_hash: &str,
+        connection_id: &str,
+        comment: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let ended = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE connection_attempts SET used_at = $1 \
+                 WHERE nonce_hash = $2 AND connection_id = $3 AND used_at IS NULL")
+                .bind(now).bind(nonce_hash).bind(connection_id)
+                .execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                sqlx::query("UPDATE connections SET state = 'failed', comment = $1, comment_url = NULL, updated_at = $2 \
+                     WHERE id = $3 AND state <> 'ok'")
+                    .bind(comment).bind(now).bind(connection_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            n == 1
+        });
+        Ok(ended)
     }
 
     /// Implicit flow: the provider created the account itself; the connection takes the reported state.
@@ -257,12 +290,44 @@ impl Store {
         connection(row)
     }
 
-    /// Ends a connection (either side); false when there was none to end.
+    /// Ends a connection (either side) and forgets that the user was brokered to the provider;
+    /// false when there was none to end.
     pub async fn disconnect(&self, user_id: i64, provider_id: &str, now: i64) -> StoreResult<bool> {
-        let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE connections SET state = 'disconnected', updated_at = $1 WHERE user_id = $2 AND provider_id = $3 AND state <> 'disconnected'")
-            .bind(now).bind(user_id).bind(provider_id).execute(pool).await?.rows_affected());
-        Ok(n > 0)
+        let ended = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE connections SET state = 'disconnected', updated_at = $1 WHERE user_id = $2 AND provider_id = $3 AND state <> 'disconnected'")
+                .bind(now).bind(user_id).bind(provider_id).execute(&mut *tx).await?.rows_affected();
+            if n > 0 {
+                sqlx::query("DELETE FROM brokered_users WHERE provider_id = $1 AND user_id = $2")
+                    .bind(provider_id).bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            n > 0
+        });
+        Ok(ended)
+    }
+
+    /// Records that `user_id` made a brokered request to `provider_id`; a repeat changes nothing.
+    pub async fn record_brokered(
+        &self,
+        provider_id: &str,
+        user_id: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO brokered_users (provider_id, user_id, first_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (provider_id, user_id) DO NOTHING")
+            .bind(provider_id).bind(user_id).bind(now).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Whether `user_id` made a brokered request to `provider_id` since their connection last ended.
+    pub async fn has_brokered(&self, provider_id: &str, user_id: i64) -> StoreResult<bool> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT CAST(1 AS BIGINT) FROM brokered_users WHERE provider_id = $1 AND user_id = $2")
+            .bind(provider_id).bind(user_id).fetch_optional(pool).await?);
+        Ok(row.is_some())
     }
 
     pub async fn connection_is_ok(&self, user_id: i64, provider_id: &str) -> StoreResult<bool> {

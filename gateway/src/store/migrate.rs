@@ -42,6 +42,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0004_connections.sql"),
     ),
     (
+        5,
+        include_str!("../../migrations/sqlite/0005_usermap_trust.sql"),
+    ),
+    (
         6,
         include_str!("../../migrations/sqlite/0006_sign_in_throttle.sql"),
     ),
@@ -63,6 +67,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         4,
         include_str!("../../migrations/postgres/0004_connections.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_usermap_trust.sql"),
     ),
     (
         6,

@@ -1,5 +1,6 @@
 //! User mapping on the gateway's side (SPEC §4): attempts bound to a session, provider reports,
-//! completion by the starting session only — and every attack refused with nothing changed.
+//! completion by the starting session with the attempt's completion code only — and every attack
+//! refused with nothing changed. The helpers here are shared with `attacks::usermap`.
 
 use crate::support::{Backend, START_MS, TestApp, read};
 use crate::upstream::Upstream;
@@ -7,18 +8,24 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const EXPLICIT: &str = "users: { requireExplicitMapping: true }\nfeatures:\n  compute:\n    docker: { enabled: true }\n";
+pub const EXPLICIT: &str = "users: { requireExplicitMapping: true }\nfeatures:\n  compute:\n    docker: { enabled: true }\n";
+pub const IMPLICIT: &str = "users: { requireExplicitMapping: false }\nfeatures:\n  compute:\n    docker: { enabled: true }\n";
 
-struct World {
-    app: TestApp,
-    up: Upstream,
+pub struct World {
+    pub app: TestApp,
+    pub up: Upstream,
     /// The provider's access token.
-    provider: String,
+    pub provider: String,
 }
 
-async fn world() -> World {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let up = Upstream::start("dev", &app.url, START_MS / 1000, EXPLICIT).await;
+pub async fn world() -> World {
+    world_on(Backend::Sqlite, EXPLICIT).await
+}
+
+/// The gateway on `backend` with one test provider `dev` serving `manifest`.
+pub async fn world_on(backend: Backend, manifest: &'static str) -> World {
+    let app = TestApp::spawn(backend).await;
+    let up = Upstream::start("dev", &app.url, START_MS / 1000, manifest).await;
     // A test provider is visible to its owner and to admins, so the users below are admins.
     let admin = app.user("root", true).await;
     let body = json!({ "id": "dev", "domain": "127.0.0.1", "https": false, "port": up.port, "env": "test" });
@@ -36,8 +43,13 @@ async fn world() -> World {
 }
 
 /// Signs `username` in (an admin, so the test provider is visible) and returns the cookie.
-async fn session(app: &TestApp, username: &str) -> String {
-    app.user(username, true).await;
+pub async fn session(app: &TestApp, username: &str) -> String {
+    session_as(app, username, true).await
+}
+
+/// Signs `username` in and returns the cookie; `admin: false` cannot see a test provider.
+pub async fn session_as(app: &TestApp, username: &str, admin: bool) -> String {
+    app.user(username, admin).await;
     let r = app
         .http
         .post(app.url("/auth/login"))
@@ -54,7 +66,7 @@ async fn session(app: &TestApp, username: &str) -> String {
         .to_owned()
 }
 
-async fn start(app: &TestApp, cookie: &str) -> (StatusCode, Value) {
+pub async fn start(app: &TestApp, cookie: &str) -> (StatusCode, Value) {
     read(
         app.http
             .post(app.url("/api/connections"))
@@ -67,7 +79,7 @@ async fn start(app: &TestApp, cookie: &str) -> (StatusCode, Value) {
     .await
 }
 
-fn claims(token: &str) -> Value {
+pub fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -77,27 +89,85 @@ fn claims(token: &str) -> Value {
     .unwrap()
 }
 
-async fn report(w: &World, body: Value) -> (StatusCode, Value) {
+/// A started attempt: the connection id and the nonce from its usermap token.
+pub async fn attempt(app: &TestApp, cookie: &str) -> (String, String) {
+    let (status, started) = start(app, cookie).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let id = started["connection"]["id"].as_str().unwrap().to_owned();
+    let nonce = claims(started["redirect"]["fields"]["token"].as_str().unwrap())["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, nonce)
+}
+
+pub async fn report(w: &World, body: Value) -> (StatusCode, Value) {
     w.app
         .post(&w.provider, "/api/providers/usermap/dev", body)
         .await
 }
 
-async fn complete(app: &TestApp, connection: &str, nonce: &str, cookie: &str) -> StatusCode {
+pub fn ok_report(nonce: &str, username: &str, local: &str) -> Value {
+    json!({ "nonce": nonce, "username": username, "localIdentity": local, "state": "ok", "comment": null, "commentUrl": null })
+}
+
+pub fn implicit_report(username: &str, local: &str) -> Value {
+    json!({ "username": username, "localIdentity": local, "state": "ok", "comment": null, "commentUrl": null })
+}
+
+/// The provider reports `local` for the attempt and gets its completion code.
+pub async fn reported(w: &World, nonce: &str, username: &str, local: &str) -> String {
+    let (status, answer) = report(w, ok_report(nonce, username, local)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["completionCode"].as_str().unwrap().to_owned()
+}
+
+/// The browser's return: status and page text. `cookie` and `code` may be absent.
+pub async fn return_to_gateway(
+    app: &TestApp,
+    connection: &str,
+    nonce: &str,
+    code: Option<&str>,
+    cookie: Option<&str>,
+) -> (StatusCode, String) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = client
-        .get(app.url(&format!("/connections/{connection}/complete?nonce={nonce}")))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    r.status()
+    let mut url =
+        reqwest::Url::parse(&app.url(&format!("/connections/{connection}/complete"))).unwrap();
+    url.query_pairs_mut().append_pair("nonce", nonce);
+    if let Some(code) = code {
+        url.query_pairs_mut().append_pair("code", code);
+    }
+    let mut request = client.get(url);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let r = request.send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
 }
 
-async fn state(app: &TestApp, cookie: &str) -> Value {
+pub async fn complete(app: &TestApp, connection: &str, nonce: &str, cookie: &str) -> StatusCode {
+    return_to_gateway(app, connection, nonce, None, Some(cookie))
+        .await
+        .0
+}
+
+pub async fn complete_with(
+    app: &TestApp,
+    connection: &str,
+    nonce: &str,
+    code: &str,
+    cookie: &str,
+) -> StatusCode {
+    return_to_gateway(app, connection, nonce, Some(code), Some(cookie))
+        .await
+        .0
+}
+
+/// The caller's first connection as listed.
+pub async fn listed(app: &TestApp, cookie: &str) -> Value {
     let (_, list) = read(
         app.http
             .get(app.url("/api/connections"))
@@ -107,7 +177,22 @@ async fn state(app: &TestApp, cookie: &str) -> Value {
             .unwrap(),
     )
     .await;
-    list[0]["state"].clone()
+    list[0].clone()
+}
+
+pub async fn state(app: &TestApp, cookie: &str) -> Value {
+    listed(app, cookie).await["state"].clone()
+}
+
+/// A brokered GET as the user with `cookie`: its status.
+pub async fn broker(app: &TestApp, cookie: &str) -> StatusCode {
+    app.http
+        .get(app.url("/ucloud/dev/compute/docker/echo"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 #[tokio::test]
@@ -151,36 +236,34 @@ async fn the_explicit_flow_connects_only_when_the_starting_session_returns() {
         (StatusCode::FORBIDDEN, Some("connectionRequired"))
     );
 
-    let (status, reported) = report(&w, json!({ "nonce": nonce, "username": "alice", "localIdentity": "alice01", "state": "ok", "comment": null, "commentUrl": null })).await;
-    assert_eq!(status, StatusCode::OK, "{reported}");
+    let (status, answer) = report(&w, ok_report(nonce, "alice", "alice01")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let code = answer["completionCode"].as_str().unwrap().to_owned();
+    assert!(code.len() >= 22, "at least 128 random bits: {code}");
     assert_eq!(
-        reported["state"], "creating",
+        state(&w.app, &alice).await,
+        "creating",
         "a report alone does not finish the connection"
     );
 
-    // Another user's browser cannot finish it.
+    // A wrong connection id with the right nonce and code changes nothing (the return URL is the
+    // gateway's own).
     let mallory = session(&w.app, "mallory").await;
+    let (other_id, _) = attempt(&w.app, &mallory).await;
     assert_eq!(
-        complete(&w.app, connection, nonce, &mallory).await,
+        complete_with(&w.app, &other_id, nonce, &code, &alice).await,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(state(&w.app, &alice).await, "creating");
-    // Nor a wrong connection id with the right nonce (the return URL is the gateway's own).
-    let (_, other) = start(&w.app, &mallory).await;
-    let other_id = other["connection"]["id"].as_str().unwrap();
-    assert_eq!(
-        complete(&w.app, other_id, nonce, &alice).await,
-        StatusCode::BAD_REQUEST
-    );
 
     assert_eq!(
-        complete(&w.app, connection, nonce, &alice).await,
+        complete_with(&w.app, connection, nonce, &code, &alice).await,
         StatusCode::SEE_OTHER
     );
     assert_eq!(state(&w.app, &alice).await, "ok");
     // Single use.
     assert_eq!(
-        complete(&w.app, connection, nonce, &alice).await,
+        complete_with(&w.app, connection, nonce, &code, &alice).await,
         StatusCode::BAD_REQUEST
     );
 
@@ -207,17 +290,14 @@ async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
         .as_str()
         .unwrap()
         .to_owned();
-    let ok = |nonce: &str, username: &str| json!({ "nonce": nonce, "username": username, "localIdentity": "x1", "state": "ok", "comment": null, "commentUrl": null });
+    let ok = |nonce: &str, username: &str| ok_report(nonce, username, "x1");
 
     // A report naming another user, or a made-up nonce.
     let bob = session(&w.app, "bob").await;
-    assert_eq!(
-        report(&w, ok(&nonce, "bob")).await.0,
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(report(&w, ok(&nonce, "bob")).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         report(&w, ok("made-up", "alice")).await.0,
-        StatusCode::BAD_REQUEST
+        StatusCode::NOT_FOUND
     );
     assert_eq!(state(&w.app, &alice).await, "requested");
     let _ = bob;
@@ -236,7 +316,7 @@ async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
         .app
         .post(other, "/api/providers/usermap/other", ok(&nonce, "alice"))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = w
         .app
         .post(other, "/api/providers/usermap/dev", ok(&nonce, "alice"))
@@ -250,8 +330,8 @@ async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
 
     // Reused: the first report takes it; the second changes nothing.
     assert_eq!(report(&w, ok(&nonce, "alice")).await.0, StatusCode::OK);
-    let (status, _) = report(&w, json!({ "nonce": nonce, "username": "alice", "localIdentity": "other9", "state": "ok", "comment": null, "commentUrl": null })).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = report(&w, ok_report(&nonce, "alice", "other9")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = read(
         w.app
             .http
@@ -274,7 +354,7 @@ async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
     w.app.clock.advance_secs(10 * 60 + 1);
     assert_eq!(
         report(&w, ok(&late, "alice")).await.0,
-        StatusCode::BAD_REQUEST
+        StatusCode::NOT_FOUND
     );
     assert_eq!(
         complete(&w.app, &id, &late, &alice).await,
@@ -285,9 +365,10 @@ async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_can_disconnect() {
-    let w = world().await;
+    let w = world_on(Backend::Sqlite, IMPLICIT).await;
     let alice = session(&w.app, "alice").await;
-    let implicit = |local: &str| json!({ "username": "alice", "localIdentity": local, "state": "ok", "comment": null, "commentUrl": null });
+    let implicit = |local: &str| implicit_report("alice", local);
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::OK);
     let (status, c) = report(&w, implicit("alice01")).await;
     assert_eq!(
         (status, c["state"].as_str()),
@@ -315,6 +396,12 @@ async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_ca
     assert_eq!(state(&w.app, &alice).await, "disconnected");
     assert_eq!(*w.up.unlinked.lock().unwrap(), ["alice"]);
 
+    // Ending it forgot that alice used the provider: a report waits for her next request.
+    assert_eq!(
+        report(&w, implicit("someone_else")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::OK);
     // Now a new mapping is allowed; then the provider ends it from its side.
     assert_eq!(report(&w, implicit("someone_else")).await.0, StatusCode::OK);
     let r = w
@@ -329,6 +416,7 @@ async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_ca
     assert_eq!(state(&w.app, &alice).await, "disconnected");
 
     // Pending states carry what the user must do next.
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::OK);
     let pending = json!({ "username": "alice", "localIdentity": "alice01", "state": "pendingAdditionalValidation",
         "comment": "Upload your ID", "commentUrl": "https://hpc.example.org/verify" });
     let (_, c) = report(&w, pending).await;
@@ -343,7 +431,7 @@ async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_ca
 
 #[tokio::test]
 async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connections() {
-    let w = world().await;
+    let w = world_on(Backend::Sqlite, IMPLICIT).await;
     let alice_token = w.app.user("alice", true).await;
     let (status, problem) = w
         .app
@@ -358,7 +446,16 @@ async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connecti
         (StatusCode::BAD_REQUEST, Some("sessionRequired"))
     );
 
-    let (status, _) = report(&w, json!({ "username": "alice", "localIdentity": "a1", "state": "ok", "comment": null, "commentUrl": null })).await;
+    let (status, _) = w
+        .app
+        .get(&alice_token, "/ucloud/dev/compute/docker/echo")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an implicit provider needs no connection"
+    );
+    let (status, _) = report(&w, implicit_report("alice", "a1")).await;
     assert_eq!(status, StatusCode::OK);
     let root = w.app.user("boss", true).await;
     let (status, body) = w

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ClientError, clip};
 use super::{GatewayClient, transport::Answer};
-use crate::protocol::{ChargeRequest, ChargeResponse, MappingReport};
+use crate::protocol::{ChargeRequest, ChargeResponse, MappingReport, MappingReportAnswer};
 
 /// What a successful charge did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +31,21 @@ impl GatewayClient {
     }
 
     /// Tells the gateway that a gateway user has a local account here (SPEC §4): with the attempt's
-    /// `nonce` in the explicit flow, without it in the implicit one.
+    /// `nonce` in the explicit flow, whose answer carries the completion code for the return URL,
+    /// without it in the implicit one. An empty answer has no code.
     #[tracing::instrument(skip_all, fields(state = ?report.state))]
-    pub async fn report_mapping(&self, report: &MappingReport) -> Result<(), ClientError> {
+    pub async fn report_mapping(
+        &self,
+        report: &MappingReport,
+    ) -> Result<MappingReportAnswer, ClientError> {
         let path = format!("/api/providers/usermap/{}", self.inner.config.provider_id);
-        success(self.post(&path, report).await?).map(|_| ())
+        let body = success(self.post(&path, report).await?)?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(MappingReportAnswer {
+                completion_code: None,
+            });
+        }
+        parse(body)
     }
 
     /// Asks the gateway to fetch this provider's manifest now instead of at its next refresh.

@@ -31,4 +31,4 @@ pub use tokens::{
     Jwk, JwkSet, OAuthError, OAuthTokenResponse, RefreshItem, RefreshRequest, RefreshResponse,
     RefreshResponseItem,
 };
-pub use usermap::{ConnectionState, MappingReport, ReportedState};
+pub use usermap::{ConnectionState, MappingReport, MappingReportAnswer, ReportedState};

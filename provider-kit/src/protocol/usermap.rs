@@ -42,6 +42,16 @@ pub struct MappingReport {
     pub comment_url: Option<String>,
 }
 
+/// The gateway's answer to a report (SPEC §4 step 4). To a report with a nonce it carries the
+/// attempt's single-use completion code, which the provider appends as `code=` to the return URL;
+/// to an implicit report it is the connection, and `completionCode` is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingReportAnswer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_code: Option<String>,
+}
+
 impl MappingReport {
     /// An implicit-flow report: the account exists and is usable.
     pub fn implicit(username: impl Into<String>, local_identity: impl Into<String>) -> Self {
@@ -70,5 +80,17 @@ mod tests {
         let pending: ReportedState =
             serde_json::from_value(json!("pendingAccountLinking")).expect("a state");
         assert_eq!(pending, ReportedState::PendingAccountLinking);
+    }
+
+    #[test]
+    fn a_report_answer_carries_the_completion_code_or_nothing() {
+        let explicit = MappingReportAnswer {
+            completion_code: Some("c0de".into()),
+        };
+        let wire = json!({"completionCode": "c0de"});
+        assert_eq!(serde_json::to_value(&explicit).expect("serializes"), wire);
+        let implicit: MappingReportAnswer =
+            serde_json::from_value(json!({"id": "c1", "state": "ok"})).expect("an answer");
+        assert_eq!(implicit.completion_code, None);
     }
 }

@@ -337,7 +337,7 @@ impl Accounts {
     async fn report_ok(&self, mapping: Mapping) -> Mapping {
         let report = MappingReport::implicit(&mapping.gateway_username, &mapping.account.name);
         match self.reporter.report(&report).await {
-            Ok(()) => {
+            Ok(_) => {
                 let now = self.clock.now_unix();
                 if let Err(error) = self
                     .store
@@ -369,7 +369,7 @@ impl Accounts {
             comment_url: self.config.pending_comment_url.clone(),
         };
         match self.reporter.report(&report).await {
-            Ok(()) => true,
+            Ok(_) => true,
             Err(error) => {
                 tracing::warn!(%error, "the gateway did not take a pendingAccountLinking report");
                 false

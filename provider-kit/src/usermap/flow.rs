@@ -1,7 +1,13 @@
 //! SPEC §4 steps 2–5 on the provider, without HTTP: accept a usermap token and keep its attempt
-//! (`start`), show who is connecting (`pending`), take the local sign-in (`login`, or `complete` for a
-//! site's own login pages), then record the mapping, report it with the nonce and hand back the
-//! gateway's return URL. The return URL and the user only ever come from the verified token.
+//! (`start`), show who is connecting (`pending`), take the local sign-in (`login`, or `prove` for a
+//! site's own login pages), show who is being linked to which local account and wait for the user's
+//! click (`confirmation`, `confirm` in `flow/confirm.rs`), then record the mapping, report it with
+//! the nonce and hand back the gateway's return URL with the completion code. The return URL and
+//! the user only ever come from the verified token.
+
+mod confirm;
+
+pub use confirm::Confirmation;
 
 use std::sync::Arc;
 
@@ -10,13 +16,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::accounts::{AccountError, Accounts};
 use super::local_auth::{
-    AuthenticatorUnavailable, LocalAuthenticator, LocalIdentity, MAX_PASSWORD_LEN,
-    MAX_USERNAME_LEN, random,
+    AuthenticatorUnavailable, LocalAuthenticator, MAX_PASSWORD_LEN, MAX_USERNAME_LEN, random,
 };
-use super::store::{Claim, NewAttempt, StoreError, StoredAttempt};
+use super::store::{NewAttempt, StoreError, StoredAttempt};
 use crate::auth::{Verifier, VerifyError};
 use crate::client::ClientError;
-use crate::protocol::{MappingReport, ReportedState};
 
 const MAX_NONCE_LEN: usize = 256;
 const MAX_GATEWAY_USERNAME_LEN: usize = 256;
@@ -74,6 +78,8 @@ pub enum FlowError {
     AttemptExpired,
     #[error("the form's CSRF token does not belong to this browser's attempt")]
     Csrf,
+    #[error("no local account was signed in to for this attempt yet")]
+    NotProven,
     #[error("wrong username or password")]
     BadCredentials,
     #[error("too many wrong passwords for this attempt")]
@@ -108,7 +114,7 @@ pub struct PendingAttempt {
 /// A finished attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completed {
-    /// `returnUrl?nonce=…`, to `303` the browser to.
+    /// `returnUrl?nonce=…&code=…`, to `303` the browser to.
     pub redirect_url: String,
     pub local_account: String,
 }
@@ -194,12 +200,18 @@ impl UsermapFlow {
         let attempt_id = URL_SAFE_NO_PAD.encode(random::<32>());
         let csrf = URL_SAFE_NO_PAD.encode(random::<32>());
         let full_name = format!("{} {}", principal.first_name, principal.last_name);
+        let organization = principal
+            .organization
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty() && o.len() <= MAX_GATEWAY_USERNAME_LEN);
         let id_hash = id_hash(&attempt_id);
         let new = NewAttempt {
             id_hash: &id_hash,
             nonce: &nonce,
             gateway_username: &principal.username,
             full_name: full_name.trim(),
+            organization,
             return_url: &claims.return_url,
             csrf: &csrf,
             expires_at,
@@ -233,7 +245,8 @@ impl UsermapFlow {
 
     /// Step 3 with the built-in form: the CSRF token must be the attempt's, then the site's
     /// `LocalAuthenticator` decides. Wrong credentials leave the attempt pending, until the
-    /// `MAX_LOGIN_FAILURES`th closes it.
+    /// `MAX_LOGIN_FAILURES`th closes it. A right one is only proven (`prove`): nothing is mapped
+    /// before the user confirms.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -241,7 +254,7 @@ impl UsermapFlow {
         csrf: &str,
         username: &str,
         password: &str,
-    ) -> Result<Completed, FlowError> {
+    ) -> Result<(), FlowError> {
         let attempt = self.live_attempt(attempt_id).await?;
         if aws_lc_rs::constant_time::verify_slices_are_equal(
             attempt.csrf.as_bytes(),
@@ -267,66 +280,7 @@ impl UsermapFlow {
             store.attempt_failed(&id_hash(attempt_id)).await?;
             return Err(FlowError::BadCredentials);
         };
-        self.complete(attempt_id, &identity).await
-    }
-
-    /// Steps 3–5 once the browser proved `identity` (by any means the site chose): claims the
-    /// attempt, records the mapping, reports it with the nonce, and returns where to send the
-    /// browser. If the gateway does not take the report, nothing stays changed and the attempt can
-    /// be completed again.
-    #[tracing::instrument(skip_all)]
-    pub async fn complete(
-        &self,
-        attempt_id: &str,
-        identity: &LocalIdentity,
-    ) -> Result<Completed, FlowError> {
-        let accounts = &self.inner.accounts;
-        let store = accounts.store();
-        let hash = checked_hash(attempt_id)?;
-        let now = accounts.clock().now_unix();
-        let mut tx = store.begin().await?;
-        let attempt = match tx.claim_attempt(&hash, now).await? {
-            Claim::Claimed(attempt) => attempt,
-            Claim::Unknown => return Err(FlowError::NoAttempt),
-            Claim::Used => return Err(FlowError::AttemptUsed),
-            Claim::Expired => return Err(FlowError::AttemptExpired),
-        };
-        let redirect_url = with_nonce(&attempt.return_url, &attempt.nonce)?;
-        let username = attempt.gateway_username.clone();
-        let (mapping, new) = accounts
-            .map_in(
-                &mut tx,
-                &username,
-                identity.account(),
-                &attempt.full_name,
-                now,
-            )
-            .await?;
-        tx.commit().await?;
-        let report = MappingReport {
-            nonce: Some(attempt.nonce),
-            username: username.clone(),
-            local_identity: mapping.account.name.clone(),
-            state: ReportedState::Ok,
-            comment: None,
-            comment_url: None,
-        };
-        if let Err(error) = accounts.reporter().report(&report).await {
-            tracing::warn!(%error, "the gateway did not take a mapping report; undoing");
-            if new {
-                accounts.unlink(&username).await?;
-            }
-            store.release_attempt(&hash).await?;
-            return Err(FlowError::Report(error));
-        }
-        store
-            .mark_reported(&username, accounts.clock().now_unix())
-            .await?;
-        tracing::info!(account = %mapping.account.name, "connected a gateway user");
-        Ok(Completed {
-            redirect_url,
-            local_account: mapping.account.name,
-        })
+        self.prove(attempt_id, &identity).await
     }
 
     /// The gateway ended the connection (SPEC §4): forget the mapping. `false` if there was none.
@@ -387,9 +341,15 @@ pub(crate) fn return_origin(url: &str, expected: Option<&str>) -> Result<String,
     Ok(origin)
 }
 
-/// `return_url` with `nonce=…` appended to its query, encoded.
-pub(crate) fn with_nonce(return_url: &str, nonce: &str) -> Result<String, FlowError> {
+/// `return_url` with `nonce=…&code=…` appended to its query, encoded.
+pub(crate) fn with_nonce_and_code(
+    return_url: &str,
+    nonce: &str,
+    code: &str,
+) -> Result<String, FlowError> {
     let mut url = reqwest::Url::parse(return_url).map_err(|_| FlowError::Claims("returnUrl"))?;
-    url.query_pairs_mut().append_pair("nonce", nonce);
+    url.query_pairs_mut()
+        .append_pair("nonce", nonce)
+        .append_pair("code", code);
     Ok(url.into())
 }

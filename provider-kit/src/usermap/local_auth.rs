@@ -1,7 +1,7 @@
 //! Step 3 of SPEC §4, the provider's own half: proving who the browser is *here*. A site plugs its
 //! directory in through `LocalAuthenticator` (a password check: a file, LDAP bind, PAM, Kerberos
 //! kinit); a site whose login is a redirect of its own (OIDC, SAML, SPNEGO) serves its own `/login`
-//! routes and ends them with `UsermapFlow::complete`. `FileAuthenticator` is the dev provider's: local
+//! routes and ends them with `UsermapFlow::prove` (the user then confirms on the flow's own page). `FileAuthenticator` is the dev provider's: local
 //! users in a YAML file with argon2id password hashes, made with `hash_password`.
 
 use std::future::Future;

@@ -2,8 +2,10 @@
 //!
 //! - Explicit flow: `http::router(flow)` serves `/ucloud/<id>/usermap` — the gateway's redirect with
 //!   a usermap token (`UsermapFlow::start`), the provider's own sign-in through a
-//!   `LocalAuthenticator` (`FileAuthenticator` for the dev provider), the report with the nonce and
-//!   the `303` back to the gateway; `POST unlink` when the gateway ends a connection.
+//!   `LocalAuthenticator` (`FileAuthenticator` for the dev provider), the confirm page showing who
+//!   is being linked to which local account (nothing is recorded before the user's click), the
+//!   report with the nonce and the `303` back to the gateway with the completion code from the
+//!   report's answer; `POST unlink` when the gateway ends a connection.
 //! - Implicit flow: `Accounts::ensure_for(principal)` on a user's first brokered request makes a
 //!   local account with the configured `UsernamePolicy` and reports it without a nonce.
 //! - `MappingStore` (SQLite) holds accounts, mappings and attempts; `export_accounts` writes them
@@ -40,9 +42,12 @@ pub use accounts::{AccountError, Accounts, AutoAccount};
 pub use config::{AccountsConfig, AccountsConfigError, IdRange, MIN_ID};
 pub use export::{ExportError, ExportFormat, export_accounts, passwd_line};
 pub use flow::{
-    Completed, FlowError, FlowSettings, MAX_LOGIN_FAILURES, PendingAttempt, Started, UsermapFlow,
+    Completed, Confirmation, FlowError, FlowSettings, MAX_LOGIN_FAILURES, PendingAttempt, Started,
+    UsermapFlow,
 };
-pub use http::{ATTEMPT_COOKIE, attempt_id, completed, notice, router, router_with_login};
+pub use http::{
+    ATTEMPT_COOKIE, attempt_id, completed, confirm_redirect, notice, router, router_with_login,
+};
 pub use local_auth::{
     AuthFuture, AuthenticatorUnavailable, FileAuthenticator, LocalAuthenticator, LocalIdentity,
     MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordError, UsersFileError, hash_password,

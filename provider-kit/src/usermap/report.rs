@@ -6,10 +6,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::client::{ClientError, GatewayClient};
-use crate::protocol::MappingReport;
+use crate::protocol::{MappingReport, MappingReportAnswer};
 
-/// What `MappingReporter::report` returns.
-pub type ReportFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ClientError>> + Send + 'a>>;
+/// What `MappingReporter::report` returns: the gateway's answer (with the completion code for a
+/// report with a nonce).
+pub type ReportFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<MappingReportAnswer, ClientError>> + Send + 'a>>;
 
 /// Tells the gateway that a gateway user has (or waits for) a local account here.
 pub trait MappingReporter: Send + Sync {

@@ -116,11 +116,45 @@ async fn a_user_connects_a_local_account_from_the_users_file_and_works_under_it(
     let wrong = submit("not-the-password").await.expect("answer");
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(body(wrong).await.contains("Wrong username or password"));
-    let done = submit(PASSWORD).await.expect("answer");
+    let signed_in = submit(PASSWORD).await.expect("answer");
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        signed_in.headers()["location"],
+        "/ucloud/dev/usermap/confirm"
+    );
+    assert!(s.gateway.reports().is_empty(), "nothing before the click");
+    let confirm_url = format!("{}/usermap/confirm", s.provider.base);
+    let confirm = s
+        .browser
+        .get(&confirm_url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("confirm page");
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let confirm = body(confirm).await;
+    assert!(
+        confirm.contains("id=\"local-account\">asmith<"),
+        "{confirm}"
+    );
+    let confirm_csrf = confirm
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF field")
+        .to_owned();
+    let done = s
+        .browser
+        .post(&confirm_url)
+        .header("cookie", &cookie)
+        .form(&[("csrf", confirm_csrf.as_str())])
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         done.headers()["location"],
-        format!("{}?nonce=n-1", s.return_url()).as_str()
+        format!("{}?nonce=n-1&code=code-n-1", s.return_url()).as_str()
     );
     let reports = s.gateway.reports();
     assert_eq!(reports.len(), 1, "{reports:?}");

@@ -1,7 +1,9 @@
 //! The usermap flow over HTTP, nested at `/ucloud/<id>/usermap` (SPEC §4): `POST /` takes the
 //! gateway's auto-submitted form, binds the attempt to the browser with a cookie and `302`s to
-//! `login`; `GET`/`POST login` is the provider's own sign-in; success `303`s to the gateway's return
-//! URL with the nonce. `POST unlink` is the gateway (service token) ending a connection.
+//! `login`; `GET`/`POST login` is the provider's own sign-in, which `303`s to `confirm`;
+//! `GET confirm` shows who is being linked to which local account and `POST confirm` (the user's
+//! click, with its own CSRF token) maps, reports and `303`s to the gateway's return URL with the
+//! nonce and the completion code. `POST unlink` is the gateway (service token) ending a connection.
 
 mod pages;
 
@@ -40,10 +42,12 @@ pub fn router(flow: UsermapFlow) -> Router {
 
 /// The flow's routes with a site's own sign-in routes (OIDC, SAML, SPNEGO…) instead of the form.
 /// Those routes start at `login` (the flow redirects there), read the attempt with
-/// `attempt_id(headers)` and finish with `UsermapFlow::complete`, answering `completed(..)`.
+/// `attempt_id(headers)` and finish with `UsermapFlow::prove`, answering `confirm_redirect(..)`:
+/// the confirm step is the flow's own, whatever the sign-in method.
 pub fn router_with_login(flow: UsermapFlow, login: Router<UsermapFlow>) -> Router {
     Router::new()
         .route("/", post(start))
+        .route("/confirm", get(confirm_page).post(confirm_submit))
         .route("/unlink", post(unlink))
         .merge(login)
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
@@ -80,6 +84,20 @@ fn cookie(flow: &UsermapFlow, value: &str, max_age: i64) -> HeaderValue {
 pub fn notice(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!("<p>{}</p>", pages::escape(message));
     pages::page(status, title, &body, None)
+}
+
+/// The answer to a proven sign-in: `303` to the confirm page, where the user sees who is being
+/// linked and confirms with a click.
+pub fn confirm_redirect(flow: &UsermapFlow) -> Response {
+    let confirm = format!("{}/confirm", flow.base_path());
+    let Ok(location) = HeaderValue::from_str(&confirm) else {
+        return pages::error(&FlowError::NoAttempt);
+    };
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    headers.insert(LOCATION, location);
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// The answer to a finished attempt: the cookie is cleared and the browser goes back to the gateway.
@@ -177,7 +195,7 @@ async fn login_submit(
         .login(&attempt_id, &form.csrf, &form.username, &form.password)
         .await
     {
-        Ok(done) => completed(&flow, &done.redirect_url),
+        Ok(()) => confirm_redirect(&flow),
         Err(FlowError::BadCredentials) => {
             render_login(
                 &flow,
@@ -187,6 +205,42 @@ async fn login_submit(
             )
             .await
         }
+        Err(error) => pages::error(&error),
+    }
+}
+
+async fn confirm_page(State(flow): State<UsermapFlow>, headers: HeaderMap) -> Response {
+    let Some(attempt_id) = attempt_id(&headers) else {
+        return pages::error(&FlowError::NoAttempt);
+    };
+    match flow.confirmation(&attempt_id).await {
+        Ok(confirmation) => pages::confirm(
+            &flow.settings().display_name,
+            &format!("{}/confirm", flow.base_path()),
+            &confirmation,
+        ),
+        Err(error) => pages::error(&error),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    csrf: String,
+}
+
+async fn confirm_submit(
+    State(flow): State<UsermapFlow>,
+    headers: HeaderMap,
+    form: Result<Form<ConfirmForm>, FormRejection>,
+) -> Response {
+    let Some(attempt_id) = attempt_id(&headers) else {
+        return pages::error(&FlowError::NoAttempt);
+    };
+    let Ok(Form(form)) = form else {
+        return pages::error(&FlowError::Csrf);
+    };
+    match flow.confirm(&attempt_id, &form.csrf).await {
+        Ok(done) => completed(&flow, &done.redirect_url),
         Err(error) => pages::error(&error),
     }
 }

@@ -1,4 +1,4 @@
-//! The usermap flow's HTML: the login page and the error pages, server-rendered with no external
+//! The usermap flow's HTML: the login page, the confirm page and the error pages, server-rendered with no external
 //! asset, every value escaped, and headers that keep them out of frames, caches and referrers. An
 //! error page says what happened and what to do; it never shows a token, a password or a cause.
 
@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::usermap::accounts::AccountError;
-use crate::usermap::flow::{FlowError, PendingAttempt};
+use crate::usermap::flow::{Confirmation, FlowError, PendingAttempt};
 
 /// `&`, `<`, `>`, `"` and `'` as entities.
 pub fn escape(text: &str) -> String {
@@ -99,17 +99,50 @@ pub fn login(
          autocomplete=\"username\" maxlength=\"64\" required autofocus></label>\
          <label for=\"password\">Password<input id=\"password\" name=\"password\" type=\"password\" \
          autocomplete=\"current-password\" maxlength=\"1024\" required></label>\
-         <button id=\"sign-in\" type=\"submit\">Sign in and connect</button></form>",
+         <button id=\"sign-in\" type=\"submit\">Sign in</button></form>\
+         <p>Nothing is connected until you confirm on the next page.</p>",
         name = escape(display_name),
         prompt = escape(prompt),
         action = escape(action),
         csrf = escape(&attempt.csrf),
     );
+    // The sign-in goes to the confirm page on this provider, never straight to the gateway.
+    page(status, &format!("Connect to {display_name}"), &body, None)
+}
+
+/// Who is being linked to which local account, and the button that links them.
+pub fn confirm(display_name: &str, action: &str, c: &Confirmation) -> Response {
+    let name = if c.full_name.is_empty() {
+        "(no name given)".to_owned()
+    } else {
+        escape(&c.full_name)
+    };
+    let organization = c
+        .organization
+        .as_deref()
+        .map_or_else(|| "(none given)".to_owned(), escape);
+    let body = format!(
+        "<p>Check who is being connected. Confirm only if this is your own gateway account: \
+         whoever holds it will act as your account here.</p>\
+         <dl><dt>Gateway user</dt><dd id=\"gateway-name\">{name}</dd>\
+         <dt>Gateway username</dt><dd id=\"gateway-username\">{username}</dd>\
+         <dt>Organization</dt><dd id=\"gateway-organization\">{organization}</dd>\
+         <dt>Your account at {provider}</dt><dd id=\"local-account\">{account}</dd></dl>\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button id=\"confirm\" type=\"submit\">Connect {account} to {username}</button></form>\
+         <p>If this is not you, close this page: nothing has been connected.</p>",
+        username = escape(&c.gateway_username),
+        provider = escape(display_name),
+        account = escape(&c.local_account),
+        action = escape(action),
+        csrf = escape(&c.csrf),
+    );
     page(
-        status,
-        &format!("Connect to {display_name}"),
+        StatusCode::OK,
+        "Confirm the connection",
         &body,
-        Some(&attempt.return_origin),
+        Some(&c.return_origin),
     )
 }
 
@@ -147,6 +180,11 @@ pub fn error(error: &FlowError) -> Response {
             StatusCode::FORBIDDEN,
             "This form does not belong to your connection attempt",
             "Open the sign-in page again from the gateway and submit it from there.",
+        ),
+        FlowError::NotProven => (
+            StatusCode::BAD_REQUEST,
+            "You have not signed in here yet",
+            "Sign in with your account at this provider first; the connection is confirmed after.",
         ),
         FlowError::BadCredentials => (
             StatusCode::UNAUTHORIZED,
@@ -205,21 +243,31 @@ mod tests {
     }
 
     #[test]
-    fn a_login_page_escapes_what_the_gateway_sent_and_allows_only_the_gateway_as_next_stop() {
+    fn a_login_page_posts_only_to_this_provider() {
         let attempt = PendingAttempt {
+            gateway_username: "alice".into(),
+            full_name: "Alice".into(),
+            csrf: "c".into(),
+            return_origin: "https://gw.example.org".into(),
+        };
+        let response = login(StatusCode::OK, "Dev", "Sign in.", "/login", &attempt, None);
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .expect("ASCII");
+        assert!(csp.contains("form-action 'self';"), "{csp}");
+    }
+
+    #[test]
+    fn a_confirm_page_escapes_what_the_gateway_sent_and_allows_only_the_gateway_as_next_stop() {
+        let confirmation = Confirmation {
             gateway_username: "<b>mallory</b>#1".into(),
             full_name: "Eve \"quote\"".into(),
+            organization: Some("<i>org</i>".into()),
+            local_account: "alice".into(),
             csrf: "c\"sr<f".into(),
             return_origin: "https://gw.example.org".into(),
         };
-        let response = login(
-            StatusCode::OK,
-            "Dev",
-            "Sign in.",
-            "/ucloud/dev/usermap/login",
-            &attempt,
-            None,
-        );
+        let response = confirm("Dev", "/ucloud/dev/usermap/confirm", &confirmation);
         let csp = response.headers()["content-security-policy"]
             .to_str()
             .expect("ASCII");

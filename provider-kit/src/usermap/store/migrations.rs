@@ -6,9 +6,10 @@ use sqlx::SqlitePool;
 use super::{StoreError, StoreResult};
 
 /// `(version, script)`; append, never edit a released one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r"
 CREATE TABLE local_accounts (
     name        TEXT    NOT NULL PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
     uid         INTEGER NOT NULL UNIQUE CHECK (uid > 0),
@@ -47,7 +48,18 @@ CREATE TABLE counters (
     value INTEGER NOT NULL
 );
 ",
-)];
+    ),
+    (
+        2,
+        r"
+-- SPEC §4 ▲: the confirm step. The organization shown beside the gateway user; the local account
+-- the browser proved, waiting for the user's click; that click's own CSRF token.
+ALTER TABLE attempts ADD COLUMN organization TEXT;
+ALTER TABLE attempts ADD COLUMN proven_account TEXT;
+ALTER TABLE attempts ADD COLUMN confirm_csrf TEXT;
+",
+    ),
+];
 
 pub async fn apply(pool: &SqlitePool) -> StoreResult<()> {
     sqlx::query(

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::json;
 
-use super::support::{PASSWORD, RETURN_URL, flow_app, usermap_token};
+use super::support::{RETURN_URL, flow_app, usermap_token};
 use crate::auth::tests::kit;
 
 const DAN: &str = "DanSebastianThrane#1234";
@@ -44,13 +44,25 @@ async fn a_user_who_signs_in_is_mapped_reported_with_the_nonce_and_sent_back_to_
         "{}",
         page.body
     );
-    let done = app
-        .submit(Some(&cookie), &page.csrf(), "alice", PASSWORD)
-        .await;
+    let confirm = app.sign_in(&cookie, &page.csrf(), "alice").await;
+    for shown in [
+        "Dan Sebastian Thrane",
+        "DanSebastianThrane#1234",
+        "sdu.dk",
+        "id=\"local-account\">alice<",
+    ] {
+        assert!(confirm.body.contains(shown), "{shown}: {}", confirm.body);
+    }
+    assert!(
+        app.reports().is_empty() && app.mapping_of(DAN).await.is_none(),
+        "nothing is recorded before the click"
+    );
+    let done = app.confirm(Some(&cookie), &confirm.csrf()).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(
         done.location.as_deref(),
-        Some(&*format!("{RETURN_URL}?nonce=nonce-1"))
+        Some(&*format!("{RETURN_URL}?nonce=nonce-1&code=code-nonce-1")),
+        "the gateway's completion code travels with the browser"
     );
     assert!(
         done.set_cookie
@@ -84,10 +96,12 @@ async fn the_nonce_is_appended_encoded_after_a_query_the_return_url_already_has(
     let started = app.start(&[("token", &token)]).await;
     let cookie = started.cookie();
     let csrf = app.login_page(Some(&cookie)).await.csrf();
-    let done = app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
+    let done = app.sign_in_and_confirm(&cookie, &csrf, "alice").await;
     assert_eq!(
         done.location.as_deref(),
-        Some(&*format!("{RETURN_URL}?lang=da&nonce=n%2F%2B%26%3D1"))
+        Some(&*format!(
+            "{RETURN_URL}?lang=da&nonce=n%2F%2B%26%3D1&code=code-n%2F%2B%26%3D1"
+        ))
     );
 }
 
@@ -115,7 +129,7 @@ async fn wrong_credentials_get_one_generic_answer_and_leave_the_attempt_usable()
         assert!(!answer.body.contains(secret_guess));
     }
     assert!(app.reports().is_empty());
-    let done = app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
+    let done = app.sign_in_and_confirm(&cookie, &csrf, "alice").await;
     assert_eq!(done.status, 303);
 }
 
@@ -123,12 +137,13 @@ async fn wrong_credentials_get_one_generic_answer_and_leave_the_attempt_usable()
 async fn a_report_the_gateway_refuses_changes_nothing_and_the_user_can_try_again() {
     let app = flow_app().await;
     let (cookie, csrf) = app.begin("nonce-1").await;
+    let confirm_csrf = app.sign_in(&cookie, &csrf, "alice").await.csrf();
     app.gateway.failing.store(true, Ordering::SeqCst);
-    let refused = app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
+    let refused = app.confirm(Some(&cookie), &confirm_csrf).await;
     assert_eq!(refused.status, 502);
     assert!(app.mapping_of(DAN).await.is_none());
     app.gateway.failing.store(false, Ordering::SeqCst);
-    let done = app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
+    let done = app.confirm(Some(&cookie), &confirm_csrf).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(
         app.mapping_of(DAN).await.expect("mapped").account.name,
@@ -159,7 +174,7 @@ async fn names_from_the_token_are_escaped_on_the_login_page() {
 async fn the_gateway_ends_a_connection_with_a_service_token_and_nothing_else_can() {
     let app = flow_app().await;
     let (cookie, csrf) = app.begin("nonce-1").await;
-    app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
+    app.sign_in_and_confirm(&cookie, &csrf, "alice").await;
     let url = format!("{}/ucloud/myprovider/usermap/unlink", app.base);
     let post = |bearer: Option<String>| {
         let mut request = app.browser.post(&url);
@@ -199,7 +214,7 @@ async fn the_gateway_ends_a_connection_with_a_service_token_and_nothing_else_can
 async fn a_service_call_without_a_principal_names_the_user_in_the_body() {
     let app = flow_app().await;
     let (cookie, csrf) = app.begin("nonce-1").await;
-    app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
+    app.sign_in_and_confirm(&cookie, &csrf, "alice").await;
     let claims = kit::with(kit::service_claims(), "principal", serde_json::Value::Null);
     let token = kit::gateway_key().sign(
         &kit::service_header(),

@@ -6,12 +6,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::support::{FlowApp, PASSWORD, RETURN_URL, flow_app, usermap_token};
+
+mod confirm;
 use crate::auth::tests::kit;
 use crate::protocol::TYP_SERVICE;
 
-const DAN: &str = "DanSebastianThrane#1234";
+pub(super) const DAN: &str = "DanSebastianThrane#1234";
 
-async fn assert_nothing_changed(app: &FlowApp) {
+pub(super) async fn assert_nothing_changed(app: &FlowApp) {
     assert!(
         app.mapping_of(DAN).await.is_none(),
         "a mapping was recorded"
@@ -85,16 +87,13 @@ async fn a_usermap_token_is_accepted_once() {
 async fn a_completed_attempt_cannot_be_completed_again() {
     let app = flow_app().await;
     let (cookie, csrf) = app.begin("nonce-1").await;
-    assert_eq!(
-        app.submit(Some(&cookie), &csrf, "alice", PASSWORD)
-            .await
-            .status,
-        303
-    );
+    let page = app.sign_in(&cookie, &csrf, "alice").await;
+    assert_eq!(app.confirm(Some(&cookie), &page.csrf()).await.status, 303);
     let again = app.submit(Some(&cookie), &csrf, "bob", PASSWORD).await;
     assert_eq!(again.status, 409);
     assert!(again.body.contains("already completed"));
     assert_eq!(app.login_page(Some(&cookie)).await.status, 409);
+    assert_eq!(app.confirm(Some(&cookie), &page.csrf()).await.status, 409);
     assert_eq!(app.reports().len(), 1);
     assert_eq!(
         app.mapping_of(DAN).await.expect("mapped").account.name,
@@ -103,12 +102,13 @@ async fn a_completed_attempt_cannot_be_completed_again() {
 }
 
 #[tokio::test]
-async fn two_submits_racing_on_one_attempt_complete_it_once() {
+async fn two_confirms_racing_on_one_attempt_complete_it_once() {
     let app = flow_app().await;
     let (cookie, csrf) = app.begin("nonce-1").await;
+    let confirm_csrf = app.sign_in(&cookie, &csrf, "alice").await.csrf();
     let (a, b) = tokio::join!(
-        app.submit(Some(&cookie), &csrf, "alice", PASSWORD),
-        app.submit(Some(&cookie), &csrf, "alice", PASSWORD)
+        app.confirm(Some(&cookie), &confirm_csrf),
+        app.confirm(Some(&cookie), &confirm_csrf)
     );
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
@@ -127,6 +127,17 @@ async fn an_expired_attempt_is_refused_and_changes_nothing() {
     let late = app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
     assert_eq!(late.status, 410);
     assert!(late.body.contains("expired"));
+    assert_nothing_changed(&app).await;
+}
+
+#[tokio::test]
+async fn an_attempt_that_expires_on_the_confirm_page_is_refused_and_changes_nothing() {
+    let app = flow_app().await;
+    let (cookie, csrf) = app.begin("nonce-1").await;
+    let confirm_csrf = app.sign_in(&cookie, &csrf, "alice").await.csrf();
+    app.harness.clock.advance(301);
+    let late = app.confirm(Some(&cookie), &confirm_csrf).await;
+    assert_eq!(late.status, 410, "{}", late.body);
     assert_nothing_changed(&app).await;
 }
 
@@ -183,7 +194,7 @@ async fn a_form_posted_with_another_attempts_csrf_token_or_none_is_refused() {
     assert_eq!(no_fields.status(), 403);
     assert_nothing_changed(&app).await;
     let done = app
-        .submit(Some(&victim_cookie), &victim_csrf, "alice", PASSWORD)
+        .sign_in_and_confirm(&victim_cookie, &victim_csrf, "alice")
         .await;
     assert_eq!(done.status, 303, "the victim's own attempt is untouched");
 }
@@ -219,8 +230,28 @@ async fn a_return_url_from_anywhere_but_the_token_is_ignored() {
         .await
         .expect("answer");
     assert_eq!(answer.status(), 303);
+    let confirm_csrf = app.confirm_page(Some(&cookie)).await.csrf();
+    let answer = app
+        .browser
+        .post(format!(
+            "{}{}?returnUrl=https://evil.example/q",
+            app.base,
+            super::support::CONFIRM_PATH
+        ))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", confirm_csrf.as_str()),
+            ("returnUrl", "https://evil.example/form"),
+        ])
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 303);
     let location = answer.headers()["location"].to_str().expect("ASCII");
-    assert_eq!(location, format!("{RETURN_URL}?nonce=nonce-1"));
+    assert_eq!(
+        location,
+        format!("{RETURN_URL}?nonce=nonce-1&code=code-nonce-1")
+    );
 }
 
 #[tokio::test]
@@ -228,14 +259,14 @@ async fn a_connected_user_cannot_be_remapped_and_an_account_cannot_serve_two_use
     let app = flow_app().await;
     let (cookie, csrf) = app.begin("nonce-1").await;
     assert_eq!(
-        app.submit(Some(&cookie), &csrf, "alice", PASSWORD)
+        app.sign_in_and_confirm(&cookie, &csrf, "alice")
             .await
             .status,
         303
     );
 
     let (cookie, csrf) = app.begin("nonce-2").await;
-    let remap = app.submit(Some(&cookie), &csrf, "bob", PASSWORD).await;
+    let remap = app.sign_in_and_confirm(&cookie, &csrf, "bob").await;
     assert_eq!(remap.status, 409);
     assert!(remap.body.contains("Disconnect it at the gateway first"));
     assert_eq!(
@@ -251,7 +282,7 @@ async fn a_connected_user_cannot_be_remapped_and_an_account_cannot_serve_two_use
     let eve_cookie = started.cookie();
     let eve_csrf = app.login_page(Some(&eve_cookie)).await.csrf();
     let taken = app
-        .submit(Some(&eve_cookie), &eve_csrf, "alice", PASSWORD)
+        .sign_in_and_confirm(&eve_cookie, &eve_csrf, "alice")
         .await;
     assert_eq!(taken.status, 409);
     assert!(
@@ -267,7 +298,7 @@ async fn a_connected_user_cannot_be_remapped_and_an_account_cannot_serve_two_use
     );
 
     // The refused remap did not use up its attempt: the same user can still confirm alice.
-    let confirm = app.submit(Some(&cookie), &csrf, "alice", PASSWORD).await;
+    let confirm = app.sign_in_and_confirm(&cookie, &csrf, "alice").await;
     assert_eq!(confirm.status, 303);
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::auth::ManualClock;
 use crate::auth::tests::kit::{self, Harness};
 use crate::client::{ClientConfig, ClientError, GatewayClient};
-use crate::protocol::{Manifest, MappingReport, Principal, TYP_USERMAP};
+use crate::protocol::{Manifest, MappingReport, MappingReportAnswer, Principal, TYP_USERMAP};
 use crate::router::{ManifestSource, ProviderRouter};
 use crate::usermap::{
     Accounts, AccountsConfig, FileAuthenticator, FlowSettings, MappingReporter, MappingStore,
@@ -71,7 +71,9 @@ impl MappingReporter for RecordingGateway {
                 return Err(ClientError::Transport("connection refused".into()));
             }
             self.reports.lock().expect("reports").push(report.clone());
-            Ok(())
+            Ok(MappingReportAnswer {
+                completion_code: report.nonce.as_ref().map(|n| format!("code-{n}")),
+            })
         })
     }
 }
@@ -126,20 +128,25 @@ async fn token(_: State<Arc<StubGateway>>) -> impl IntoResponse {
     axum::Json(json!({"access_token": "at-test", "token_type": "Bearer", "expires_in": 600}))
 }
 
+/// Answers a report with a nonce as the gateway does: `{"completionCode": "code-<nonce>"}`.
 async fn report(
     State(stub): State<Arc<StubGateway>>,
     headers: HeaderMap,
     body: axum::Json<Value>,
-) -> StatusCode {
+) -> axum::response::Response {
     if stub.failing.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let code = body.0["nonce"].as_str().map(|n| format!("code-{n}"));
     stub.reports.lock().expect("reports").push((auth, body.0));
-    StatusCode::NO_CONTENT
+    match code {
+        Some(code) => axum::Json(json!({ "completionCode": code })).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -172,6 +179,7 @@ pub struct FlowApp {
 }
 
 pub const LOGIN_PATH: &str = "/ucloud/myprovider/usermap/login";
+pub const CONFIRM_PATH: &str = "/ucloud/myprovider/usermap/confirm";
 pub const RETURN_URL: &str = "https://gateway.test/connections/c1/complete";
 
 pub async fn flow_app() -> FlowApp {
@@ -325,6 +333,43 @@ impl FlowApp {
             request = request.header("cookie", cookie);
         }
         Answer::read(request.send().await.expect("answer")).await
+    }
+
+    pub async fn confirm_page(&self, cookie: Option<&str>) -> Answer {
+        let mut request = self.browser.get(format!("{}{CONFIRM_PATH}", self.base));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        Answer::read(request.send().await.expect("answer")).await
+    }
+
+    /// The user's click on the confirm page.
+    pub async fn confirm(&self, cookie: Option<&str>, csrf: &str) -> Answer {
+        let mut request = self
+            .browser
+            .post(format!("{}{CONFIRM_PATH}", self.base))
+            .form(&[("csrf", csrf)]);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        Answer::read(request.send().await.expect("answer")).await
+    }
+
+    /// Signs in at the login form (checking the `303` to the confirm page) and returns the confirm
+    /// page, whose CSRF token the click needs.
+    pub async fn sign_in(&self, cookie: &str, csrf: &str, username: &str) -> Answer {
+        let signed_in = self.submit(Some(cookie), csrf, username, PASSWORD).await;
+        assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+        assert_eq!(signed_in.location.as_deref(), Some(CONFIRM_PATH));
+        let page = self.confirm_page(Some(cookie)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page
+    }
+
+    /// The whole local half: sign in, then confirm; the answer to the click.
+    pub async fn sign_in_and_confirm(&self, cookie: &str, csrf: &str, username: &str) -> Answer {
+        let page = self.sign_in(cookie, csrf, username).await;
+        self.confirm(Some(cookie), &page.csrf()).await
     }
 
     /// Steps 2–3 up to the filled-in login page: the browser's cookie and the page's CSRF token.

@@ -200,11 +200,16 @@ async fn usermap(
     if serde_json::from_value::<MappingReport>(report.clone()).is_err() {
         return StatusCode::UNPROCESSABLE_ENTITY.into_response();
     }
+    // A report with a nonce gets a completion code, as from the gateway: `code-<nonce>`.
+    let code = report["nonce"].as_str().map(|n| format!("code-{n}"));
     gw.reports
         .lock()
         .expect("lock")
         .push(json!({"provider": id, "report": report}));
-    StatusCode::NO_CONTENT.into_response()
+    match code {
+        Some(code) => Json(json!({ "completionCode": code })).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
 }
 
 async fn reload(State(gw): State<Arc<Gw>>, headers: HeaderMap, Path(id): Path<String>) -> Response {

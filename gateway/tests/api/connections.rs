@@ -71,6 +71,7 @@ pub async fn start(app: &TestApp, cookie: &str) -> (StatusCode, Value) {
         app.http
             .post(app.url("/api/connections"))
             .header("cookie", cookie)
+            .header("origin", &app.url)
             .json(&json!({ "provider": "dev" }))
             .send()
             .await
@@ -389,6 +390,7 @@ async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_ca
         .http
         .delete(w.app.url("/api/connections/dev"))
         .header("cookie", &alice)
+        .header("origin", &w.app.url)
         .send()
         .await
         .unwrap();

@@ -135,6 +135,7 @@ async fn a_completion_code_is_single_use_and_bound_to_its_attempt(backend: Backe
         .http
         .delete(w.app.url("/api/connections/dev"))
         .header("cookie", &alice)
+        .header("origin", &w.app.url)
         .send()
         .await
         .unwrap();

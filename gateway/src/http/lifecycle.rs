@@ -8,7 +8,8 @@ use crate::app::AppState;
 use crate::audit::Actor;
 use crate::clock::{parse_rfc3339, rfc3339};
 use axum::Json;
-use axum::extract::{Path, State};
+use crate::http::input::Path;
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -39,6 +39,7 @@ pub async fn login(
             "send JSON {\"username\",\"password\"} or an HTML form".into(),
         ));
     };
+    super::input::no_nul("username", &creds.username)?;
     let (user, session) = app
         .accounts
         .sign_in(&creds.username, &creds.password)

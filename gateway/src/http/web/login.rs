@@ -4,8 +4,8 @@
 use super::{escape, page, safe_next, same};
 use crate::app::AppState;
 use crate::http::extract::{SESSION_COOKIE, cookie};
-use axum::Form;
-use axum::extract::{Query, State};
+use crate::http::input::{Form, Query};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -34,6 +34,8 @@ impl Gateway {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GATEWAY_DATA_DIR", &self.data.0)
             .env("GATEWAY_LISTEN", format!("127.0.0.1:{}", self.port))
+            // Parallel tests each run a gateway: their metrics listeners take any free port.
+            .env("GATEWAY_METRICS_LISTEN", "127.0.0.1:0")
             .env("GATEWAY_LOG", "info");
         if let Some(url) = &self.database_url {
             c.env("GATEWAY_DATABASE_URL", url);

@@ -30,12 +30,14 @@ pub async fn bind_metrics(address: &str) -> anyhow::Result<Option<tokio::net::Tc
         tracing::info!("metrics listener off (metrics_listen is empty)");
         return Ok(None);
     }
-    let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
-        format!(
-            "while binding the metrics listener {address} (set metrics_listen or \
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!(
+                "while binding the metrics listener {address} (set metrics_listen or \
              GATEWAY_METRICS_LISTEN to another address, or to \"\" to turn it off)"
-        )
-    })?;
+            )
+        })?;
     let bound = listener
         .local_addr()
         .context("while reading the metrics address")?;

@@ -60,8 +60,16 @@ async fn metrics(State(m): State<Metrics>) -> Response {
         .into_response()
 }
 
+/// A series: name, type, help, and how to read it from a listener's counters.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ListenerStats) -> u64,
+);
+
 fn render_listeners(out: &mut String, listeners: &[Arc<ListenerStats>]) {
-    let series: [(&str, &str, &str, fn(&ListenerStats) -> u64); 3] = [
+    let series: [Series; 3] = [
         (
             "gateway_http_connections_open",
             "gauge",

@@ -217,7 +217,11 @@ impl Connection {
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(connection);
-        let expired = activity.expired(self.limits.header_read, self.limits.idle);
+        let expired = activity.expired(
+            self.limits.header_read,
+            self.limits.idle,
+            tokio::time::sleep,
+        );
         tokio::pin!(expired);
         let mut closing = false;
         loop {

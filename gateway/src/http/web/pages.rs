@@ -3,9 +3,9 @@
 
 use super::{check_csrf, csrf_token, escape, page, page_with, paragraph, web_user};
 use crate::app::AppState;
+use crate::http::input::{Form, Path, Query};
 use crate::model::{ConnectionState, ProviderStatus, Role, state_str};
 use crate::registry::Action;
-use crate::http::input::{Form, Path, Query};
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};

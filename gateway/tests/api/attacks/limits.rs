@@ -148,14 +148,21 @@ async fn past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serve
     for _ in 0..3 {
         slow.push(slow_client(app.addr()).await);
     }
-    wait_until(PATIENCE, || async { (app.metric(open).await == Some(3.0)).then_some(()) }).await;
+    wait_until(PATIENCE, || async {
+        (app.metric(open).await == Some(3.0)).then_some(())
+    })
+    .await;
 
     let mut over = TcpStream::connect(app.addr()).await.unwrap();
     let _ = over
         .write_all(b"GET /readyz HTTP/1.1\r\nHost: gateway\r\n\r\n")
         .await;
     let answered = until_closed(&mut over).await;
-    assert!(answered.is_empty(), "{}", String::from_utf8_lossy(&answered));
+    assert!(
+        answered.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&answered)
+    );
     assert_eq!(
         app.metric("gateway_http_connections_refused_total{listener=\"public\"}")
             .await,
@@ -163,7 +170,10 @@ async fn past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serve
     );
 
     drop(slow);
-    wait_until(PATIENCE, || async { (app.metric(open).await == Some(0.0)).then_some(()) }).await;
+    wait_until(PATIENCE, || async {
+        (app.metric(open).await == Some(0.0)).then_some(())
+    })
+    .await;
     assert_eq!(readyz(&app.public).await, 200);
     app.stop().await;
 }
@@ -171,19 +181,22 @@ async fn past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serve
 #[tokio::test]
 async fn metrics_are_served_on_their_own_listener_and_not_on_the_public_one() {
     let app = Listening::spawn(|_| {}).await;
-    let public = reqwest::get(format!("{}/metrics", app.public)).await.unwrap();
+    let public = reqwest::get(format!("{}/metrics", app.public))
+        .await
+        .unwrap();
     assert_eq!(public.status(), 404);
-    assert_eq!(
-        public.headers()["content-type"],
-        "application/problem+json"
-    );
-    let metrics = reqwest::get(format!("{}/metrics", app.metrics)).await.unwrap();
+    assert_eq!(public.headers()["content-type"], "application/problem+json");
+    let metrics = reqwest::get(format!("{}/metrics", app.metrics))
+        .await
+        .unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("gateway_manifest_fetches_total"), "{text}");
     assert!(text.contains("gateway_http_connections_open"), "{text}");
     // The metrics listener serves nothing else.
-    let other = reqwest::get(format!("{}/readyz", app.metrics)).await.unwrap();
+    let other = reqwest::get(format!("{}/readyz", app.metrics))
+        .await
+        .unwrap();
     assert_eq!(other.status(), 404);
     app.stop().await;
 }
@@ -197,11 +210,23 @@ const ID_ROUTES: &[(&str, &str, Caller)] = &[
     ("POST", "/api/admin/providers/{id}/approve", Caller::Admin),
     ("POST", "/api/admin/providers/{id}/suspend", Caller::Admin),
     ("POST", "/api/admin/providers/{id}/resume", Caller::Admin),
-    ("POST", "/api/admin/providers/{id}/refresh-token", Caller::Admin),
-    ("DELETE", "/api/admin/providers/{id}/refresh-token", Caller::Admin),
+    (
+        "POST",
+        "/api/admin/providers/{id}/refresh-token",
+        Caller::Admin,
+    ),
+    (
+        "DELETE",
+        "/api/admin/providers/{id}/refresh-token",
+        Caller::Admin,
+    ),
     ("GET", "/api/projects/{id}", Caller::Admin),
     ("POST", "/api/projects/{id}/members", Caller::Admin),
-    ("DELETE", "/api/projects/{id}/members/{username}", Caller::Admin),
+    (
+        "DELETE",
+        "/api/projects/{id}/members/{username}",
+        Caller::Admin,
+    ),
     ("GET", "/api/admin/users/{username}", Caller::Admin),
     ("POST", "/api/admin/users/{username}/suspend", Caller::Admin),
     ("POST", "/api/admin/users/{username}/resume", Caller::Admin),
@@ -256,10 +281,7 @@ async fn nul_in_every_path_parameter_is_400_invalid_input(backend: Backend) {
         .to_owned();
     let mut wrong = Vec::new();
     for (method, template, caller) in ID_ROUTES {
-        let params: Vec<&str> = template
-            .split('/')
-            .filter(|s| s.starts_with('{'))
-            .collect();
+        let params: Vec<&str> = template.split('/').filter(|s| s.starts_with('{')).collect();
         for bad_param in &params {
             for bad in ["%00", "a%00b", "%01", "x%0Ay", "%7F"] {
                 let path = params.iter().fold(template.to_string(), |p, param| {
@@ -281,8 +303,7 @@ async fn nul_in_every_path_parameter_is_400_invalid_input(backend: Backend) {
                 let status = r.status().as_u16();
                 let content_type = r.headers().get("content-type").cloned();
                 let body: Value = r.json().await.unwrap_or(Value::Null);
-                let is_problem =
-                    content_type.is_some_and(|c| c == "application/problem+json");
+                let is_problem = content_type.is_some_and(|c| c == "application/problem+json");
                 if (status, is_problem, body["code"].as_str()) != (400, true, Some("invalidInput"))
                 {
                     wrong.push(format!("{method} {path} → {status} {body}"));
@@ -290,7 +311,12 @@ async fn nul_in_every_path_parameter_is_400_invalid_input(backend: Backend) {
             }
         }
     }
-    assert!(wrong.is_empty(), "{} answers:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} answers:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     app.stop().await;
 }
 on_both_backends!(nul_in_ids, nul_in_every_path_parameter_is_400_invalid_input);
@@ -329,7 +355,10 @@ async fn nul_in_a_json_username_or_id_is_400_invalid_input(backend: Backend) {
     }
     app.stop().await;
 }
-on_both_backends!(nul_in_json, nul_in_a_json_username_or_id_is_400_invalid_input);
+on_both_backends!(
+    nul_in_json,
+    nul_in_a_json_username_or_id_is_400_invalid_input
+);
 
 #[tokio::test]
 async fn every_kind_of_rejected_input_is_a_4xx_problem() {
@@ -339,15 +368,22 @@ async fn every_kind_of_rejected_input_is_a_4xx_problem() {
     let c = &app.http;
     let cases = [
         // Path: not UTF-8 once percent-decoded.
-        ("bad path", c.get(app.url("/api/providers/%FF%FE")).bearer_auth(&admin)),
+        (
+            "bad path",
+            c.get(app.url("/api/providers/%FF%FE")).bearer_auth(&admin),
+        ),
         // Query: a field of the wrong shape.
         (
             "bad query",
-            c.get(app.url("/api/admin/audit?limit=many")).bearer_auth(&admin),
+            c.get(app.url("/api/admin/audit?limit=many"))
+                .bearer_auth(&admin),
         ),
         ("bad page query", c.get(app.url("/login?next=a&next=b"))),
         // Form: no content type, a missing field, too large.
-        ("form without content type", c.post(app.url("/login")).body("username=a")),
+        (
+            "form without content type",
+            c.post(app.url("/login")).body("username=a"),
+        ),
         (
             "form missing fields",
             c.post(app.url("/login"))
@@ -363,7 +399,9 @@ async fn every_kind_of_rejected_input_is_a_4xx_problem() {
         // JSON: no content type, not JSON, too large.
         (
             "json without content type",
-            c.post(app.url("/api/tokens")).bearer_auth(&admin).body("{}"),
+            c.post(app.url("/api/tokens"))
+                .bearer_auth(&admin)
+                .body("{}"),
         ),
         (
             "bad json",

@@ -41,6 +41,7 @@ impl DevRun {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GATEWAY_LOG", "info")
+            .env("GATEWAY_METRICS_LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"))

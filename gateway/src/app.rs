@@ -187,18 +187,30 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests and stops
-/// the background tasks.
+/// the background tasks. No metrics listener: see `serve_with_metrics`.
 pub async fn serve(
     app: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_metrics(app, listener, None, shutdown).await
+}
+
+/// `serve`, plus `GET /metrics` on `metrics` (its own listener, SPEC §7) when given. Every
+/// listener runs `http::listener` with the `server:` limits.
+pub async fn serve_with_metrics(
+    app: AppState,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use crate::http::listener::{self, Limits, Listener, ListenerStats};
     // Fail before anything starts if the TLS files are unusable.
     let tls = match &app.config.tls {
-        Some(tls) => Some(
+        Some(tls) => Some(crate::http::tls::acceptor(
             crate::tls::server::server_config(&tls.cert, &tls.key)
                 .map_err(|e| std::io::Error::other(e.to_string()))?,
-        ),
+        )),
         None => None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -207,22 +219,46 @@ pub async fn serve(
         tokio::spawn(expire_sessions(app.clone(), stop_rx.clone())),
         tokio::spawn(refresh_manifests(app.clone(), stop_rx.clone())),
     ];
-    let router = crate::http::router(app.clone());
-    let result = match tls {
-        Some(config) => crate::http::tls::serve_tls(router, listener, config, shutdown).await,
-        None => {
-            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await
+    let limits = Limits::from_config(&app.config.server);
+    let public = Listener {
+        tcp: listener,
+        tls,
+        stats: ListenerStats::new("public"),
+    };
+    let mut stats = vec![public.stats.clone()];
+    let metrics = metrics.map(|tcp| Listener {
+        tcp,
+        tls: None,
+        stats: ListenerStats::new("metrics"),
+    });
+    if let Some(m) = &metrics {
+        stats.push(m.stats.clone());
+    }
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let public = listener::serve(
+        public,
+        crate::http::router(app.clone()),
+        limits,
+        drain_rx.clone(),
+    );
+    let metrics_router = crate::http::metrics::router(app.clone(), stats);
+    let metrics = async {
+        match metrics {
+            Some(m) => listener::serve(m, metrics_router, limits, drain_rx).await,
+            None => Ok(()),
         }
     };
+    let signal = async move {
+        shutdown.await;
+        let _ = drain_tx.send(true);
+    };
+    let (result, metrics_result, ()) = tokio::join!(public, metrics, signal);
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;
     }
     app.store.close().await;
-    result
+    result.and(metrics_result)
 }
 
 /// Resolves on SIGINT or SIGTERM.

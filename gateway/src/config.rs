@@ -42,6 +42,10 @@ pub struct Config {
     pub sign_in: SignInConfig,
     /// Who may register which providers.
     pub providers: ProvidersConfig,
+    /// Address of the Prometheus listener (`GET /metrics`); empty turns it off.
+    pub metrics_listen: String,
+    /// Timeouts and limits of every HTTP listener.
+    pub server: ServerConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -73,6 +77,28 @@ impl SignInConfig {
             window_ms: self.window_secs * 1000,
             first_lock_ms: self.lock_secs * 1000,
             max_lock_ms: self.max_lock_secs * 1000,
+        }
+    }
+}
+
+/// What a client may hold of a listener (SPEC §7): each listener (public, metrics) applies these.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// From accept until a request's headers are complete (the TLS handshake included), ms.
+    pub header_read_timeout_ms: u64,
+    /// How long a connection with no request in flight stays open, ms.
+    pub idle_timeout_ms: u64,
+    /// Open connections per listener; one more is closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 4096,
         }
     }
 }
@@ -190,6 +216,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             sign_in: SignInConfig::default(),
             providers: ProvidersConfig::default(),
+            metrics_listen: "127.0.0.1:9464".into(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -305,6 +333,25 @@ impl Config {
             "GATEWAY_PROVIDERS_TEST_REGISTRATION",
             &mut config.providers.test_registration,
         )?;
+        if let Some(v) = env("GATEWAY_METRICS_LISTEN") {
+            config.metrics_listen = v;
+        }
+        let l = &mut config.server;
+        parse_env(
+            &env,
+            "GATEWAY_SERVER_HEADER_READ_TIMEOUT_MS",
+            &mut l.header_read_timeout_ms,
+        )?;
+        parse_env(
+            &env,
+            "GATEWAY_SERVER_IDLE_TIMEOUT_MS",
+            &mut l.idle_timeout_ms,
+        )?;
+        parse_env(
+            &env,
+            "GATEWAY_SERVER_MAX_CONNECTIONS",
+            &mut l.max_connections,
+        )?;
         let m = &mut config.manifest;
         parse_env(&env, "GATEWAY_MANIFEST_REFRESH_SECS", &mut m.refresh_secs)?;
         parse_env(&env, "GATEWAY_MANIFEST_RETRY_SECS", &mut m.retry_secs)?;
@@ -378,6 +425,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "sign_in: max_failures, window_secs and lock_secs must be >= 1 and max_lock_secs >= lock_secs".into(),
+            ));
+        }
+        let l = &self.server;
+        if l.header_read_timeout_ms == 0 || l.idle_timeout_ms == 0 || l.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "server: header_read_timeout_ms, idle_timeout_ms and max_connections must be > 0"
+                    .into(),
             ));
         }
         if self.session_ttl_secs < 60 {

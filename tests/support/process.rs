@@ -35,6 +35,8 @@ impl Gateway {
             .env("GATEWAY_DATA_DIR", &self.data.0)
             .env("GATEWAY_LISTEN", format!("127.0.0.1:{}", self.port))
             .env("GATEWAY_LOG", "info")
+            // Parallel tests each run a gateway: their metrics listeners take any free port.
+            .env("GATEWAY_METRICS_LISTEN", "127.0.0.1:0")
             // The e2e tests register test providers as plain users (`serve` defaults to admin).
             .env("GATEWAY_PROVIDERS_TEST_REGISTRATION", "owner");
         if let Some(url) = &self.database_url {

@@ -7,7 +7,7 @@
 
 mod setup;
 
-use crate::app::{App, AppState, serve as serve_app, shutdown_signal};
+use crate::app::{App, AppState, serve_with_metrics, shutdown_signal};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use anyhow::Context;
@@ -57,6 +57,7 @@ pub async fn dev(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
          first run registers the dev provider at that port, later runs must use the same one",
     )
     .await?;
+    let metrics_listener = super::serve::bind_metrics(&config.metrics_listen).await?;
     let bound = gateway_listener
         .local_addr()
         .context("while reading the bound address")?;
@@ -73,7 +74,13 @@ pub async fn dev(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     let provider_config = provider_config(&app, &local_url, &saved)?;
 
     let (stop_gateway, gateway_stopped) = stop_switch();
-    let serving = serve_app(app.clone(), gateway_listener, gateway_stopped);
+    let metrics_address = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let serving = serve_with_metrics(
+        app.clone(),
+        gateway_listener,
+        metrics_listener,
+        gateway_stopped,
+    );
     let mut gateway =
         tokio::spawn(async move { serving.await.context("while serving the gateway") });
     tracing::info!(%bound, issuer = %app.issuer, database = app.store.backend_name(), "gateway listening");
@@ -93,6 +100,7 @@ pub async fn dev(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     print_banner(
         &local_url,
         &provider_address,
+        metrics_address,
         &saved_path,
         &saved,
         &federation,
@@ -269,6 +277,7 @@ async fn refresh_manifest(app: &AppState) {
 fn print_banner(
     gateway: &str,
     provider: &str,
+    metrics: Option<SocketAddr>,
     saved_path: &Path,
     saved: &Saved,
     federation: &Federation,
@@ -291,6 +300,10 @@ fn print_banner(
         format!("  sign in        {gateway}/login"),
         format!("  providers      {gateway}/providers"),
         format!("  API            {gateway}/api   (e.g. {gateway}/api/me)"),
+        match metrics {
+            Some(addr) => format!("  metrics        http://{addr}/metrics   (its own listener)"),
+            None => "  metrics        off (metrics_listen is empty)".to_owned(),
+        },
         format!(
             "  dev provider   http://{provider}/ucloud/{PROVIDER}   ({owner}; brokered at {gateway}/ucloud/{PROVIDER}/...)"
         ),

@@ -1,6 +1,6 @@
 //! `gateway serve`: bind, build the App, serve until a signal.
 
-use crate::app::{App, serve as serve_app, shutdown_signal};
+use crate::app::{App, serve_with_metrics, shutdown_signal};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use anyhow::Context;
@@ -13,12 +13,34 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bound = listener
         .local_addr()
         .context("while reading the bound address")?;
+    let metrics = bind_metrics(&config.metrics_listen).await?;
     let issuer = config.issuer(Some(bound));
     let app = App::build(config, issuer.clone(), Arc::new(SystemClock)).await?;
     tracing::info!(%bound, %issuer, database = app.store.backend_name(), "gateway listening");
-    serve_app(app, listener, shutdown_signal())
+    serve_with_metrics(app, listener, metrics, shutdown_signal())
         .await
         .context("while serving")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The metrics listener (`metrics_listen`), or none when it is empty.
+pub async fn bind_metrics(address: &str) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    if address.is_empty() {
+        tracing::info!("metrics listener off (metrics_listen is empty)");
+        return Ok(None);
+    }
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!(
+                "while binding the metrics listener {address} (set metrics_listen or \
+             GATEWAY_METRICS_LISTEN to another address, or to \"\" to turn it off)"
+            )
+        })?;
+    let bound = listener
+        .local_addr()
+        .context("while reading the metrics address")?;
+    tracing::info!(%bound, "metrics listening on http://{bound}/metrics");
+    Ok(Some(listener))
 }

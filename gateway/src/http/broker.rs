@@ -62,37 +62,6 @@ async fn forward(
     }
 }
 
-/// The gateway's own Prometheus series.
-pub async fn metrics(State(app): State<AppState>) -> Response {
-    let mut out = String::new();
-    let (hits, misses) = app.broker.token_cache_counts();
-    app.broker.metrics.render(&mut out, hits, misses);
-    let m = &app.manifests.stats;
-    use std::fmt::Write;
-    use std::sync::atomic::Ordering::Relaxed;
-    out.push_str("# HELP gateway_manifest_fetches_total Manifest fetches by outcome.\n# TYPE gateway_manifest_fetches_total counter\n");
-    for (outcome, n) in [
-        ("attempt", &m.fetches),
-        ("parsed", &m.parses),
-        ("not_modified", &m.not_modified),
-        ("failed", &m.failures),
-    ] {
-        let _ = writeln!(
-            out,
-            "gateway_manifest_fetches_total{{outcome=\"{outcome}\"}} {}",
-            n.load(Relaxed)
-        );
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        out,
-    )
-        .into_response()
-}
-
 impl From<BrokerError> for ApiError {
     fn from(e: BrokerError) -> Self {
         use BrokerError::*;

@@ -30,6 +30,8 @@ pub enum ApiError {
     #[error("the body is larger than this endpoint accepts")]
     PayloadTooLarge,
     #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("{0}")]
     InvalidManifest(String),
     #[error("{0}")]
     ManifestUnavailable(String),
@@ -109,6 +111,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payloadTooLarge",
                 "Payload too large",
+            ),
+            UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupportedMediaType",
+                "Unsupported media type",
             ),
             InvalidTransition(_) => (
                 StatusCode::CONFLICT,
@@ -212,6 +219,46 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// axum's own rejections (path, query, form, body), in one place: the status class they carry,
+/// their text as the detail, never `text/plain`.
+fn rejection(status: StatusCode, text: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType("this endpoint does not accept that Content-Type")
+        }
+        s if s.is_client_error() => ApiError::BadRequest(text),
+        _ => ApiError::Internal(text),
+    }
+}
+
+macro_rules! from_rejection {
+    ($($rejection:ty),*) => {$(
+        impl From<$rejection> for ApiError {
+            fn from(e: $rejection) -> Self {
+                rejection(e.status(), e.body_text())
+            }
+        }
+    )*};
+}
+
+from_rejection!(
+    axum::extract::rejection::PathRejection,
+    axum::extract::rejection::QueryRejection,
+    axum::extract::rejection::FormRejection,
+    axum::extract::rejection::JsonRejection,
+    axum::extract::rejection::BytesRejection
+);
+
+/// A store failure; text PostgreSQL refuses to hold (NUL) is the client's, not a 500.
+fn store(e: impl std::fmt::Display, cause: &crate::store::StoreError) -> ApiError {
+    if cause.is_refused_text() {
+        ApiError::BadRequest("text must not contain NUL characters".into())
+    } else {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
@@ -224,7 +271,8 @@ impl From<AccountError> for ApiError {
             }
             AccountError::Inactive(state) => Self::AccountInactive(state),
             AccountError::InvalidTransition(m) => Self::InvalidTransition(m),
-            AccountError::Store(_) | AccountError::Hashing => Self::Internal(e.to_string()),
+            AccountError::Store(ref cause) => store(&e, cause),
+            AccountError::Hashing => Self::Internal(e.to_string()),
         }
     }
 }
@@ -248,7 +296,7 @@ impl From<AccountingError> for ApiError {
             AccountingError::ChargeIdReused(_) | AccountingError::BalanceLimit => {
                 Self::Conflict(e.to_string())
             }
-            AccountingError::Store(_) => Self::Internal(e.to_string()),
+            AccountingError::Store(ref cause) => store(&e, cause),
         }
     }
 }
@@ -261,7 +309,7 @@ impl From<ProjectError> for ApiError {
             | ProjectError::NoSuchUser(_)
             | ProjectError::NotAMember(_) => Self::NotFound(e.to_string()),
             ProjectError::Forbidden(m) => Self::Forbidden(m),
-            ProjectError::Store(_) => Self::Internal(e.to_string()),
+            ProjectError::Store(ref cause) => store(&e, cause),
         }
     }
 }
@@ -275,7 +323,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::TestRegistrationRestricted => {
                 Self::TestRegistrationRestricted(e.to_string())
             }
-            RegistryError::Store(_) => Self::Internal(e.to_string()),
+            RegistryError::Store(ref cause) => store(&e, cause),
         }
     }
 }
@@ -287,7 +335,8 @@ impl From<TokenError> for ApiError {
                 "the refresh token is invalid, revoked, or its provider is suspended",
             ),
             TokenError::InvalidAccessToken(why) => Self::Unauthorized(why),
-            TokenError::Sign(_) | TokenError::Store(_) => Self::Internal(e.to_string()),
+            TokenError::Store(ref cause) => store(&e, cause),
+            TokenError::Sign(_) => Self::Internal(e.to_string()),
         }
     }
 }
@@ -322,6 +371,11 @@ mod tests {
             ),
             (ApiError::PayloadTooLarge, 413, "payloadTooLarge"),
             (ApiError::NoSuchConnection, 404, "noSuchConnection"),
+            (
+                ApiError::UnsupportedMediaType("x"),
+                415,
+                "unsupportedMediaType",
+            ),
             (
                 ApiError::InsufficientFunds {
                     units: 5,

@@ -169,6 +169,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
                 _ => ApiError::BadRequest(format!("reading the body: {e}")),
             })?;
+        super::input::no_nul_in_json(&bytes)?;
         parse_json(&bytes).map(Self)
     }
 }

@@ -7,8 +7,9 @@ use crate::accounts::AccountLifecycle;
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::clock::{parse_rfc3339, rfc3339};
+use crate::http::input::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

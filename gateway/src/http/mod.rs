@@ -11,8 +11,11 @@ pub mod connections;
 pub mod errors;
 pub mod extract;
 mod health;
+pub mod input;
 mod lifecycle;
+pub mod listener;
 mod me;
+pub mod metrics;
 pub mod origin;
 mod projects;
 mod provider_tokens;
@@ -37,7 +40,6 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(broker::metrics))
         .route("/.well-known/jwks.json", get(provider_tokens::jwks))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
@@ -138,6 +140,8 @@ pub fn router(app: AppState) -> Router {
         )
         // Bodies here stream to the provider under the broker's own limit, never buffered.
         .route("/ucloud/{id}/{*path}", any(broker::broker))
+        // Every route above: path parameters are text before any handler (or SQL) sees them.
+        .route_layer(axum::middleware::from_fn(input::path_params_are_text))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

@@ -2,9 +2,9 @@
 
 use super::errors::ApiError;
 use crate::app::AppState;
+use crate::http::input::BodyBytes;
 use crate::tokens::TokenError;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 /// UCloud form: `{"items":[{"refreshToken":"..."}]}` → `{"responses":[{"accessToken","csrfToken"}]}`.
 pub async fn ucloud_refresh(
     State(app): State<AppState>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Json<RefreshResponse>, ApiError> {
     let request: RefreshRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
@@ -43,7 +43,7 @@ pub struct TokenForm {
 }
 
 /// OAuth 2.0 form (RFC 6749 §6): errors are RFC 6749 §5.2 bodies, not problems.
-pub async fn oauth_token(State(app): State<AppState>, body: Bytes) -> Response {
+pub async fn oauth_token(State(app): State<AppState>, BodyBytes(body): BodyBytes) -> Response {
     let oauth_error = |status: StatusCode, error: &str, description: &str| {
         let body = OAuthError {
             error: error.to_owned(),

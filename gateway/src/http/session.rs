@@ -27,6 +27,7 @@ pub async fn login(
     ClientAddr(client): ClientAddr,
     JsonBody(creds): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
+    super::input::no_nul("username", &creds.username)?;
     let (user, secret) = app
         .accounts
         .sign_in(&creds.username, &creds.password, client)

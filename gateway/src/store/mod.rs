@@ -41,6 +41,19 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// PostgreSQL refused a text value it cannot hold (a NUL character: SQLSTATE 22021; 22P05 for
+    /// an untranslatable one). The HTTP layer refuses NUL before any query; this is the net behind it.
+    pub fn is_refused_text(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("22021" | "22P05"))
+            }
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,

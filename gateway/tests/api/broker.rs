@@ -389,7 +389,7 @@ async fn bodies_over_the_limit_are_refused_and_service_tokens_are_cached_per_key
 
     let metrics = app
         .http
-        .get(app.url("/metrics"))
+        .get(format!("{}/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

@@ -1,7 +1,7 @@
 //! Test harness: the real gateway on port 0 with a fresh database (SQLite file or its own PostgreSQL
 //! database), a hand-moved clock, and helpers that speak the product's language.
 
-use gateway::app::{App, AppState, serve};
+use gateway::app::{App, AppState, serve_with_metrics};
 use gateway::clock::ManualClock;
 use gateway::config::Config;
 use reqwest::StatusCode;
@@ -91,6 +91,8 @@ pub fn postgres_admin_url() -> String {
 
 pub struct TestApp {
     pub url: String,
+    /// Base URL of the metrics listener (`GET /metrics`), on its own port.
+    pub metrics_url: String,
     pub app: AppState,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
@@ -112,6 +114,8 @@ impl TestApp {
         let db = TestDb::new(backend).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_url = format!("http://{}", metrics.local_addr().unwrap());
         let mut config = Config {
             database_url: db.url.clone(),
             data_dir: db.dir.clone(),
@@ -128,11 +132,17 @@ impl TestApp {
             .await
             .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(app.clone(), listener, async {
-            let _ = rx.await;
-        }));
+        let server = tokio::spawn(serve_with_metrics(
+            app.clone(),
+            listener,
+            Some(metrics),
+            async {
+                let _ = rx.await;
+            },
+        ));
         Self {
             url,
+            metrics_url,
             app,
             clock,
             http: reqwest::Client::new(),

@@ -3,10 +3,10 @@
 
 use super::{check_csrf, csrf_token, escape, page, page_with, paragraph, web_user};
 use crate::app::AppState;
+use crate::http::input::{Form, Path, Query};
 use crate::model::{ConnectionState, ProviderStatus, Role, state_str};
 use crate::registry::Action;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use provider_kit::protocol::Manifest;

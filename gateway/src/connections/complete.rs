@@ -92,8 +92,13 @@ impl Connections {
                 ))
             }
         };
+        let reported = attempt.reported_at.is_some();
         if connection.user_id != user.id {
-            return ended(ENDED_FOR_OTHER_USER, CompletionRefused::EndedForOtherUser).await;
+            let result = ended(ENDED_FOR_OTHER_USER, CompletionRefused::EndedForOtherUser).await;
+            if reported {
+                self.unlink_ended(&connection).await;
+            }
+            return result;
         }
         if attempt.session_hash != hash_secret(session) {
             return refused(CompletionRefused::OtherSession);
@@ -103,7 +108,9 @@ impl Connections {
         }
         let code_hash = code.filter(|c| !c.is_empty()).map(hash_secret);
         if code_hash.is_none() || code_hash != attempt.code_hash {
-            return ended(ENDED_WITHOUT_CODE, CompletionRefused::EndedWithoutCode).await;
+            let result = ended(ENDED_WITHOUT_CODE, CompletionRefused::EndedWithoutCode).await;
+            self.unlink_ended(&connection).await;
+            return result;
         }
         let Some(code_hash) = code_hash else {
             return refused(CompletionRefused::UnknownAttempt);
@@ -124,6 +131,22 @@ impl Connections {
                 Ok(connection)
             }
             None => refused(CompletionRefused::UnknownAttempt),
+        }
+    }
+
+    /// An attempt the provider had reported ended without completing: the provider recorded a
+    /// mapping for the attempt's user (perhaps onto a victim's local account); tell it to drop it.
+    async fn unlink_ended(&self, connection: &Connection) {
+        let user = self.store.user_by_id(connection.user_id).await;
+        let provider = self.store.provider(&connection.provider_id).await;
+        match (user, provider) {
+            (Ok(Some(user)), Ok(Some(provider))) => {
+                self.tell_provider_unlink(&user, &provider).await
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(connection = %connection.id, error = %e, "cannot tell the provider of an ended attempt");
+            }
+            _ => {}
         }
     }
 }

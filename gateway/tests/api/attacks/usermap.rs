@@ -48,6 +48,12 @@ async fn the_initiator_cannot_complete_an_attempt_a_victim_signed_in_to(backend:
         StatusCode::FORBIDDEN,
         "Mallory is not brokered as Alice's local account"
     );
+    assert_eq!(
+        *w.up.unlinked.lock().unwrap(),
+        ["mallory"],
+        "the provider is told to forget the mapping it recorded for the ended attempt, so \
+         Alice's local account is free to connect to her own gateway account"
+    );
 }
 on_both_backends!(
     the_initiator_cannot_complete_an_attempt_a_victim_signed_in_to,

@@ -50,7 +50,7 @@ pub async fn start_attempt(
     let session = if super::extract::bearer(parts).is_some() {
         None
     } else {
-        session(parts, &app)
+        session(parts, app)
     };
     Ok(app.connections.start(user, session, &provider).await?)
 }

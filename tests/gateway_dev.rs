@@ -145,7 +145,7 @@ async fn connect_demo_local(base: &str, session: &str, password: &str) {
     let started = http
         .post(format!("{base}/api/connections"))
         .header("cookie", session)
-        .header("origin", base.as_str())
+        .header("origin", base)
         .json(&serde_json::json!({ "provider": "dev" }))
         .send()
         .await

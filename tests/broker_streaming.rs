@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, Request};
 use axum::routing::{get, post};
-use e2e::process::Gateway;
+use e2e::process::{Gateway, NewUser};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -70,24 +70,7 @@ fn peak_rss(pid: u32) -> u64 {
 async fn a_100_mb_upload_and_download_pass_through_with_flat_gateway_memory() {
     let port = start_provider().await;
     let gateway = Gateway::new(None);
-    gateway.run(
-        &[
-            "users",
-            "create",
-            "alice",
-            "--email",
-            "a@example.org",
-            "--first-name",
-            "A",
-            "--last-name",
-            "L",
-        ],
-        "",
-    );
-    let token = gateway
-        .run(&["tokens", "create", "alice", "--name", "e2e"], "")
-        .trim()
-        .to_owned();
+    let token = gateway.create_user_with_token(&NewUser::new("alice", "a@example.org", "A", "L"));
     let server = gateway.serve().await;
     let http = reqwest::Client::new();
     let body =

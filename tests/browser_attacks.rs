@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use e2e::browser::Browser;
 use e2e::free_port;
-use e2e::process::Gateway;
+use e2e::process::{Gateway, NewUser};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -104,26 +104,11 @@ async fn session_cookie(browser: &mut Browser, gateway: &Gateway) -> Option<Stri
 async fn a_providers_page_cannot_act_as_the_gateway_in_the_victims_browser() {
     let gateway = Gateway::new(None);
     // An admin may register a test provider under either registration policy.
-    gateway.run(
-        &[
-            "users",
-            "create",
-            "alice",
-            "--email",
-            "alice@example.org",
-            "--first-name",
-            "Alice",
-            "--last-name",
-            "Smith",
-            "--admin",
-            "--password-stdin",
-        ],
-        "alice-password\n",
+    let alice = gateway.create_user_with_token(
+        &NewUser::new("alice", "alice@example.org", "Alice", "Smith")
+            .password("alice-password")
+            .admin(),
     );
-    let alice = gateway
-        .run(&["tokens", "create", "alice", "--name", "e2e"], "")
-        .trim()
-        .to_owned();
     let _server = gateway.serve().await;
     let port = free_port();
     let loot = malicious_provider(port).await;

@@ -2,26 +2,14 @@
 //! token — and a cross-site form is refused.
 
 use e2e::browser::Browser;
-use e2e::process::Gateway;
+use e2e::process::{Gateway, NewUser};
 use std::time::Duration;
 
 #[tokio::test]
 async fn a_user_signs_in_and_makes_an_api_token_in_the_browser() {
     let gateway = Gateway::new(None);
-    gateway.run(
-        &[
-            "users",
-            "create",
-            "alice",
-            "--email",
-            "a@example.org",
-            "--first-name",
-            "Alice",
-            "--last-name",
-            "L",
-            "--password-stdin",
-        ],
-        "alice-password\n",
+    gateway.create_user(
+        &NewUser::new("alice", "a@example.org", "Alice", "L").password("alice-password"),
     );
     let _server = gateway.serve().await;
     let mut browser = Browser::launch().await;

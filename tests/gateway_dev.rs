@@ -5,7 +5,7 @@
 //! on SIGTERM, and a second run in the same directory prints the same credentials and duplicates
 //! nothing.
 
-use e2e::{TempDir, binary, free_port, wait_for};
+use e2e::{TempDir, binary, cookie_set_by, free_port, wait_for};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
@@ -163,13 +163,7 @@ async fn connect_demo_local(base: &str, session: &str, password: &str) {
         .await
         .expect("the provider takes the redirect");
     assert_eq!(at_provider.status(), 302);
-    let attempt = at_provider.headers()["set-cookie"]
-        .to_str()
-        .expect("ASCII")
-        .split(';')
-        .next()
-        .expect("name=value")
-        .to_owned();
+    let attempt = cookie_set_by(&at_provider);
     let login = format!("{usermap}/login");
     let page = http
         .get(&login)

@@ -196,6 +196,23 @@ impl Browser {
         self.click("#sign-in").await;
     }
 
+    /// Waits for the dev provider's own sign-in page (on `port`), where a connection's form takes
+    /// the browser, signs in with a local account there, and waits for the page on which the
+    /// provider shows who is being linked to which local account.
+    pub async fn sign_in_at_provider(&mut self, port: u16, username: &str, password: &str) {
+        self.wait_for(
+            &format!("location.port === '{port}' && document.getElementById('password') !== null"),
+            Duration::from_secs(15),
+        )
+        .await;
+        self.sign_in(username, password).await;
+        self.wait_for(
+            "document.getElementById('local-account') !== null",
+            Duration::from_secs(15),
+        )
+        .await;
+    }
+
     /// Saves a screenshot (PNG) for a person to look at.
     pub async fn screenshot(&mut self, path: &std::path::Path) {
         use base64::Engine;

@@ -76,6 +76,45 @@ impl Gateway {
         child.wait_with_output().expect("wait for gateway")
     }
 
+    /// `gateway users create`: a person's gateway account, signing in with `user.password` if set.
+    pub fn create_user(&self, user: &NewUser<'_>) -> String {
+        let mut args = vec![
+            "users",
+            "create",
+            user.username,
+            "--email",
+            user.email,
+            "--first-name",
+            user.first_name,
+            "--last-name",
+            user.last_name,
+        ];
+        if user.admin {
+            args.push("--admin");
+        }
+        let stdin = match user.password {
+            Some(password) => {
+                args.push("--password-stdin");
+                format!("{password}\n")
+            }
+            None => String::new(),
+        };
+        self.run(&args, &stdin)
+    }
+
+    /// `gateway tokens create USERNAME`: a new personal API token of that user.
+    pub fn create_token(&self, username: &str) -> String {
+        self.run(&["tokens", "create", username, "--name", "e2e"], "")
+            .trim()
+            .to_owned()
+    }
+
+    /// Creates the user and returns a personal API token of theirs.
+    pub fn create_user_with_token(&self, user: &NewUser<'_>) -> String {
+        self.create_user(user);
+        self.create_token(user.username)
+    }
+
     /// Starts `gateway serve` and waits until `/readyz` answers 200.
     pub async fn serve(&self) -> Served {
         let child = self
@@ -96,6 +135,47 @@ impl Gateway {
         })
         .await;
         served
+    }
+}
+
+/// A gateway account to create: who the person is, and how they may sign in.
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    /// Their password for the web sign-in; without one they use API tokens only.
+    pub password: Option<&'a str>,
+    pub admin: bool,
+}
+
+impl<'a> NewUser<'a> {
+    /// A plain user (not an admin) without a password.
+    pub fn new(username: &'a str, email: &'a str, first_name: &'a str, last_name: &'a str) -> Self {
+        Self {
+            username,
+            email,
+            first_name,
+            last_name,
+            password: None,
+            admin: false,
+        }
+    }
+
+    /// Signs in at the gateway's web pages with `password`.
+    pub fn password(self, password: &'a str) -> Self {
+        Self {
+            password: Some(password),
+            ..self
+        }
+    }
+
+    /// An administrator of the gateway.
+    pub fn admin(self) -> Self {
+        Self {
+            admin: true,
+            ..self
+        }
     }
 }
 

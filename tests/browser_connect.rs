@@ -79,15 +79,7 @@ async fn a_user_connects_their_account_in_the_browser_and_is_brokered_as_it() {
     browser.screenshot(&shot).await;
 
     // The gateway agrees, and alice is now brokered as `asmith`.
-    let connections: Value = http
-        .get(gateway.url("/api/connections"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let connections = gateway.connections(&alice).await;
     assert_eq!(connections[0]["state"], "ok");
     assert_eq!(connections[0]["localIdentity"], "asmith");
     let after = put("hello.txt").await.expect("put");

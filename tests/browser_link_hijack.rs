@@ -118,15 +118,7 @@ async fn an_initiator_cannot_complete_an_attempt_that_a_victim_signed_in_to() {
         .expect("complete");
     assert_eq!(hijack.status(), 403, "the initiator is refused");
 
-    let connections: Value = http
-        .get(gateway.url("/api/connections"))
-        .bearer_auth(&mallory_token)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let connections = gateway.connections(&mallory_token).await;
     assert_eq!(connections[0]["state"], "failed", "{connections}");
     let brokered = http
         .get(gateway.url("/ucloud/hpc/storage/files"))

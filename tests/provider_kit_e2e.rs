@@ -4,7 +4,7 @@
 //! succeeds while units last, and stops on the gateway's `402`.
 
 use e2e::process::Gateway;
-use e2e::provider::{DevProvider, provider_kit};
+use e2e::provider::{DevProvider, output, provider_kit, register};
 use e2e::{TempDir, free_port, wait_for};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -21,14 +21,6 @@ fn user_with_token(gateway: &Gateway, username: &str, admin: bool) -> String {
     gateway.run(&args, "");
     let token = gateway.run(&["tokens", "create", username, "--name", "e2e"], "");
     token.trim().to_owned()
-}
-
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 async fn json(response: reqwest::Response) -> Value {
@@ -55,22 +47,9 @@ async fn a_registered_dev_provider_serves_brokered_users_and_stops_a_job_on_paym
     let token_file = work.0.join("alice.token");
     std::fs::write(&token_file, &alice).expect("token file");
     let credentials = work.0.join("dev.json");
-    let register = |out: &Path| {
-        provider_kit(&[
-            "register",
-            "--gateway",
-            &gateway.url(""),
-            "--metadata",
-            metadata.to_str().expect("UTF-8 path"),
-            "--token-file",
-            token_file.to_str().expect("UTF-8 path"),
-            "--out",
-            out.to_str().expect("UTF-8 path"),
-        ])
-    };
-    let registered = register(&credentials);
-    assert!(registered.status.success(), "{}", text(&registered));
-    assert!(text(&registered).contains("registered provider `dev` (status: active)"));
+    let registered = register(&gateway, &metadata, &token_file, &credentials);
+    assert!(registered.status.success(), "{}", output(&registered));
+    assert!(output(&registered).contains("registered provider `dev` (status: active)"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -80,12 +59,12 @@ async fn a_registered_dev_provider_serves_brokered_users_and_stops_a_job_on_paym
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
     }
-    let again = register(&work.0.join("again.json"));
+    let again = register(&gateway, &metadata, &token_file, &work.0.join("again.json"));
     assert!(!again.status.success());
     assert!(
-        text(&again).contains("`dev` is already registered"),
+        output(&again).contains("`dev` is already registered"),
         "{}",
-        text(&again)
+        output(&again)
     );
 
     // The provider starts, and asks the gateway to fetch its manifest now.
@@ -94,7 +73,7 @@ async fn a_registered_dev_provider_serves_brokered_users_and_stops_a_job_on_paym
     let provider = DevProvider::serve(&credentials, &manifest, &data, port, "dev").await;
     let credentials_arg = credentials.to_str().expect("UTF-8 path");
     let reload = provider_kit(&["reload-manifest", "--credentials", credentials_arg]);
-    assert!(reload.status.success(), "{}", text(&reload));
+    assert!(reload.status.success(), "{}", output(&reload));
 
     // A brokered request reaches the provider as alice, verified there.
     let me = json(

@@ -115,6 +115,19 @@ impl Gateway {
         self.create_token(user.username)
     }
 
+    /// `GET /api/connections` with `token`: that user's connections to providers.
+    pub async fn connections(&self, token: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(self.url("/api/connections"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Starts `gateway serve` and waits until `/readyz` answers 200.
     pub async fn serve(&self) -> Served {
         let child = self

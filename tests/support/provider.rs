@@ -17,8 +17,24 @@ pub fn provider_kit(args: &[&str]) -> Output {
         .expect("run provider-kit")
 }
 
+/// `provider-kit register`: registers the provider that `metadata` describes at `gateway` with the
+/// API token in `token_file`, and saves its credentials to `out`.
+pub fn register(gateway: &Gateway, metadata: &Path, token_file: &Path, out: &Path) -> Output {
+    provider_kit(&[
+        "register",
+        "--gateway",
+        &gateway.url(""),
+        "--metadata",
+        metadata.to_str().expect("UTF-8 path"),
+        "--token-file",
+        token_file.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ])
+}
+
 /// Everything a command printed, stdout then stderr: for failure messages.
-fn output(o: &Output) -> String {
+pub fn output(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -204,17 +220,7 @@ impl ExplicitMappingProvider {
         let token_file = work.0.join("owner.token");
         std::fs::write(&token_file, owner_token).expect("token");
         let credentials = work.0.join(format!("{id}.json"));
-        let registered = provider_kit(&[
-            "register",
-            "--gateway",
-            &gateway.url(""),
-            "--metadata",
-            metadata.to_str().expect("path"),
-            "--token-file",
-            token_file.to_str().expect("path"),
-            "--out",
-            credentials.to_str().expect("path"),
-        ]);
+        let registered = register(gateway, &metadata, &token_file, &credentials);
         assert!(registered.status.success(), "{}", output(&registered));
         let users = work.0.join("users.yaml");
         let mut listed = String::from("users:\n");

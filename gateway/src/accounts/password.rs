@@ -1,7 +1,6 @@
 //! Password hashing with argon2id, off the async runtime's threads and under a bound sized to the
 //! CPUs (SPEC §7): each hash holds ~19 MiB while it runs, so without the bound a burst of sign-ins
-//! grows the process by that much per concurrent request and starves everything else. Waiting for
-//! a permit costs a task, not memory or a thread.
+//! grows the process by that much per concurrent request and starves everything else.
 
 use super::AccountError;
 use argon2::Argon2;
@@ -20,16 +19,47 @@ pub async fn dummy_hash() -> String {
         .clone()
 }
 
-/// Hashes running at once: one per CPU.
-static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    tokio::sync::Semaphore::new(cpus)
-});
+/// The threads that run argon2: one per CPU, started on first use and kept. A fixed set matters for
+/// memory as much as for CPU: the allocator keeps an arena per thread that has run a hash, and an
+/// arena keeps its 19 MiB after the hash is done; on the runtime's blocking pool, which grows to
+/// hundreds of threads under a burst, that was a gigabyte and more that never came back.
+static HASHERS: std::sync::LazyLock<Option<std::sync::mpsc::Sender<Job>>> =
+    std::sync::LazyLock::new(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..cpus {
+            let rx = rx.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job, not while hashing.
+                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "cannot start a password-hashing thread");
+                return None;
+            }
+        }
+        Some(tx)
+    });
 
-/// Runs one argon2 computation on the blocking pool once a permit is free.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs one argon2 computation on the hashing threads; waiting for one costs a task, not memory.
 async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let _permit = HASHING.acquire().await.ok()?;
-    tokio::task::spawn_blocking(work).await.ok()
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(work());
+    });
+    HASHERS.as_ref()?.send(job).ok()?;
+    rx.await.ok()
 }
 
 pub async fn hash(password: String) -> Result<String, AccountError> {

@@ -27,8 +27,15 @@ async fn doctor_fails_until_the_provider_serves_and_then_passes_every_check() {
     let gateway = Gateway::new(None);
     gateway.run(
         &[
-            "users", "create", "alice", "--email", "alice@example.org", "--first-name", "Alice",
-            "--last-name", "User",
+            "users",
+            "create",
+            "alice",
+            "--email",
+            "alice@example.org",
+            "--first-name",
+            "Alice",
+            "--last-name",
+            "User",
         ],
         "",
     );
@@ -108,6 +115,12 @@ async fn doctor_fails_until_the_provider_serves_and_then_passes_every_check() {
         .find(|c| c["check"] == "clockSkew")
         .expect("a skew check");
     assert_eq!(skew["status"], "pass", "{skew}");
-    assert!(skew["details"]["tokenIat"].is_i64(), "the gateway's token has an iat: {skew}");
-    assert!(skew["details"]["dateHeader"].is_i64(), "the gateway sends Date: {skew}");
+    assert!(
+        skew["details"]["tokenIat"].is_i64(),
+        "the gateway's token has an iat: {skew}"
+    );
+    assert!(
+        skew["details"]["dateHeader"].is_i64(),
+        "the gateway sends Date: {skew}"
+    );
 }

@@ -48,8 +48,8 @@ impl Doctor {
         credentials: &Credentials,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Check> {
-        let client = GatewayClient::new(credentials.client_config(), Arc::clone(&clock))
-            .map_err(|e| {
+        let client =
+            GatewayClient::new(credentials.client_config(), Arc::clone(&clock)).map_err(|e| {
                 Check::fail(
                     CheckName::RefreshToken,
                     format!("gatewayUrl in the credentials file: {e}"),
@@ -82,7 +82,10 @@ impl Doctor {
         let (skew, outcome) = match probed {
             Ok(probe) => (skew::check(&probe, self.leeway), Ok(())),
             Err(error) => (
-                Check::skip(CheckName::ClockSkew, "needs an access token from the gateway"),
+                Check::skip(
+                    CheckName::ClockSkew,
+                    "needs an access token from the gateway",
+                ),
                 Err(error),
             ),
         };
@@ -135,4 +138,3 @@ pub async fn run(path: &Path, clock: Arc<dyn Clock>) -> Report {
     }
     Report::new(checks)
 }
-

@@ -214,10 +214,15 @@ mod tests {
         ]);
         let text = report.render_text();
         assert!(text.contains("PASS  gateway JWKS   2 keys\n"), "{text}");
-        assert!(text.contains("FAIL  refresh token  refused\n      → rotate it\n"), "{text}");
-        assert!(text.ends_with("1 passed, 0 warnings, 1 failed, 0 skipped\n"), "{text}");
-        let json: serde_json::Value =
-            serde_json::from_str(&report.render_json()).expect("JSON");
+        assert!(
+            text.contains("FAIL  refresh token  refused\n      → rotate it\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("1 passed, 0 warnings, 1 failed, 0 skipped\n"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.render_json()).expect("JSON");
         assert_eq!(json["ok"], false);
         assert_eq!(json["checks"][1]["check"], "refreshToken");
         assert_eq!(json["checks"][1]["status"], "fail");

@@ -61,11 +61,7 @@ pub fn check(probe: &TokenProbe, leeway: Duration) -> Check {
                 and check the gateway's too";
     let magnitude = i64::try_from(skew.unsigned_abs()).unwrap_or(i64::MAX);
     let check = if magnitude > leeway {
-        let effect = if skew > 0 {
-            "expired"
-        } else {
-            "not yet valid"
-        };
+        let effect = if skew > 0 { "expired" } else { "not yet valid" };
         Check::fail(
             CheckName::ClockSkew,
             format!(
@@ -77,7 +73,9 @@ pub fn check(probe: &TokenProbe, leeway: Duration) -> Check {
     } else if magnitude > WARN_ABOVE_SECS {
         Check::warn(
             CheckName::ClockSkew,
-            format!("{said}: within the verifier's leeway of {leeway} s, but more than {WARN_ABOVE_SECS} s"),
+            format!(
+                "{said}: within the verifier's leeway of {leeway} s, but more than {WARN_ABOVE_SECS} s"
+            ),
             sync,
         )
     } else if skew == 0 {
@@ -110,7 +108,10 @@ mod tests {
 
     #[test]
     fn a_gateway_time_inside_the_round_trip_is_no_skew() {
-        assert_eq!(measure(&probe(Some(1_005), Some(1_001), 1_000, 1_010)), Some(0));
+        assert_eq!(
+            measure(&probe(Some(1_005), Some(1_001), 1_000, 1_010)),
+            Some(0)
+        );
     }
 
     #[test]
@@ -121,7 +122,10 @@ mod tests {
 
     #[test]
     fn the_reading_further_off_counts() {
-        assert_eq!(measure(&probe(Some(995), Some(1_100), 1_000, 1_000)), Some(-100));
+        assert_eq!(
+            measure(&probe(Some(995), Some(1_100), 1_000, 1_000)),
+            Some(-100)
+        );
         assert_eq!(measure(&probe(None, None, 1_000, 1_000)), None);
     }
 
@@ -135,11 +139,17 @@ mod tests {
         assert_eq!(status(1_031), Status::Fail);
         let failed = check(&probe(Some(580), None, 1_000, 1_000), LEEWAY);
         assert!(
-            failed.summary.starts_with("this provider's clock is 420 s ahead of the gateway's"),
+            failed
+                .summary
+                .starts_with("this provider's clock is 420 s ahead of the gateway's"),
             "{}",
             failed.summary
         );
-        assert!(failed.summary.contains("look expired"), "{}", failed.summary);
+        assert!(
+            failed.summary.contains("look expired"),
+            "{}",
+            failed.summary
+        );
         assert!(failed.fix.as_deref().is_some_and(|f| f.contains("NTP")));
     }
 }

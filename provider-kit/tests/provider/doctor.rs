@@ -62,7 +62,10 @@ async fn a_healthy_federation_passes_every_check() {
     assert!(line(&text, "PASS  manifest").contains("without warnings"));
     assert!(text.contains(r#"as the gateway parsed it: {"features":{"storage":{"enabled":true}}"#));
     assert!(line(&text, "PASS  gateway → provider").contains("fetched the manifest"));
-    assert!(text.ends_with("6 passed, 0 warnings, 0 failed, 0 skipped\n"), "{text}");
+    assert!(
+        text.ends_with("6 passed, 0 warnings, 0 failed, 0 skipped\n"),
+        "{text}"
+    );
     assert_eq!(gateway.reloads(), 1);
 }
 
@@ -79,9 +82,18 @@ async fn a_refused_refresh_token_fails_and_says_how_to_get_a_new_one() {
         line(&text, "FAIL  refresh token").contains("refused this provider's refresh token"),
         "{text}"
     );
-    assert!(text.contains("→ the token was revoked or rotated"), "{text}");
-    assert!(text.contains("`gateway providers rotate-token dev`"), "{text}");
-    assert!(!text.contains("rt_revoked"), "the token is never printed:\n{text}");
+    assert!(
+        text.contains("→ the token was revoked or rotated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`gateway providers rotate-token dev`"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("rt_revoked"),
+        "the token is never printed:\n{text}"
+    );
     // The keys are public: that check still runs and passes.
     assert_eq!(status(&report, CheckName::Jwks), Status::Pass, "{text}");
     for name in [
@@ -117,7 +129,10 @@ async fn an_unreachable_gateway_fails_with_where_it_was_looked_for() {
         line(&text, "FAIL  gateway JWKS").contains(&format!("cannot fetch {nowhere}")),
         "{text}"
     );
-    assert!(text.ends_with("1 passed, 0 warnings, 2 failed, 3 skipped\n"), "{text}");
+    assert!(
+        text.ends_with("1 passed, 0 warnings, 2 failed, 3 skipped\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -129,9 +144,18 @@ async fn a_clock_minutes_ahead_fails_the_skew_check_and_names_the_cause() {
     assert!(!report.ok, "{text}");
     let skew = line(&text, "FAIL  clock skew");
     assert!(skew.contains("s ahead of the gateway's"), "{text}");
-    assert!(skew.contains("more than the verifier's leeway of 30 s"), "{text}");
-    assert!(skew.contains("look expired here and every call fails with 401"), "{text}");
-    assert!(text.contains("→ synchronise this machine's clock (NTP"), "{text}");
+    assert!(
+        skew.contains("more than the verifier's leeway of 30 s"),
+        "{text}"
+    );
+    assert!(
+        skew.contains("look expired here and every call fails with 401"),
+        "{text}"
+    );
+    assert!(
+        text.contains("→ synchronise this machine's clock (NTP"),
+        "{text}"
+    );
     let measured = report.get(CheckName::ClockSkew).expect("ran").details["skewSecs"]
         .as_i64()
         .expect("a skew");
@@ -150,7 +174,10 @@ async fn a_clock_a_little_behind_warns_but_does_not_fail() {
     assert!(report.ok, "{text}");
     let skew = line(&text, "WARN  clock skew");
     assert!(skew.contains("s behind the gateway's"), "{text}");
-    assert!(skew.contains("within the verifier's leeway of 30 s"), "{text}");
+    assert!(
+        skew.contains("within the verifier's leeway of 30 s"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -169,7 +196,10 @@ async fn an_invalid_manifest_fails_with_the_gateways_reason() {
         ),
         "{text}"
     );
-    assert!(text.contains("→ fix the manifest the provider serves"), "{text}");
+    assert!(
+        text.contains("→ fix the manifest the provider serves"),
+        "{text}"
+    );
     assert!(line(&text, "PASS  gateway → provider").contains("reached the provider"));
 }
 
@@ -183,7 +213,10 @@ async fn manifest_warnings_are_shown_as_a_warning() {
     let report = doctor_with_clock_offset(&dir, 0).await;
     let text = report.render_text();
     assert!(report.ok, "{text}");
-    assert!(line(&text, "WARN  manifest").contains("with 1 warning(s)"), "{text}");
+    assert!(
+        line(&text, "WARN  manifest").contains("with 1 warning(s)"),
+        "{text}"
+    );
     assert!(
         text.contains("      | warning: unknown key `featurs` (ignored)\n"),
         "{text}"
@@ -204,7 +237,10 @@ async fn a_provider_the_gateway_cannot_reach_fails_the_reachability_check() {
         line(&text, "FAIL  gateway → provider").contains("unreachable: connection refused"),
         "{text}"
     );
-    assert!(text.contains("→ is the provider running (`provider-kit serve`)"), "{text}");
+    assert!(
+        text.contains("→ is the provider running (`provider-kit serve`)"),
+        "{text}"
+    );
     assert_eq!(status(&report, CheckName::Manifest), Status::Skip);
 }
 
@@ -223,9 +259,15 @@ async fn a_credentials_file_others_can_read_fails_with_the_chmod_to_run() {
         line(&text, "FAIL  credentials file").contains("readable by other users (mode 0644)"),
         "{text}"
     );
-    assert!(text.contains(&format!("→ run `chmod 600 {}`", path.display())), "{text}");
+    assert!(
+        text.contains(&format!("→ run `chmod 600 {}`", path.display())),
+        "{text}"
+    );
     assert!(!text.contains("rt_fake"), "{text}");
-    assert!(text.ends_with("0 passed, 0 warnings, 1 failed, 5 skipped\n"), "{text}");
+    assert!(
+        text.ends_with("0 passed, 0 warnings, 1 failed, 5 skipped\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -237,7 +279,10 @@ async fn the_binary_prints_the_report_and_fails_on_a_failed_check() {
     let (ok, out, err) = process::run(&["doctor", "--credentials", path], &[]).await;
     assert!(ok, "{out}{err}");
     assert!(out.contains("PASS  refresh token"), "{out}");
-    assert!(out.contains("6 passed, 0 warnings, 0 failed, 0 skipped"), "{out}");
+    assert!(
+        out.contains("6 passed, 0 warnings, 0 failed, 0 skipped"),
+        "{out}"
+    );
 
     gateway.set_reload_answer(ReloadAnswer::Invalid("users: missing field".into()));
     let (ok, out, err) = process::run(&["doctor", "--credentials", path, "--json"], &[]).await;

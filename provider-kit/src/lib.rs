@@ -1,12 +1,13 @@
 //! provider-kit: what a provider developer needs to join the federation — the wire types
 //! (`protocol`), verification of the gateway's tokens (`auth`), calls to the gateway (`client`),
 //! the router a provider serves at `/ucloud/<id>` (`router`), user mapping (`usermap`),
-//! and, with the `devprovider` feature, the dev provider (`devprovider`).
+//! diagnostics (`doctor`), and, with the `devprovider` feature, the dev provider (`devprovider`).
 
 pub mod auth;
 pub mod client;
 #[cfg(feature = "devprovider")]
 pub mod devprovider;
+pub mod doctor;
 pub mod protocol;
 pub mod router;
 pub mod usermap;

@@ -22,6 +22,7 @@ pub use config::{ClientConfig, Credentials, CredentialsError};
 pub use error::ClientError;
 pub use register::{Registration, register};
 pub use secret::Secret;
+pub use token::TokenProbe;
 
 use crate::auth::Clock;
 use token::TokenState;

@@ -90,7 +90,22 @@ impl Inner {
     #[tracing::instrument(skip_all)]
     async fn renew(&self) -> Result<AccessToken, ClientError> {
         let generation = self.tokens.renewals.fetch_add(1, Ordering::Relaxed) + 1;
-        let issued_at = self.clock.now_unix();
+        let refreshed = self.refresh_once().await?;
+        let answer = refreshed.answer;
+        let margin = i64::try_from(self.config.renew_before.as_secs())
+            .unwrap_or(i64::MAX)
+            .min(answer.expires_in / 2);
+        tracing::debug!(expires_in = answer.expires_in, "renewed the access token");
+        Ok(AccessToken {
+            value: Secret::new(answer.access_token),
+            renew_at: refreshed.sent_at.saturating_add(answer.expires_in - margin),
+            generation,
+        })
+    }
+
+    /// One `POST /oauth/token`, with the local clock read before sending and after the answer.
+    pub(crate) async fn refresh_once(&self) -> Result<Refreshed, ClientError> {
+        let sent_at = self.clock.now_unix();
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", self.config.refresh_token.expose()),
@@ -104,12 +119,20 @@ impl Inner {
             .await
             .map_err(|e| ClientError::transport(&e, self.config.timeout))?;
         let status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok());
         let body = read_bounded(
             response,
             self.config.max_response_bytes,
             self.config.timeout,
         )
         .await?;
+        let received_at = self.clock.now_unix();
         if status != 200 {
             return Err(refresh_error(status, &body));
         }
@@ -123,16 +146,63 @@ impl Inner {
                 answer.expires_in
             )));
         }
-        let margin = i64::try_from(self.config.renew_before.as_secs())
-            .unwrap_or(i64::MAX)
-            .min(answer.expires_in / 2);
-        tracing::debug!(expires_in = answer.expires_in, "renewed the access token");
-        Ok(AccessToken {
-            value: Secret::new(answer.access_token),
-            renew_at: issued_at.saturating_add(answer.expires_in - margin),
-            generation,
+        Ok(Refreshed {
+            answer,
+            date,
+            sent_at,
+            received_at,
         })
     }
+}
+
+/// A successful refresh and when it happened, by both clocks.
+pub(crate) struct Refreshed {
+    pub(crate) answer: OAuthTokenResponse,
+    /// The gateway's `Date` header, in Unix seconds.
+    pub(crate) date: Option<i64>,
+    pub(crate) sent_at: i64,
+    pub(crate) received_at: i64,
+}
+
+/// What a fresh refresh says about the gateway's clock, for `doctor` (never the token itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenProbe {
+    /// The `iat` of the access token the gateway just issued, when it is a JWT that has one.
+    pub issued_at: Option<i64>,
+    /// The gateway's `Date` header on that answer.
+    pub date: Option<i64>,
+    /// This provider's clock just before sending and just after the answer.
+    pub sent_at: i64,
+    pub received_at: i64,
+    pub expires_in: i64,
+}
+
+impl GatewayClient {
+    /// Asks the gateway for a fresh access token and reports what it says about the gateway's clock.
+    /// The token is not kept; `check` and every call still renew their own.
+    pub async fn probe(&self) -> Result<TokenProbe, ClientError> {
+        let refreshed = self.inner.refresh_once().await?;
+        Ok(TokenProbe {
+            issued_at: issued_at(&refreshed.answer.access_token),
+            date: refreshed.date,
+            sent_at: refreshed.sent_at,
+            received_at: refreshed.received_at,
+            expires_in: refreshed.answer.expires_in,
+        })
+    }
+}
+
+/// The `iat` claim of a JWT, read without verifying it: it is only compared with our clock.
+fn issued_at(token: &str) -> Option<i64> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get("iat")?
+        .as_i64()
 }
 
 /// RFC 6749 §5.2: `invalid_grant` means the refresh token itself is no good.

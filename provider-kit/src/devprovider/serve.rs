@@ -19,6 +19,7 @@ use super::no_users::{self, NoLocalUsers};
 use super::storage::{self, Storage};
 use crate::auth::{Clock, SystemClock, Verifier};
 use crate::client::{ClientError, Credentials, GatewayClient};
+use crate::doctor::Doctor;
 use crate::router::{ManifestSource, ProviderRouter};
 use crate::usermap::{
     self, FileAuthenticator, FlowSettings, LocalAuthenticator, MappingStore, STORE_FILE,
@@ -115,7 +116,7 @@ impl DevProvider {
                 })?;
         let reporter = Arc::new(client.clone());
         let accounts = usermap::Accounts::new(config.accounts.clone(), store, clock, reporter)?;
-        check_gateway(&verifier, &client).await?;
+        check_gateway(&verifier, &client, credentials).await?;
 
         let provider_id = credentials.provider_id.clone();
         let flow = UsermapFlow::new(
@@ -210,32 +211,29 @@ fn flow_settings(credentials: &Credentials) -> FlowSettings {
     settings
 }
 
-/// Finds a wrong URL or a refused refresh token at start-up. An unreachable gateway is only a
-/// warning: it may start after the provider.
+/// Runs `doctor`'s start-up checks and logs each (a clock skew as a warning). A refused refresh
+/// token stops the provider; an unreachable gateway is only a warning: it may start after the
+/// provider.
 async fn check_gateway(
     verifier: &Verifier,
     client: &GatewayClient,
+    credentials: &Credentials,
 ) -> Result<(), DevProviderError> {
-    match verifier.refresh_keys().await {
-        Ok(keys) => tracing::info!(keys, "fetched the gateway's signing keys"),
-        Err(error) => {
-            tracing::warn!(%error, "cannot fetch the gateway's keys yet; will retry on the first request")
-        }
+    let doctor = Doctor::new(
+        client.clone(),
+        verifier.clone(),
+        credentials.jwks_url.clone(),
+        credentials.verifier_config().leeway,
+    );
+    let (checks, outcome) = doctor.start_up().await;
+    for check in &checks {
+        check.log();
     }
-    match client.check().await {
-        Ok(()) => tracing::info!(
-            gateway = client.gateway_url(),
-            "the gateway accepts this provider's refresh token"
-        ),
-        Err(error @ ClientError::RefreshRejected(_)) => {
-            return Err(DevProviderError::RefreshRejected {
-                provider: client.provider_id().to_owned(),
-                error,
-            });
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot get an access token yet; will retry on the first charge")
-        }
+    match outcome {
+        Err(error @ ClientError::RefreshRejected(_)) => Err(DevProviderError::RefreshRejected {
+            provider: client.provider_id().to_owned(),
+            error,
+        }),
+        Ok(()) | Err(_) => Ok(()),
     }
-    Ok(())
 }

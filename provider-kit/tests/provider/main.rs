@@ -5,6 +5,7 @@ mod client;
 mod dev_connect;
 mod dev_mapping;
 mod dev_provider;
+mod doctor;
 mod first_provider;
 mod router;
 mod support;

@@ -2,9 +2,11 @@
 //! keeps the refresh token in a 0600 file; `serve` runs the dev provider of
 //! `provider_kit::devprovider` (storage folders per local account, jobs that charge wallets and the
 //! connection flow, SPEC §3–§5); `reload-manifest` asks the gateway to fetch the manifest again;
-//! `accounts` hashes passwords for the users file and exports the local accounts.
+//! `accounts` hashes passwords for the users file and exports the local accounts; `doctor` says
+//! whether the federation works for this provider, and how to fix what does not.
 
 mod accounts;
+mod doctor;
 mod register;
 mod serve;
 
@@ -36,6 +38,17 @@ enum Command {
         /// Credentials file written by `register`.
         #[arg(long)]
         credentials: PathBuf,
+    },
+    /// Check that the federation works for this provider: credentials file, refresh token, the
+    /// gateway's keys, clock skew, the manifest as the gateway parsed it, and whether the gateway
+    /// reaches the provider. Exits non-zero if any check fails.
+    Doctor {
+        /// Credentials file written by `register`.
+        #[arg(long)]
+        credentials: PathBuf,
+        /// Print the checks as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Local accounts: password hashes for the users file, and the accounts made so far.
     #[command(subcommand)]
@@ -158,6 +171,7 @@ fn main() -> ExitCode {
             Command::Register(args) => register::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::ReloadManifest { credentials } => serve::reload_manifest(&credentials).await,
+            Command::Doctor { credentials, json } => doctor::run(&credentials, json).await,
             Command::Accounts(command) => accounts::run(command).await,
         }
     });

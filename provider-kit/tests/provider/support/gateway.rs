@@ -1,6 +1,6 @@
 //! A fake gateway on 127.0.0.1:0 that speaks the provider-facing half of SPEC §1, §2.1, §4 and §5:
 //! registration, the OAuth refresh form, the JWKS, charges (idempotent, 402 with the balance, 409 on
-//! a changed body), usermap reports and manifest reloads. It counts what it is asked, can hold
+//! a changed body), usermap reports and manifest reloads (parsed, invalid or unreachable, as set). It counts what it is asked, can hold
 //! refreshes at a gate, and can misbehave on charges, so client tests can assert on the wire.
 
 use std::collections::HashMap;
@@ -12,6 +12,7 @@ use axum::extract::{Form, Json, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use provider_kit::auth::{Clock as _, SystemClock};
 use provider_kit::client::{ClientConfig, Credentials, Secret};
 use provider_kit::protocol::{ChargeRequest, MappingReport, Problem, WalletOwner};
 use serde_json::{Value, json};
@@ -21,6 +22,17 @@ use super::signing;
 
 pub const REFRESH_TOKEN: &str = "rt_fake-refresh-token-0123456789";
 pub const USER_API_TOKEN: &str = "api_fake-user-token-0123456789";
+
+/// What a manifest reload answers, as the real gateway would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadAnswer {
+    /// 200 with the parsed manifest and these warnings.
+    Parsed { warnings: Vec<String> },
+    /// 422 `invalidManifest` with this reason.
+    Invalid(String),
+    /// 502 `providerUnreachable` with this reason.
+    Unreachable(String),
+}
 
 /// How the charge endpoint behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +64,7 @@ struct Gw {
     reports: Mutex<Vec<Value>>,
     registered: Mutex<Vec<String>>,
     mode: Mutex<ChargeMode>,
+    reload_answer: Mutex<ReloadAnswer>,
     gated: AtomicBool,
     gate: Semaphore,
     entered: Notify,
@@ -112,9 +125,15 @@ async fn oauth_token(
             json!({"error": "invalid_grant", "error_description": "the refresh token is invalid"});
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    let token = format!("at-{n}");
-    gw.access.lock().expect("lock").push(token.clone());
     let expires_in = gw.expires_in.load(Ordering::SeqCst);
+    // A JWT like the gateway's (SPEC §2.1): `doctor` reads its `iat` to measure clock skew.
+    let now = SystemClock.now_unix();
+    let token = signing::sign(
+        &json!({"alg": "RS256", "typ": "at+jwt", "kid": signing::KID}),
+        &json!({"iss": gw.url, "sub": "#P_dev", "aud": gw.url, "role": "PROVIDER",
+                "iat": now, "nbf": now, "exp": now + expires_in, "jti": format!("at-{n}")}),
+    );
+    gw.access.lock().expect("lock").push(token.clone());
     Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in}))
         .into_response()
 }
@@ -217,7 +236,23 @@ async fn reload(State(gw): State<Arc<Gw>>, headers: HeaderMap, Path(id): Path<St
         return StatusCode::UNAUTHORIZED.into_response();
     }
     gw.reloads.fetch_add(1, Ordering::SeqCst);
-    Json(json!({"id": id, "manifestError": null})).into_response()
+    let answer = gw.reload_answer.lock().expect("lock").clone();
+    match answer {
+        ReloadAnswer::Parsed { warnings } => Json(json!({
+            "id": id, "manifestError": null, "reload": "updated", "warnings": warnings,
+            "manifest": {"users": {"requireExplicitMapping": false},
+                         "features": {"storage": {"enabled": true}}},
+        }))
+        .into_response(),
+        ReloadAnswer::Invalid(reason) => problem_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problem(StatusCode::UNPROCESSABLE_ENTITY, "invalidManifest", &reason),
+        ),
+        ReloadAnswer::Unreachable(reason) => problem_response(
+            StatusCode::BAD_GATEWAY,
+            problem(StatusCode::BAD_GATEWAY, "providerUnreachable", &reason),
+        ),
+    }
 }
 
 async fn register(
@@ -268,6 +303,9 @@ impl FakeGateway {
             reports: Mutex::new(Vec::new()),
             registered: Mutex::new(Vec::new()),
             mode: Mutex::new(ChargeMode::Honest),
+            reload_answer: Mutex::new(ReloadAnswer::Parsed {
+                warnings: Vec::new(),
+            }),
             gated: AtomicBool::new(false),
             gate: Semaphore::new(0),
             entered: Notify::new(),
@@ -348,6 +386,10 @@ impl FakeGateway {
     /// Every access token issued so far stops working (as after a revocation).
     pub fn revoke_access_tokens(&self) {
         self.gw.access.lock().expect("lock").clear();
+    }
+
+    pub fn set_reload_answer(&self, answer: ReloadAnswer) {
+        *self.gw.reload_answer.lock().expect("lock") = answer;
     }
 
     pub fn set_charge_mode(&self, mode: ChargeMode) {

@@ -8,7 +8,7 @@ pub mod signing;
 
 use std::time::Duration;
 
-pub use gateway::{ChargeMode, FakeGateway};
+pub use gateway::{ChargeMode, FakeGateway, ReloadAnswer};
 
 /// A server task that stops when the test drops it.
 pub struct Served {

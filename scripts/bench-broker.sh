@@ -52,7 +52,10 @@ http {
 NGINX
 taskset -c 1 nginx -c "$WORK/nginx.conf" & PIDS+=($!)
 
-export GATEWAY_DATA_DIR="$WORK/gw" GATEWAY_LISTEN="127.0.0.1:$GW_PORT" GATEWAY_LOG=warn
+METRICS_PORT=19403
+# The bench user registers its own test provider; metrics are served on their own listener.
+export GATEWAY_DATA_DIR="$WORK/gw" GATEWAY_LISTEN="127.0.0.1:$GW_PORT" GATEWAY_LOG=warn \
+  GATEWAY_PROVIDERS_TEST_REGISTRATION=owner GATEWAY_METRICS_LISTEN="127.0.0.1:$METRICS_PORT"
 "$BIN/gateway" users create bench --email bench@example.org --first-name Bench --last-name Mark >/dev/null
 TOKEN=$("$BIN/gateway" tokens create bench --name bench)
 taskset -c 1 "$BIN/gateway" serve & GW_PID=$!; PIDS+=($GW_PID)
@@ -90,4 +93,5 @@ run direct "http://127.0.0.1:$UP_PORT/ucloud/bench/storage/ping" -
 run nginx "http://127.0.0.1:$NGINX_PORT/ucloud/bench/storage/ping" "$NGINX_WORKER"
 run gateway "http://127.0.0.1:$GW_PORT/ucloud/bench/storage/ping" "$GW_PID" -H "Authorization: Bearer $TOKEN"
 awk -v g="$(cat "$WORK/rps-gateway")" -v n="$(cat "$WORK/rps-nginx")" 'BEGIN {printf "\ngateway / nginx req/s: %.2f  (target >= 1.00)\n", g / n}'
-curl -s "http://127.0.0.1:$GW_PORT/metrics" | grep -E 'service_token_cache_total' || true
+{ curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" || curl -s "http://127.0.0.1:$GW_PORT/metrics"; } \
+  | grep -E 'service_token_cache_total' || true

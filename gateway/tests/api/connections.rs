@@ -482,3 +482,20 @@ async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connecti
         gateway::model::ConnectionState::Disconnected
     );
 }
+
+/// Issue 14: on PostgreSQL the connection check read `SELECT 1` (an `INT4`) as an `i64`, the error
+/// was taken for "not connected", and every brokered request of a connected user was refused.
+async fn a_user_connected_through_the_explicit_flow_is_brokered(backend: Backend) {
+    let w = world_on(backend, EXPLICIT).await;
+    let alice = session(&w.app, "alice").await;
+    let (connection, nonce) = attempt(&w.app, &alice).await;
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::FORBIDDEN);
+    let code = reported(&w, &nonce, "alice", "alice01").await;
+    assert_eq!(
+        complete_with(&w.app, &connection, &nonce, &code, &alice).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(state(&w.app, &alice).await, "ok");
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::OK);
+}
+crate::on_both_backends!(a_user_connected_through_the_explicit_flow_is_brokered);

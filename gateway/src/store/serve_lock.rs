@@ -81,10 +81,6 @@ fn lock_path(database: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    #![expect(
-        clippy::unwrap_used,
-        reason = "a test stops at the first unexpected value"
-    )]
     use super::*;
 
     fn sqlite_url(label: &str) -> (PathBuf, String) {

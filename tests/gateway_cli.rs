@@ -382,6 +382,9 @@ async fn a_second_server_on_the_same_sqlite_file_refuses_to_start_and_says_why()
     assert!(created.contains("beside"), "{created}");
     let health = reqwest::get(gateway.url("/readyz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let (status, _) = server.terminate().await;
+    // A killed server (SIGKILL: no chance to clean up) leaves no stale lock behind.
+    drop(server);
+    let restarted = gateway.serve().await;
+    let (status, _) = restarted.terminate().await;
     assert!(status.success());
 }

@@ -332,3 +332,59 @@ async fn a_fresh_machine_starts_with_no_configuration_and_keeps_its_key_private(
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/gateway.yaml"));
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_sqlite_file_refuses_to_start_and_says_why() {
+    let gateway = Gateway::new(None);
+    let server = gateway.serve().await;
+    // The second server would listen elsewhere: only the database stands in its way. It must exit
+    // by itself; one still running after the bound has started beside the first.
+    let second = tokio::process::Command::new(e2e::binary("gateway"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GATEWAY_DATA_DIR", &gateway.data.0)
+        .env("GATEWAY_LISTEN", format!("127.0.0.1:{}", e2e::free_port()))
+        .env("GATEWAY_METRICS_LISTEN", "127.0.0.1:0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(30), second.wait_with_output())
+        .await
+        .expect("the second `gateway serve` kept running beside the first")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("already running on the SQLite database")
+            && stderr.contains("gateway.db.lock")
+            && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+    // One-shot commands still run beside the server, and it keeps serving.
+    let created = gateway.run(
+        &[
+            "users",
+            "create",
+            "beside",
+            "--email",
+            "beside@example.org",
+            "--first-name",
+            "Be",
+            "--last-name",
+            "Side",
+        ],
+        "",
+    );
+    assert!(created.contains("beside"), "{created}");
+    let health = reqwest::get(gateway.url("/readyz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    // A killed server (SIGKILL: no chance to clean up) leaves no stale lock behind.
+    drop(server);
+    let restarted = gateway.serve().await;
+    let (status, _) = restarted.terminate().await;
+    assert!(status.success());
+}

@@ -3,7 +3,7 @@
 //! sees the `dev` provider active with its manifest, connects it to the printed local account
 //! `demo_local` and is brokered to it as that account with the printed API token), stops with exit 0
 //! on SIGTERM, and a second run in the same directory prints the same credentials and duplicates
-//! nothing.
+//! nothing. Once on SQLite, once on PostgreSQL with `--database`.
 
 use e2e::{TempDir, binary, cookie_set_by, free_port, wait_for};
 use serde_json::Value;
@@ -30,13 +30,25 @@ struct Banner {
 }
 
 impl DevRun {
-    /// Starts `gateway dev` in `dir` and waits for its banner (printed once both servers serve).
-    async fn start(dir: &Path, gateway_port: u16, provider_port: u16, label: &str) -> Self {
+    /// Starts `gateway dev` in `dir` (on `database`, or the default SQLite file) and waits for its
+    /// banner (printed once both servers serve).
+    async fn start(
+        dir: &Path,
+        gateway_port: u16,
+        provider_port: u16,
+        label: &str,
+        database: Option<&str>,
+    ) -> Self {
         let log = dir.join(format!("{label}.log"));
-        let mut child = tokio::process::Command::new(binary("gateway"))
+        let mut command = tokio::process::Command::new(binary("gateway"));
+        command
             .arg("dev")
             .args(["--listen", &format!("127.0.0.1:{gateway_port}")])
-            .args(["--provider-port", &provider_port.to_string()])
+            .args(["--provider-port", &provider_port.to_string()]);
+        if let Some(url) = database {
+            command.args(["--database", url]);
+        }
+        let mut child = command
             .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -239,6 +251,17 @@ async fn connect_demo_local(base: &str, session: &str, password: &str) {
 
 #[tokio::test]
 async fn gateway_dev_runs_a_usable_federation_and_a_second_run_reuses_it() {
+    dev_journey(None).await;
+}
+
+#[tokio::test]
+async fn gateway_dev_with_database_runs_the_same_federation_on_postgres() {
+    let (url, name) = e2e::fresh_postgres().await;
+    dev_journey(Some(&url)).await;
+    e2e::drop_postgres(&name).await;
+}
+
+async fn dev_journey(database: Option<&str>) {
     let dir = TempDir::new("gw-dev");
     let gateway_port = free_port();
     let provider_port = std::iter::repeat_with(free_port)
@@ -247,7 +270,7 @@ async fn gateway_dev_runs_a_usable_federation_and_a_second_run_reuses_it() {
     let base = format!("http://127.0.0.1:{gateway_port}");
     let http = reqwest::Client::new();
 
-    let first = DevRun::start(&dir.0, gateway_port, provider_port, "first").await;
+    let first = DevRun::start(&dir.0, gateway_port, provider_port, "first", database).await;
     let banner = first.banner();
     let ready = http
         .get(format!("{base}/readyz"))
@@ -324,7 +347,7 @@ async fn gateway_dev_runs_a_usable_federation_and_a_second_run_reuses_it() {
     assert!(first.terminate().await, "exit 0 on SIGTERM");
 
     // A second run finds everything: same credentials, one provider, one wallet, the file kept.
-    let second = DevRun::start(&dir.0, gateway_port, provider_port, "second").await;
+    let second = DevRun::start(&dir.0, gateway_port, provider_port, "second", database).await;
     assert_eq!(second.banner(), banner, "the same credentials are printed");
     let admin = sign_in(&http, &base, "admin", &banner.admin_password).await;
     let providers = json(

@@ -34,14 +34,24 @@ pub struct DevArgs {
     /// runs must use the same one.
     #[arg(long, env = "GATEWAY_DEV_PROVIDER_PORT", default_value_t = 9000)]
     provider_port: u16,
+    /// Database URL, e.g. `postgres://user@host/db` to run the federation on PostgreSQL
+    /// [default: `database_url` of the configuration (`GATEWAY_DATABASE_URL`), SQLite under the
+    /// data dir].
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
 }
 
 pub async fn dev(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(database) = args.database {
+        config.database_url = database;
+    }
     // The dev provider is a test provider owned by the demo user (SPEC §1: `gateway dev` uses owner).
     config.providers.test_registration = crate::config::TestRegistration::Owner;
+    // Held until `dev` returns, as `serve` holds it.
+    let _lock = super::serve::lock_for_serving(&config)?;
     // Both ports first, so a taken one is reported before anything is made.
     let gateway_listener = bind(
         &config.listen,

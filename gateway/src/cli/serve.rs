@@ -3,10 +3,13 @@
 use crate::app::{App, serve_with_metrics, shutdown_signal};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::store::ServeLock;
 use anyhow::Context;
 use std::sync::Arc;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Held until `serve` returns: a second server on the same SQLite file refuses to start.
+    let _lock = lock_for_serving(&config)?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("while binding {}", config.listen))?;
@@ -22,6 +25,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("while serving")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The SQLite serving lock (SPEC §10), taken before anything is bound or opened; none on PostgreSQL.
+pub fn lock_for_serving(config: &Config) -> anyhow::Result<Option<ServeLock>> {
+    Ok(crate::store::lock_for_serving(&config.database_url())?)
 }
 
 /// The metrics listener (`metrics_listen`), or none when it is empty.

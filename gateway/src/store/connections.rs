@@ -331,8 +331,9 @@ impl Store {
     }
 
     pub async fn connection_is_ok(&self, user_id: i64, provider_id: &str) -> StoreResult<bool> {
+        // `SELECT 1` is an INT4 on PostgreSQL and does not decode as i64: say BIGINT.
         let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM connections WHERE user_id = $1 AND provider_id = $2 AND state = 'ok'")
+            "SELECT CAST(1 AS BIGINT) FROM connections WHERE user_id = $1 AND provider_id = $2 AND state = 'ok'")
             .bind(user_id).bind(provider_id).fetch_optional(pool).await?);
         Ok(row.is_some())
     }

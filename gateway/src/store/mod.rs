@@ -16,6 +16,8 @@ mod projects;
 mod throttle;
 pub use throttle::Counted;
 mod providers;
+mod serve_lock;
+pub use serve_lock::{ServeLock, ServeLockError, lock_for_serving};
 mod users;
 mod wallets;
 

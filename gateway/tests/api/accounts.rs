@@ -69,9 +69,8 @@ on_both_backends!(
     a_user_signs_in_with_a_password_and_sees_their_principal
 );
 
-#[tokio::test]
-async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.user("alice", false).await;
     let mut bodies = Vec::new();
     for (username, password) in [("alice", "wrong-password"), ("nobody", "whatever-password")] {
@@ -89,10 +88,10 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     }
     assert_eq!(bodies[0], bodies[1]);
 }
+crate::on_both_backends!(a_wrong_password_and_an_unknown_user_get_the_same_answer);
 
-#[tokio::test]
-async fn sessions_expire_after_their_lifetime() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn sessions_expire_after_their_lifetime(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.user("alice", false).await;
     let r = app
         .http
@@ -118,10 +117,10 @@ async fn sessions_expire_after_their_lifetime() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+crate::on_both_backends!(sessions_expire_after_their_lifetime);
 
-#[tokio::test]
-async fn api_tokens_are_shown_once_listed_without_secret_and_revocable() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn api_tokens_are_shown_once_listed_without_secret_and_revocable(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let bootstrap = app.user("alice", false).await;
     let (status, created) = app
         .post(&bootstrap, "/api/tokens", json!({ "name": "laptop" }))
@@ -154,10 +153,10 @@ async fn api_tokens_are_shown_once_listed_without_secret_and_revocable() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "unauthenticated");
 }
+crate::on_both_backends!(api_tokens_are_shown_once_listed_without_secret_and_revocable);
 
-#[tokio::test]
-async fn only_admins_create_users_and_input_is_checked() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn only_admins_create_users_and_input_is_checked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let admin = app.user("root", true).await;
     let user = app.user("alice", false).await;
     let body = json!({ "username": "bob", "email": "bob@example.org", "firstName": "Bob", "lastName": "B" });
@@ -185,3 +184,4 @@ async fn only_admins_create_users_and_input_is_checked() {
         "{problem}"
     );
 }
+crate::on_both_backends!(only_admins_create_users_and_input_is_checked);

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 /// A gateway with one test provider `dev` (owned by `owner`), its manifest fetched.
 async fn federation(
+    backend: Backend,
     manifest: &'static str,
     adjust: impl FnOnce(&mut gateway::config::Config),
 ) -> (TestApp, Upstream, String) {
-    let app = TestApp::spawn_with(Backend::Sqlite, adjust).await;
+    let app = TestApp::spawn_with(backend, adjust).await;
     let upstream = Upstream::start("dev", &app.url, START_MS / 1000, manifest).await;
     let owner = app.user("owner", false).await;
     let body = json!({ "id": "dev", "domain": "127.0.0.1", "https": false, "port": upstream.port, "env": "test" });
@@ -24,9 +25,10 @@ async fn federation(
     (app, upstream, owner)
 }
 
-#[tokio::test]
-async fn the_provider_sees_the_same_principal_as_api_me_and_never_the_callers_credentials() {
-    let (app, _up, owner) = federation(MANIFEST, |_| {}).await;
+async fn the_provider_sees_the_same_principal_as_api_me_and_never_the_callers_credentials(
+    backend: Backend,
+) {
+    let (app, _up, owner) = federation(backend, MANIFEST, |_| {}).await;
     let (_, me) = app.get(&owner, "/api/me").await;
     let r = app
         .http
@@ -87,10 +89,12 @@ async fn the_provider_sees_the_same_principal_as_api_me_and_never_the_callers_cr
         "{tp}"
     );
 }
+crate::on_both_backends!(
+    the_provider_sees_the_same_principal_as_api_me_and_never_the_callers_credentials
+);
 
-#[tokio::test]
-async fn a_project_header_is_checked_against_membership_and_carried_in_the_token() {
-    let (app, _up, owner) = federation(MANIFEST, |_| {}).await;
+async fn a_project_header_is_checked_against_membership_and_carried_in_the_token(backend: Backend) {
+    let (app, _up, owner) = federation(backend, MANIFEST, |_| {}).await;
     let user = app.app.accounts.user("owner").await.unwrap();
     let project = app.app.projects.create(&user, "Climate").await.unwrap();
     let r = app
@@ -121,10 +125,10 @@ async fn a_project_header_is_checked_against_membership_and_carried_in_the_token
         (StatusCode::FORBIDDEN, Some("notAProjectMember"))
     );
 }
+crate::on_both_backends!(a_project_header_is_checked_against_membership_and_carried_in_the_token);
 
-#[tokio::test]
-async fn features_paths_and_provider_state_gate_every_request() {
-    let (app, _up, owner) = federation(MANIFEST, |_| {}).await;
+async fn features_paths_and_provider_state_gate_every_request(backend: Backend) {
+    let (app, _up, owner) = federation(backend, MANIFEST, |_| {}).await;
     let cases = [
         (
             "/ucloud/dev/compute/docker/web/1",
@@ -200,12 +204,14 @@ async fn features_paths_and_provider_state_gate_every_request() {
         StatusCode::OK
     );
 }
+crate::on_both_backends!(features_paths_and_provider_state_gate_every_request);
 
-#[tokio::test]
-async fn a_provider_that_requires_explicit_mapping_sends_unconnected_users_to_connect() {
+async fn a_provider_that_requires_explicit_mapping_sends_unconnected_users_to_connect(
+    backend: Backend,
+) {
     const EXPLICIT: &str =
         "users: { requireExplicitMapping: true }\nfeatures:\n  storage: { enabled: true }\n";
-    let (app, _up, owner) = federation(EXPLICIT, |_| {}).await;
+    let (app, _up, owner) = federation(backend, EXPLICIT, |_| {}).await;
     let (status, problem) = app.get(&owner, "/ucloud/dev/storage/x").await;
     assert_eq!(
         (status, problem["code"].as_str()),
@@ -218,10 +224,15 @@ async fn a_provider_that_requires_explicit_mapping_sends_unconnected_users_to_co
             .starts_with(&app.url)
     );
 }
+crate::on_both_backends!(
+    a_provider_that_requires_explicit_mapping_sends_unconnected_users_to_connect
+);
 
-#[tokio::test]
-async fn a_dead_provider_fails_fast_and_a_slow_one_times_out_while_a_healthy_one_keeps_working() {
-    let (app, up, owner) = federation(MANIFEST, |c| c.broker.response_timeout_ms = 700).await;
+async fn a_dead_provider_fails_fast_and_a_slow_one_times_out_while_a_healthy_one_keeps_working(
+    backend: Backend,
+) {
+    let (app, up, owner) =
+        federation(backend, MANIFEST, |c| c.broker.response_timeout_ms = 700).await;
     // A second provider on a port where nothing listens.
     let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -266,10 +277,12 @@ async fn a_dead_provider_fails_fast_and_a_slow_one_times_out_while_a_healthy_one
     assert_eq!(problem["provider"], "dev");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+crate::on_both_backends!(
+    a_dead_provider_fails_fast_and_a_slow_one_times_out_while_a_healthy_one_keeps_working
+);
 
-#[tokio::test]
-async fn an_unreachable_provider_is_a_502_that_names_it() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn an_unreachable_provider_is_a_502_that_names_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let owner = app.user("owner", false).await;
     // Serve the manifest, let the gateway cache it, then take the provider away.
     let up = Upstream::start("dev", &app.url, START_MS / 1000, MANIFEST).await;
@@ -297,12 +310,12 @@ async fn an_unreachable_provider_is_a_502_that_names_it() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+crate::on_both_backends!(an_unreachable_provider_is_a_502_that_names_it);
 
-#[tokio::test]
-async fn a_websocket_echo_works_through_the_gateway() {
+async fn a_websocket_echo_works_through_the_gateway(backend: Backend) {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
-    let (app, _up, owner) = federation(MANIFEST, |_| {}).await;
+    let (app, _up, owner) = federation(backend, MANIFEST, |_| {}).await;
     let mut request = format!(
         "{}/ucloud/dev/storage/ws",
         app.url.replace("http://", "ws://")
@@ -321,10 +334,10 @@ async fn a_websocket_echo_works_through_the_gateway() {
     }
     socket.close(None).await.unwrap();
 }
+crate::on_both_backends!(a_websocket_echo_works_through_the_gateway);
 
-#[tokio::test]
-async fn bodies_over_the_limit_are_refused_and_service_tokens_are_cached_per_key() {
-    let (app, up, owner) = federation(MANIFEST, |c| c.broker.max_body_bytes = 1000).await;
+async fn bodies_over_the_limit_are_refused_and_service_tokens_are_cached_per_key(backend: Backend) {
+    let (app, up, owner) = federation(backend, MANIFEST, |c| c.broker.max_body_bytes = 1000).await;
     let r = app
         .http
         .post(app.url("/ucloud/dev/storage/upload"))
@@ -411,6 +424,7 @@ async fn bodies_over_the_limit_are_refused_and_service_tokens_are_cached_per_key
     );
     assert!(!metrics.contains(&owner));
 }
+crate::on_both_backends!(bodies_over_the_limit_are_refused_and_service_tokens_are_cached_per_key);
 
 /// A provider that records every brokered request exactly as it arrived (raw URI, headers) and
 /// answers with the status and headers a test chose: the double for the broker's attack tests.

@@ -6,9 +6,8 @@ use crate::support::{Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
-async fn charges_are_validated_before_anything_is_recorded() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn charges_are_validated_before_anything_is_recorded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let admin = app.user("root", true).await;
     app.user("alice", false).await;
     let access = provider_token(&app, &admin, "hpc").await;
@@ -87,3 +86,4 @@ async fn charges_are_validated_before_anything_is_recorded() {
     let (status, _) = charge(&app, &access, "b", json!({ "username": "nobody" }), 5).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+crate::on_both_backends!(charges_are_validated_before_anything_is_recorded);

@@ -18,8 +18,8 @@ pub struct World {
     pub provider: String,
 }
 
-pub async fn world() -> World {
-    world_on(Backend::Sqlite, EXPLICIT).await
+pub async fn world(backend: Backend) -> World {
+    world_on(backend, EXPLICIT).await
 }
 
 /// The gateway on `backend` with one test provider `dev` serving `manifest`.
@@ -196,9 +196,8 @@ pub async fn broker(app: &TestApp, cookie: &str) -> StatusCode {
         .status()
 }
 
-#[tokio::test]
-async fn the_explicit_flow_connects_only_when_the_starting_session_returns() {
-    let w = world().await;
+async fn the_explicit_flow_connects_only_when_the_starting_session_returns(backend: Backend) {
+    let w = world(backend).await;
     let alice = session(&w.app, "alice").await;
     let (status, started) = start(&w.app, &alice).await;
     assert_eq!(status, StatusCode::CREATED, "{started}");
@@ -281,10 +280,10 @@ async fn the_explicit_flow_connects_only_when_the_starting_session_returns() {
     assert_eq!(status, StatusCode::OK, "{seen}");
     assert_eq!(seen["principal"]["username"], "alice");
 }
+crate::on_both_backends!(the_explicit_flow_connects_only_when_the_starting_session_returns);
 
-#[tokio::test]
-async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
-    let w = world().await;
+async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing(backend: Backend) {
+    let w = world(backend).await;
     let alice = session(&w.app, "alice").await;
     let (_, started) = start(&w.app, &alice).await;
     let nonce = claims(started["redirect"]["fields"]["token"].as_str().unwrap())["nonce"]
@@ -363,10 +362,12 @@ async fn expired_foreign_and_reused_nonces_are_refused_and_change_nothing() {
     );
     assert_eq!(state(&w.app, &alice).await, "requested");
 }
+crate::on_both_backends!(expired_foreign_and_reused_nonces_are_refused_and_change_nothing);
 
-#[tokio::test]
-async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_can_disconnect() {
-    let w = world_on(Backend::Sqlite, IMPLICIT).await;
+async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_can_disconnect(
+    backend: Backend,
+) {
+    let w = world_on(backend, IMPLICIT).await;
     let alice = session(&w.app, "alice").await;
     let implicit = |local: &str| implicit_report("alice", local);
     assert_eq!(broker(&w.app, &alice).await, StatusCode::OK);
@@ -430,10 +431,14 @@ async fn a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_ca
         )
     );
 }
+crate::on_both_backends!(
+    a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_can_disconnect
+);
 
-#[tokio::test]
-async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connections() {
-    let w = world_on(Backend::Sqlite, IMPLICIT).await;
+async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connections(
+    backend: Backend,
+) {
+    let w = world_on(backend, IMPLICIT).await;
     let alice_token = w.app.user("alice", true).await;
     let (status, problem) = w
         .app
@@ -482,3 +487,23 @@ async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connecti
         gateway::model::ConnectionState::Disconnected
     );
 }
+crate::on_both_backends!(
+    an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connections
+);
+
+/// Issue 14: on PostgreSQL the connection check read `SELECT 1` (an `INT4`) as an `i64`, the error
+/// was taken for "not connected", and every brokered request of a connected user was refused.
+async fn a_user_connected_through_the_explicit_flow_is_brokered(backend: Backend) {
+    let w = world_on(backend, EXPLICIT).await;
+    let alice = session(&w.app, "alice").await;
+    let (connection, nonce) = attempt(&w.app, &alice).await;
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::FORBIDDEN);
+    let code = reported(&w, &nonce, "alice", "alice01").await;
+    assert_eq!(
+        complete_with(&w.app, &connection, &nonce, &code, &alice).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(state(&w.app, &alice).await, "ok");
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::OK);
+}
+crate::on_both_backends!(a_user_connected_through_the_explicit_flow_is_brokered);

@@ -37,9 +37,10 @@ async fn published_kids(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn rotation_publishes_first_signs_later_and_keeps_old_tokens_verifiable_until_they_expire() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn rotation_publishes_first_signs_later_and_keeps_old_tokens_verifiable_until_they_expire(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let admin = app.user("root", true).await;
     let owner = app.user("owner", false).await;
     let (_, reg) = app.register(&owner, "hpc", "test").await;
@@ -92,10 +93,14 @@ async fn rotation_publishes_first_signs_later_and_keeps_old_tokens_verifiable_un
         rotated["kid"].as_str().unwrap()
     );
 }
+crate::on_both_backends!(
+    rotation_publishes_first_signs_later_and_keeps_old_tokens_verifiable_until_they_expire
+);
 
-#[tokio::test]
-async fn a_restarted_gateway_keeps_its_key_and_a_rotation_by_another_process_is_picked_up() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_restarted_gateway_keeps_its_key_and_a_rotation_by_another_process_is_picked_up(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let kid = app.app.keys.current_kid().unwrap();
 
     // A second App on the same database and data dir (a restart, or a replica) loads the same key.
@@ -117,6 +122,9 @@ async fn a_restarted_gateway_keeps_its_key_and_a_rotation_by_another_process_is_
     assert_eq!(app.app.keys.current_kid().unwrap(), new_kid);
     assert_eq!(published_kids(&app).await, [new_kid, kid]);
 }
+crate::on_both_backends!(
+    a_restarted_gateway_keeps_its_key_and_a_rotation_by_another_process_is_picked_up
+);
 
 async fn a_revocation_by_another_process_is_picked_up_at_the_next_reload(
     backend: crate::support::Backend,

@@ -229,9 +229,8 @@ async fn disabling_revokes_every_session_and_token(backend: Backend) {
 }
 on_both_backends!(disabling, disabling_revokes_every_session_and_token);
 
-#[tokio::test]
-async fn lifecycle_actions_are_for_admins_and_refuse_what_makes_no_sense() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn lifecycle_actions_are_for_admins_and_refuse_what_makes_no_sense(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let admin = app.user("root", true).await;
     let alice = app.user("alice", false).await;
     app.user("bob", false).await;
@@ -327,3 +326,4 @@ async fn lifecycle_actions_are_for_admins_and_refuse_what_makes_no_sense() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+crate::on_both_backends!(lifecycle_actions_are_for_admins_and_refuse_what_makes_no_sense);

@@ -33,8 +33,8 @@ async fn provider(app: &TestApp, id: &str) -> Provider {
 }
 
 /// A gateway that trusts `ca` and may reach `localhost` for production providers (or not).
-async fn gateway_trusting(ca: Option<PathBuf>, allow_localhost: bool) -> TestApp {
-    TestApp::spawn_with(Backend::Sqlite, |c| {
+async fn gateway_trusting(backend: Backend, ca: Option<PathBuf>, allow_localhost: bool) -> TestApp {
+    TestApp::spawn_with(backend, |c| {
         c.manifest.extra_roots = ca.into_iter().collect();
         if allow_localhost {
             c.manifest.allow_private = vec!["localhost".into()];
@@ -55,11 +55,12 @@ async fn register_production(app: &TestApp, id: &str, port: u16) {
     app.approve(&admin, id).await;
 }
 
-#[tokio::test]
-async fn a_production_provider_over_https_with_the_generated_ca_is_fetched_with_a_service_token() {
+async fn a_production_provider_over_https_with_the_generated_ca_is_fetched_with_a_service_token(
+    backend: Backend,
+) {
     let certs = dev_certs("ok");
     let double = Double::https("hpc", &certs, serve(VALID)).await;
-    let app = gateway_trusting(Some(certs.join("ca.pem")), true).await;
+    let app = gateway_trusting(backend, Some(certs.join("ca.pem")), true).await;
     register_production(&app, "hpc", double.port).await;
 
     assert_eq!(
@@ -97,6 +98,9 @@ async fn a_production_provider_over_https_with_the_generated_ca_is_fetched_with_
     assert!(view["fetchedAt"].as_str().unwrap().starts_with("2027-"));
     let _ = std::fs::remove_dir_all(certs);
 }
+crate::on_both_backends!(
+    a_production_provider_over_https_with_the_generated_ca_is_fetched_with_a_service_token
+);
 
 async fn verify_with_jwks_aud(app: &TestApp, token: &str, aud: &str) -> serde_json::Value {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, jwk::JwkSet};
@@ -118,12 +122,11 @@ async fn verify_with_jwks_aud(app: &TestApp, token: &str, aud: &str) -> serde_js
     decode::<serde_json::Value>(token, &key, &v).unwrap().claims
 }
 
-#[tokio::test]
-async fn a_certificate_from_an_untrusted_ca_is_refused() {
+async fn a_certificate_from_an_untrusted_ca_is_refused(backend: Backend) {
     let trusted = dev_certs("trusted");
     let other = dev_certs("other");
     let double = Double::https("hpc", &other, serve(VALID)).await;
-    let app = gateway_trusting(Some(trusted.join("ca.pem")), true).await;
+    let app = gateway_trusting(backend, Some(trusted.join("ca.pem")), true).await;
     register_production(&app, "hpc", double.port).await;
     let Refreshed::Failed(error) = app
         .app
@@ -142,11 +145,11 @@ async fn a_certificate_from_an_untrusted_ca_is_refused() {
         std::fs::remove_dir_all(other),
     );
 }
+crate::on_both_backends!(a_certificate_from_an_untrusted_ca_is_refused);
 
-#[tokio::test]
-async fn plain_http_is_refused_for_production_providers() {
+async fn plain_http_is_refused_for_production_providers(backend: Backend) {
     // Registration refuses it outright…
-    let app = gateway_trusting(None, true).await;
+    let app = gateway_trusting(backend, None, true).await;
     let someone = app.user("someone", false).await;
     let body = json!({ "id": "hpc", "domain": "localhost", "https": false, "env": "production" });
     assert_eq!(
@@ -165,12 +168,12 @@ async fn plain_http_is_refused_for_production_providers() {
     assert!(matches!(outcome, Refreshed::Failed(_)), "{outcome:?}");
     assert!(app.app.manifests.current("hpc").is_none());
 }
+crate::on_both_backends!(plain_http_is_refused_for_production_providers);
 
-#[tokio::test]
-async fn a_production_domain_resolving_to_loopback_is_refused() {
+async fn a_production_domain_resolving_to_loopback_is_refused(backend: Backend) {
     let certs = dev_certs("guard");
     let double = Double::https("hpc", &certs, serve(VALID)).await;
-    let app = gateway_trusting(Some(certs.join("ca.pem")), false).await;
+    let app = gateway_trusting(backend, Some(certs.join("ca.pem")), false).await;
     register_production(&app, "hpc", double.port).await;
     let Refreshed::Failed(error) = app
         .app
@@ -191,11 +194,12 @@ async fn a_production_domain_resolving_to_loopback_is_refused() {
     assert_eq!(double.hits(), 0, "the gateway never connected");
     let _ = std::fs::remove_dir_all(certs);
 }
+crate::on_both_backends!(a_production_domain_resolving_to_loopback_is_refused);
 
 /// A test provider served over plain HTTP on 127.0.0.1 (test providers may use loopback).
-async fn test_provider(behaviour: Behaviour) -> (TestApp, Double, String) {
+async fn test_provider(backend: Backend, behaviour: Behaviour) -> (TestApp, Double, String) {
     let double = Double::http("dev", 0, behaviour).await;
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.manifest.timeout_ms = 500).await;
+    let app = TestApp::spawn_with(backend, |c| c.manifest.timeout_ms = 500).await;
     let owner = app.user("owner", false).await;
     let body = json!({ "id": "dev", "domain": "127.0.0.1", "https": false, "port": double.port, "env": "test" });
     assert_eq!(
@@ -205,9 +209,8 @@ async fn test_provider(behaviour: Behaviour) -> (TestApp, Double, String) {
     (app, double, owner)
 }
 
-#[tokio::test]
-async fn an_invalid_manifest_keeps_the_previous_one_and_records_the_error() {
-    let (app, double, owner) = test_provider(serve(VALID)).await;
+async fn an_invalid_manifest_keeps_the_previous_one_and_records_the_error(backend: Backend) {
+    let (app, double, owner) = test_provider(backend, serve(VALID)).await;
     let p = provider(&app, "dev").await;
     assert_eq!(
         app.app.manifests.refresh(&p).await.unwrap(),
@@ -262,15 +265,18 @@ async fn an_invalid_manifest_keeps_the_previous_one_and_records_the_error() {
         StatusCode::NOT_FOUND
     );
 }
+crate::on_both_backends!(an_invalid_manifest_keeps_the_previous_one_and_records_the_error);
 
-#[tokio::test]
-async fn an_unchanged_manifest_answered_with_304_is_not_parsed_again() {
+async fn an_unchanged_manifest_answered_with_304_is_not_parsed_again(backend: Backend) {
     let etag = Some("\"v1\"".to_owned());
-    let (app, double, owner) = test_provider(Behaviour::Serve {
-        body: VALID.into(),
-        content_type: "application/yaml",
-        etag,
-    })
+    let (app, double, owner) = test_provider(
+        backend,
+        Behaviour::Serve {
+            body: VALID.into(),
+            content_type: "application/yaml",
+            etag,
+        },
+    )
     .await;
     let p = provider(&app, "dev").await;
     assert_eq!(
@@ -299,14 +305,14 @@ async fn an_unchanged_manifest_answered_with_304_is_not_parsed_again() {
     assert_ne!(after["checkedAt"], before["checkedAt"]);
     assert_eq!(after["manifest"], before["manifest"]);
 }
+crate::on_both_backends!(an_unchanged_manifest_answered_with_304_is_not_parsed_again);
 
-#[tokio::test]
-async fn a_provider_that_is_down_is_backed_off_and_recovers() {
+async fn a_provider_that_is_down_is_backed_off_and_recovers(backend: Backend) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = TestApp::spawn(backend).await;
     let owner = app.user("owner", false).await;
     let body =
         json!({ "id": "dev", "domain": "127.0.0.1", "https": false, "port": port, "env": "test" });
@@ -355,10 +361,10 @@ async fn a_provider_that_is_down_is_backed_off_and_recovers() {
     assert!(status.manifest.is_some());
     assert_eq!(double.hits(), 1);
 }
+crate::on_both_backends!(a_provider_that_is_down_is_backed_off_and_recovers);
 
-#[tokio::test]
-async fn a_reload_request_takes_effect_immediately() {
-    let (app, double, owner) = test_provider(serve(VALID)).await;
+async fn a_reload_request_takes_effect_immediately(backend: Backend) {
+    let (app, double, owner) = test_provider(backend, serve(VALID)).await;
     let (_, reg) = app.get(&owner, "/api/providers/dev").await;
     assert_eq!(
         reg["manifest"],
@@ -417,10 +423,10 @@ async fn a_reload_request_takes_effect_immediately() {
         "{problem}"
     );
 }
+crate::on_both_backends!(a_reload_request_takes_effect_immediately);
 
-#[tokio::test]
-async fn oversized_and_slow_manifests_are_cut_off_at_their_limits() {
-    let (app, double, _) = test_provider(serve(&"#".repeat(70 * 1024))).await;
+async fn oversized_and_slow_manifests_are_cut_off_at_their_limits(backend: Backend) {
+    let (app, double, _) = test_provider(backend, serve(&"#".repeat(70 * 1024))).await;
     let p = provider(&app, "dev").await;
     let Refreshed::Failed(error) = app.app.manifests.refresh(&p).await.unwrap() else {
         panic!()
@@ -451,11 +457,11 @@ async fn oversized_and_slow_manifests_are_cut_off_at_their_limits() {
     );
     assert!(app.app.manifests.current("dev").is_none());
 }
+crate::on_both_backends!(oversized_and_slow_manifests_are_cut_off_at_their_limits);
 
-#[tokio::test]
-async fn the_background_refresher_fetches_a_new_provider_without_being_asked() {
+async fn the_background_refresher_fetches_a_new_provider_without_being_asked(backend: Backend) {
     let double = Double::http("dev", 0, serve(VALID)).await;
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.manifest.poll_ms = 20).await;
+    let app = TestApp::spawn_with(backend, |c| c.manifest.poll_ms = 20).await;
     let owner = app.user("owner", false).await;
     let body = json!({ "id": "dev", "domain": "127.0.0.1", "https": false, "port": double.port, "env": "test" });
     assert_eq!(
@@ -472,3 +478,4 @@ async fn the_background_refresher_fetches_a_new_provider_without_being_asked() {
     }
     assert!(double.hits() >= 1);
 }
+crate::on_both_backends!(the_background_refresher_fetches_a_new_provider_without_being_asked);

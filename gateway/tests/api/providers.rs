@@ -185,9 +185,8 @@ async fn bad_metadata_gets_a_precise_error(backend: Backend) {
 }
 on_both_backends!(bad_metadata, bad_metadata_gets_a_precise_error);
 
-#[tokio::test]
-async fn registration_needs_a_signed_in_user_and_a_json_body() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn registration_needs_a_signed_in_user_and_a_json_body(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let r = app
         .http
         .post(app.url("/api/providers"))
@@ -221,3 +220,4 @@ async fn registration_needs_a_signed_in_user_and_a_json_body() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+crate::on_both_backends!(registration_needs_a_signed_in_user_and_a_json_body);

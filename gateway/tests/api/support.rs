@@ -277,9 +277,15 @@ pub async fn read(r: reqwest::Response) -> (StatusCode, Value) {
     (status, value)
 }
 
-/// Runs an async test body once per backend.
+/// Runs an async test body once per backend: `on_both_backends!(a_sentence)` after
+/// `async fn a_sentence(backend: Backend)` gives the tests `a_sentence::sqlite` and
+/// `a_sentence::postgres` (a module and a function may share a name). Every API test goes through
+/// here, so a query that only one backend accepts cannot hide.
 #[macro_export]
 macro_rules! on_both_backends {
+    ($name:ident) => {
+        $crate::on_both_backends!($name, $name);
+    };
     ($name:ident, $body:ident) => {
         mod $name {
             #[tokio::test]

@@ -7,9 +7,10 @@ use gateway::config::{Config, TlsConfig};
 use serde_json::json;
 use std::sync::Arc;
 
-#[tokio::test]
-async fn the_gateway_serves_https_with_its_generated_certificate_and_secure_cookies() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn the_gateway_serves_https_with_its_generated_certificate_and_secure_cookies(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
     let certs = db.dir.join("certs");
     gateway::tls::devcerts::generate(&certs, &[]).unwrap();
     let config = Config {
@@ -101,3 +102,6 @@ async fn the_gateway_serves_https_with_its_generated_certificate_and_secure_cook
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+crate::on_both_backends!(
+    the_gateway_serves_https_with_its_generated_certificate_and_secure_cookies
+);

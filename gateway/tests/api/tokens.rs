@@ -151,9 +151,8 @@ async fn assert_invalid_grant(app: &TestApp, refresh: &str) {
     );
 }
 
-#[tokio::test]
-async fn oauth_errors_follow_rfc_6749() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn oauth_errors_follow_rfc_6749(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let r = app
         .http
         .post(app.url("/oauth/token"))
@@ -175,10 +174,10 @@ async fn oauth_errors_follow_rfc_6749() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
 }
+crate::on_both_backends!(oauth_errors_follow_rfc_6749);
 
-#[tokio::test]
-async fn the_gateway_refuses_expired_and_foreign_access_tokens() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn the_gateway_refuses_expired_and_foreign_access_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let owner = app.user("owner", false).await;
     let (_, reg) = app.register(&owner, "hpc", "test").await;
     let (_, oauth) = app
@@ -217,3 +216,4 @@ async fn the_gateway_refuses_expired_and_foreign_access_tokens() {
         .to_string();
     assert!(err.contains("expired"), "{err}");
 }
+crate::on_both_backends!(the_gateway_refuses_expired_and_foreign_access_tokens);

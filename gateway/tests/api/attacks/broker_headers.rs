@@ -34,9 +34,10 @@ const SPOOFED: [(&str, &str); 22] = [
     ("origin", "https://evil.example"),
 ];
 
-#[tokio::test]
-async fn no_spoofed_request_header_reaches_the_provider_and_the_gateway_says_who_forwarded() {
-    let (app, provider, owner) = recorded_federation(Backend::Sqlite, MANIFEST).await;
+async fn no_spoofed_request_header_reaches_the_provider_and_the_gateway_says_who_forwarded(
+    backend: Backend,
+) {
+    let (app, provider, owner) = recorded_federation(backend, MANIFEST).await;
     let mut request = app
         .http
         .get(app.url("/ucloud/dev/storage/x"))
@@ -75,10 +76,14 @@ async fn no_spoofed_request_header_reaches_the_provider_and_the_gateway_says_who
     assert_eq!(seen["accept"], "application/json");
     assert_eq!(seen["x-provider-job"], "42");
 }
+crate::on_both_backends!(
+    no_spoofed_request_header_reaches_the_provider_and_the_gateway_says_who_forwarded
+);
 
-#[tokio::test]
-async fn no_forbidden_response_header_reaches_the_caller_and_the_gateway_sandboxes_the_page() {
-    let (app, provider, owner) = recorded_federation(Backend::Sqlite, MANIFEST).await;
+async fn no_forbidden_response_header_reaches_the_caller_and_the_gateway_sandboxes_the_page(
+    backend: Backend,
+) {
+    let (app, provider, owner) = recorded_federation(backend, MANIFEST).await;
     provider.answer(
         200,
         &[
@@ -134,10 +139,14 @@ async fn no_forbidden_response_header_reaches_the_caller_and_the_gateway_sandbox
     assert_eq!(all("etag"), ["\"v1\""]);
     assert_eq!(all("content-type"), ["text/html"]);
 }
+crate::on_both_backends!(
+    no_forbidden_response_header_reaches_the_caller_and_the_gateway_sandboxes_the_page
+);
 
-#[tokio::test]
-async fn a_location_reaches_the_caller_only_while_it_stays_in_the_providers_namespace() {
-    let (app, provider, owner) = recorded_federation(Backend::Sqlite, MANIFEST).await;
+async fn a_location_reaches_the_caller_only_while_it_stays_in_the_providers_namespace(
+    backend: Backend,
+) {
+    let (app, provider, owner) = recorded_federation(backend, MANIFEST).await;
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -182,10 +191,12 @@ async fn a_location_reaches_the_caller_only_while_it_stays_in_the_providers_name
         );
     }
 }
+crate::on_both_backends!(
+    a_location_reaches_the_caller_only_while_it_stays_in_the_providers_namespace
+);
 
-#[tokio::test]
-async fn a_safe_request_id_is_kept_end_to_end_and_an_unsafe_one_is_replaced() {
-    let (app, provider, owner) = recorded_federation(Backend::Sqlite, MANIFEST).await;
+async fn a_safe_request_id_is_kept_end_to_end_and_an_unsafe_one_is_replaced(backend: Backend) {
+    let (app, provider, owner) = recorded_federation(backend, MANIFEST).await;
     let send = |id: Option<&'static str>| {
         let mut r = app
             .http
@@ -235,3 +246,4 @@ async fn a_safe_request_id_is_kept_end_to_end_and_an_unsafe_one_is_replaced() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.headers()["x-request-id"], "refused-1");
 }
+crate::on_both_backends!(a_safe_request_id_is_kept_end_to_end_and_an_unsafe_one_is_replaced);

@@ -145,9 +145,8 @@ on_both_backends!(
     a_foreign_page_cannot_submit_the_token_form
 );
 
-#[tokio::test]
-async fn a_foreign_page_cannot_open_a_websocket_with_the_cookie() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_foreign_page_cannot_open_a_websocket_with_the_cookie(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.user("alice", false).await;
     let cookie = app.session_cookie("alice").await;
     let (status, body) = read(
@@ -167,10 +166,10 @@ async fn a_foreign_page_cannot_open_a_websocket_with_the_cookie() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], "crossOriginRequest");
 }
+crate::on_both_backends!(a_foreign_page_cannot_open_a_websocket_with_the_cookie);
 
-#[tokio::test]
-async fn answers_are_never_sniffed_and_secrets_are_never_cached() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn answers_are_never_sniffed_and_secrets_are_never_cached(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let token = app.user("alice", false).await;
     let cookie = app.session_cookie("alice").await;
     let secret_bearing = [
@@ -204,3 +203,4 @@ async fn answers_are_never_sniffed_and_secrets_are_never_cached() {
         assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
     }
 }
+crate::on_both_backends!(answers_are_never_sniffed_and_secrets_are_never_cached);

@@ -26,8 +26,8 @@ struct Listening {
 }
 
 impl Listening {
-    async fn spawn(adjust: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::new(Backend::Sqlite).await;
+    async fn spawn(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::new(backend).await;
         let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (public_addr, metrics_addr) =
@@ -116,9 +116,10 @@ async fn readyz(base: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test]
-async fn connections_that_never_finish_their_headers_are_dropped_after_the_header_read_timeout() {
-    let app = Listening::spawn(|c| c.server.header_read_timeout_ms = 300).await;
+async fn connections_that_never_finish_their_headers_are_dropped_after_the_header_read_timeout(
+    backend: Backend,
+) {
+    let app = Listening::spawn(backend, |c| c.server.header_read_timeout_ms = 300).await;
     let mut slow = Vec::new();
     for _ in 0..20 {
         slow.push(slow_client(app.addr()).await);
@@ -139,10 +140,14 @@ async fn connections_that_never_finish_their_headers_are_dropped_after_the_heade
     assert_eq!(readyz(&app.public).await, 200);
     app.stop().await;
 }
+crate::on_both_backends!(
+    connections_that_never_finish_their_headers_are_dropped_after_the_header_read_timeout
+);
 
-#[tokio::test]
-async fn past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serves_readyz() {
-    let app = Listening::spawn(|c| c.server.max_connections = 3).await;
+async fn past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serves_readyz(
+    backend: Backend,
+) {
+    let app = Listening::spawn(backend, |c| c.server.max_connections = 3).await;
     let open = "gateway_http_connections_open{listener=\"public\"}";
     let mut slow = Vec::new();
     for _ in 0..3 {
@@ -177,10 +182,12 @@ async fn past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serve
     assert_eq!(readyz(&app.public).await, 200);
     app.stop().await;
 }
+crate::on_both_backends!(
+    past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serves_readyz
+);
 
-#[tokio::test]
-async fn metrics_are_served_on_their_own_listener_and_not_on_the_public_one() {
-    let app = Listening::spawn(|_| {}).await;
+async fn metrics_are_served_on_their_own_listener_and_not_on_the_public_one(backend: Backend) {
+    let app = Listening::spawn(backend, |_| {}).await;
     let public = reqwest::get(format!("{}/metrics", app.public))
         .await
         .unwrap();
@@ -200,6 +207,7 @@ async fn metrics_are_served_on_their_own_listener_and_not_on_the_public_one() {
     assert_eq!(other.status(), 404);
     app.stop().await;
 }
+crate::on_both_backends!(metrics_are_served_on_their_own_listener_and_not_on_the_public_one);
 
 /// Every route that takes a path parameter, with the caller that reaches its handler.
 const ID_ROUTES: &[(&str, &str, Caller)] = &[
@@ -360,9 +368,8 @@ on_both_backends!(
     nul_in_a_json_username_or_id_is_400_invalid_input
 );
 
-#[tokio::test]
-async fn every_kind_of_rejected_input_is_a_4xx_problem() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn every_kind_of_rejected_input_is_a_4xx_problem(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let admin = app.user("admin", true).await;
     let big = "x".repeat(200 * 1024);
     let c = &app.http;
@@ -451,3 +458,4 @@ async fn every_kind_of_rejected_input_is_a_4xx_problem() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     app.stop().await;
 }
+crate::on_both_backends!(every_kind_of_rejected_input_is_a_4xx_problem);

@@ -217,6 +217,7 @@ on_both_backends!(
     a_production_domain_resolving_to_loopback_is_refused_at_connect
 );
 
+// No database takes part: this drives the broker's HTTP client alone, so one run says it all.
 #[tokio::test]
 async fn the_broker_client_refuses_loopback_ip_spellings_at_connect_time() {
     use http_body_util::BodyExt;
@@ -244,9 +245,8 @@ async fn the_broker_client_refuses_loopback_ip_spellings_at_connect_time() {
     );
 }
 
-#[tokio::test]
-async fn by_default_only_an_admin_may_register_a_test_provider() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+async fn by_default_only_an_admin_may_register_a_test_provider(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
         c.providers = gateway::config::Config::default().providers;
     })
     .await;
@@ -270,3 +270,4 @@ async fn by_default_only_an_admin_may_register_a_test_provider() {
         StatusCode::CREATED
     );
 }
+crate::on_both_backends!(by_default_only_an_admin_may_register_a_test_provider);

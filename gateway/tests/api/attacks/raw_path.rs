@@ -97,9 +97,8 @@ on_both_backends!(
 );
 
 /// What passed the gate is what the provider receives: the raw path and query, not a decoded copy.
-#[tokio::test]
-async fn the_path_forwarded_is_byte_for_byte_the_path_the_gate_checked() {
-    let (app, provider, owner) = recorded_federation(Backend::Sqlite, MANIFEST).await;
+async fn the_path_forwarded_is_byte_for_byte_the_path_the_gate_checked(backend: Backend) {
+    let (app, provider, owner) = recorded_federation(backend, MANIFEST).await;
     let path = "/ucloud/dev/storage/caf%C3%A9/a%2Bb?q=%2F%3F&x=%20";
     let (status, _, body) = raw_request(&app.url, "GET", path, &owner).await;
     assert_eq!(status, 200, "{body}");
@@ -129,3 +128,4 @@ async fn the_path_forwarded_is_byte_for_byte_the_path_the_gate_checked() {
     );
     assert_eq!(provider.requests().len(), 1);
 }
+crate::on_both_backends!(the_path_forwarded_is_byte_for_byte_the_path_the_gate_checked);

@@ -302,9 +302,8 @@ on_both_backends!(
     signing_out_ends_that_session_only
 );
 
-#[tokio::test]
-async fn after_sign_in_the_browser_stays_on_the_gateway() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn after_sign_in_the_browser_stays_on_the_gateway(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.user("gina", false).await;
     let form = app.http.get(app.url("/login")).send().await.unwrap();
     let login_cookie = cookie_pair(&form);
@@ -330,3 +329,4 @@ async fn after_sign_in_the_browser_stays_on_the_gateway() {
         assert_eq!(r.headers()["location"], "/providers", "{next:?}");
     }
 }
+crate::on_both_backends!(after_sign_in_the_browser_stays_on_the_gateway);

@@ -122,18 +122,6 @@ impl App {
         }))
     }
 
-    /// Whether `user` has a connection in state `ok` with `provider` (SPEC §3 step 3). A database
-    /// error counts as "no": the user is sent to connect rather than let through.
-    pub async fn connections_ok(&self, user: &crate::model::User, provider: &str) -> bool {
-        match self.connections.is_ok(user, provider).await {
-            Ok(ok) => ok,
-            Err(e) => {
-                tracing::error!(error = %e, "checking a connection failed");
-                false
-            }
-        }
-    }
-
     /// Disables an account (sessions and API tokens revoked with it) and ends every provider
     /// connection of the user, telling each provider.
     pub async fn disable_user(

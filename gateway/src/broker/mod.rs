@@ -253,7 +253,14 @@ impl Broker {
             }
             Route::Feature { enabled: true, .. } => {}
         }
-        if manifest.users.require_explicit_mapping && !app.connections_ok(user, id).await {
+        // A store error is a 500, not "not connected": a 403 here once hid a PostgreSQL type error.
+        if manifest.users.require_explicit_mapping
+            && !app
+                .connections
+                .is_ok(user, id)
+                .await
+                .map_err(|e| BrokerError::Internal(e.to_string()))?
+        {
             return Err(BrokerError::ConnectionRequired {
                 provider: id.to_owned(),
                 connect_url: format!("{}/connections/new?provider={id}", app.issuer),

@@ -50,20 +50,7 @@ pub async fn session(app: &TestApp, username: &str) -> String {
 /// Signs `username` in and returns the cookie; `admin: false` cannot see a test provider.
 pub async fn session_as(app: &TestApp, username: &str, admin: bool) -> String {
     app.user(username, admin).await;
-    let r = app
-        .http
-        .post(app.url("/auth/login"))
-        .json(&json!({ "username": username, "password": format!("{username}-password") }))
-        .send()
-        .await
-        .unwrap();
-    r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
+    app.session_cookie(username).await
 }
 
 pub async fn start(app: &TestApp, cookie: &str) -> (StatusCode, Value) {

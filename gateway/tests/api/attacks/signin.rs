@@ -3,47 +3,9 @@
 //! API share one throttle; `X-Forwarded-For` counts only behind a trusted proxy.
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, read};
+use crate::support::{Backend, TestApp, cookie_pair, read};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-impl TestApp {
-    /// `POST /auth/login` with JSON, optionally claiming to come from `forwarded_for`.
-    pub async fn sign_in_as(
-        &self,
-        username: &str,
-        password: &str,
-        forwarded_for: Option<&str>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(self.url("/auth/login"))
-            .json(&json!({ "username": username, "password": password }));
-        if let Some(xff) = forwarded_for {
-            request = request.header("x-forwarded-for", xff);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// Signs `username` in with the password `TestApp::user` gave them; returns `name=value`.
-    pub async fn session_cookie(&self, username: &str) -> String {
-        let r = self
-            .sign_in_as(username, &format!("{username}-password"), None)
-            .await;
-        assert_eq!(r.status(), StatusCode::OK, "signing {username} in");
-        cookie_pair(&r)
-    }
-}
-
-pub fn cookie_pair(r: &reqwest::Response) -> String {
-    r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
+use serde_json::Value;
 
 async fn status_and_body(r: reqwest::Response) -> (StatusCode, Option<String>, Value) {
     let retry = r

@@ -34,8 +34,8 @@ pub enum RingError {
     #[error(transparent)]
     Kek(#[from] KekError),
     #[error(
-        "signing key {kid} in the database does not decrypt with the key-encryption key from {from}; \
-         every replica needs the key-encryption key the keys were sealed with \
+        "signing key {kid} in the database does not decrypt with the key-encryption key from {from} \
+         (another key-encryption key sealed it, or the row was altered); every replica needs the key-encryption key the keys were sealed with \
          (keys.encryption_key_file or GATEWAY_KEY_ENCRYPTION_KEY)"
     )]
     WrongKek { kid: String, from: KekSource },

@@ -263,6 +263,64 @@ crate::on_both_backends!(
     a_replica_with_the_wrong_kek_refuses_to_start_and_says_which_key_and_where_the_kek_is_from
 );
 
+/// Runs `sql` with text binds straight on the test's database, behind the gateway's back (what an
+/// attacker with write access to the database, or an old version of the gateway, would leave).
+async fn raw_sql(app: &TestApp, sql: &'static str, binds: &[&str]) {
+    let url = &app.app.config.database_url;
+    if url.starts_with("sqlite:") {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.execute(&mut conn).await.unwrap();
+    }
+}
+
+async fn a_private_key_moved_to_another_keys_row_does_not_open_and_the_start_names_that_key(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.app.keys.current_kid().unwrap();
+    let second = app
+        .app
+        .keys
+        .rotate(gateway::keys::Activation::After(60))
+        .await
+        .unwrap()
+        .kid;
+    // The second row now carries the first key's ciphertext (valid under the same KEK).
+    raw_sql(
+        &app,
+        "UPDATE signing_keys SET private_key = (SELECT private_key FROM signing_keys WHERE kid = $1) \
+         WHERE kid = $2",
+        &[&first, &second],
+    )
+    .await;
+    let err = gateway::app::App::build(app.app.config.clone(), app.url.clone(), app.clock.clone())
+        .await
+        .err()
+        .map(|e| format!("{e:#}"))
+        .expect("the start is refused");
+    assert!(err.contains(&second), "{err}");
+    assert!(err.contains("does not decrypt"), "{err}");
+}
+crate::on_both_backends!(
+    swapped_rows,
+    a_private_key_moved_to_another_keys_row_does_not_open_and_the_start_names_that_key
+);
+
 /// A key as the gateway had it before keys moved into the database: a `key-{kid}.pem` file in
 /// `dir` and a row holding only its public half, signing from now.
 async fn legacy_key(app: &TestApp, dir: &std::path::Path) -> String {
@@ -293,27 +351,12 @@ async fn legacy_key(app: &TestApp, dir: &std::path::Path) -> String {
         .rotate_signing_key(&record, b"")
         .await
         .unwrap();
-    let sql = "UPDATE signing_keys SET private_key = NULL WHERE kid = $1";
-    let url = &app.app.config.database_url;
-    if url.starts_with("sqlite:") {
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
-            .await
-            .unwrap();
-        sqlx::query(sql)
-            .bind(&material.kid)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    } else {
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
-            .await
-            .unwrap();
-        sqlx::query(sql)
-            .bind(&material.kid)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    raw_sql(
+        app,
+        "UPDATE signing_keys SET private_key = NULL WHERE kid = $1",
+        &[&material.kid],
+    )
+    .await;
     material.kid
 }
 

@@ -300,32 +300,40 @@ async fn an_operator_runs_the_gateway_on_postgres() {
 
 #[tokio::test]
 async fn a_fresh_machine_starts_with_no_configuration_and_keeps_its_key_private() {
+    use std::os::unix::fs::PermissionsExt;
     let gateway = Gateway::new(None);
     let server = gateway.serve().await;
-    let keys: Vec<_> = std::fs::read_dir(gateway.data.0.join("keys"))
+    // The signing key is in the database; on disk only the generated key-encryption key, private.
+    let keys_dir = gateway.data.0.join("keys");
+    let names: Vec<_> = std::fs::read_dir(&keys_dir)
         .unwrap()
-        .map(|e| e.unwrap().path())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(keys.len(), 1);
-    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(names, ["kek"]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(
-        std::fs::metadata(&keys[0]).unwrap().permissions().mode() & 0o777,
-        0o600
+        (mode(&keys_dir.join("kek")), mode(&keys_dir)),
+        (0o600, 0o700)
     );
     assert!(gateway.data.0.join("gateway.db").exists());
     let health = reqwest::get(gateway.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let (status, _) = server.terminate().await;
+    let kids = published_kids(&reqwest::Client::new(), &gateway).await;
+    assert_eq!(kids.len(), 1);
+    let (status, log) = server.terminate().await;
     assert!(status.success());
+    assert!(
+        log.contains("generated one"),
+        "the log says a KEK was generated: {log}"
+    );
 
-    // Restarted, it reuses the same key rather than minting another.
+    // Restarted, it reuses the same key (and key-encryption key) rather than minting another.
     let server = gateway.serve().await;
     assert_eq!(
-        std::fs::read_dir(gateway.data.0.join("keys"))
-            .unwrap()
-            .count(),
-        1
+        published_kids(&reqwest::Client::new(), &gateway).await,
+        kids
     );
+    assert_eq!(std::fs::read_dir(&keys_dir).unwrap().count(), 1);
     drop(server);
 
     let bad = gateway.run_raw(&["serve", "--config", "/nonexistent/gateway.yaml"], "");
@@ -387,4 +395,49 @@ async fn a_second_server_on_the_same_sqlite_file_refuses_to_start_and_says_why()
     let restarted = gateway.serve().await;
     let (status, _) = restarted.terminate().await;
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_replica_given_the_wrong_key_encryption_key_refuses_to_start_and_says_why() {
+    let (url, name) = fresh_postgres().await;
+    let mut first = Gateway::new(Some(url.clone()));
+    let kek = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+    first
+        .envs
+        .push(("GATEWAY_KEY_ENCRYPTION_KEY".into(), kek.into()));
+    let server = first.serve().await;
+    let kid = published_kids(&reqwest::Client::new(), &first)
+        .await
+        .remove(0);
+    assert!(
+        !first.data.0.join("keys").exists(),
+        "with the KEK given, nothing is written to disk"
+    );
+
+    // Another replica, its own data dir, the same database, another KEK.
+    let mut wrong = Gateway::new(Some(url.clone()));
+    wrong.envs.push((
+        "GATEWAY_KEY_ENCRYPTION_KEY".into(),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+    ));
+    let out = wrong.run_raw(&["serve"], "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&kid), "names the key: {stderr}");
+    assert!(stderr.contains("does not decrypt"), "{stderr}");
+    assert!(
+        stderr.contains("GATEWAY_KEY_ENCRYPTION_KEY"),
+        "says where the KEK came from: {stderr}"
+    );
+
+    // Given the right KEK, the same replica starts and signs with the same key.
+    let mut right = Gateway::new(Some(url));
+    right
+        .envs
+        .push(("GATEWAY_KEY_ENCRYPTION_KEY".into(), kek.into()));
+    let replica = right.serve().await;
+    assert_eq!(published_kids(&reqwest::Client::new(), &right).await, [kid]);
+    drop(replica);
+    drop(server);
+    drop_postgres(&name).await;
 }

@@ -60,9 +60,15 @@ impl App {
             .access_token_ttl_secs
             .max(config.service_token_ttl_secs)
             + 60;
-        let keys = KeyRing::open(store.clone(), config.keys_dir(), clock.clone(), retention)
-            .await
-            .context("while loading the signing keys")?;
+        let keys = KeyRing::open(
+            store.clone(),
+            &config.keys,
+            config.keys_dir(),
+            clock.clone(),
+            retention,
+        )
+        .await
+        .context("while loading the signing keys")?;
         let keys = Arc::new(keys);
         let tokens = Tokens::new(
             store.clone(),

@@ -13,7 +13,7 @@ pub struct Config {
     pub public_url: String,
     /// `sqlite://…` or `postgres://…`. Empty means `sqlite://{data_dir}/gateway.db`.
     pub database_url: String,
-    /// Signing keys and the default SQLite database live here.
+    /// The default SQLite database and (with nothing configured) the key-encryption key live here.
     pub data_dir: PathBuf,
     /// Lifetime of provider access tokens, seconds (at most 600).
     pub access_token_ttl_secs: i64,
@@ -46,6 +46,33 @@ pub struct Config {
     pub metrics_listen: String,
     /// Timeouts and limits of every HTTP listener.
     pub server: ServerConfig,
+    /// The key-encryption key that seals the signing keys in the database (SPEC §10).
+    pub keys: KeysConfig,
+}
+
+/// Where the key-encryption key comes from: `GATEWAY_KEY_ENCRYPTION_KEY` (the key itself), else
+/// `encryption_key_file`, else `{data_dir}/keys/kek` (generated on first run). Every replica on one
+/// database needs the same key.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// A file holding 32 random bytes in standard base64 (mode 0600).
+    pub encryption_key_file: Option<PathBuf>,
+    /// From `GATEWAY_KEY_ENCRYPTION_KEY` only; never written to or read from a file.
+    #[serde(skip)]
+    pub encryption_key: Option<String>,
+}
+
+impl std::fmt::Debug for KeysConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysConfig")
+            .field("encryption_key_file", &self.encryption_key_file)
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -218,6 +245,7 @@ impl Default for Config {
             providers: ProvidersConfig::default(),
             metrics_listen: "127.0.0.1:9464".into(),
             server: ServerConfig::default(),
+            keys: KeysConfig::default(),
         }
     }
 }
@@ -275,6 +303,12 @@ impl Config {
         }
         if let Some(v) = env("GATEWAY_DATA_DIR") {
             config.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("GATEWAY_KEY_ENCRYPTION_KEY") {
+            config.keys.encryption_key = Some(v);
+        }
+        if let Some(v) = env("GATEWAY_KEY_ENCRYPTION_KEY_FILE") {
+            config.keys.encryption_key_file = Some(PathBuf::from(v));
         }
         parse_env(
             &env,
@@ -595,6 +629,29 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_key_encryption_key_comes_from_the_environment_and_never_reaches_debug_output() {
+        let env: HashMap<&str, &str> = [
+            (
+                "GATEWAY_KEY_ENCRYPTION_KEY",
+                "c2VjcmV0LWtleS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",
+            ),
+            ("GATEWAY_KEY_ENCRYPTION_KEY_FILE", "/run/secrets/kek"),
+        ]
+        .into();
+        let c = Config::load(None, |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            c.keys.encryption_key.as_deref(),
+            Some("c2VjcmV0LWtleS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=")
+        );
+        assert_eq!(
+            c.keys.encryption_key_file.as_deref(),
+            Some(Path::new("/run/secrets/kek"))
+        );
+        assert!(!format!("{:?}", c.keys).contains("c2VjcmV0"));
+        assert!(!serde_yaml::to_string(&c).unwrap().contains("c2VjcmV0"));
     }
 
     #[test]

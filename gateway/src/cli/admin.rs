@@ -73,6 +73,12 @@ pub enum KeysCommand {
     /// Take a key out of the JWK Set at once (it leaked); a key that signs is first replaced by a
     /// new key that signs at once. Running gateways drop it at their next key reload.
     Revoke { kid: String },
+    /// Import legacy key files (`key-{kid}.pem`, from before keys moved into the database) into the
+    /// database, encrypted under the key-encryption key. Start does this for `data_dir/keys` by itself.
+    Import {
+        /// Folder holding the key files; default `data_dir/keys`.
+        dir: Option<std::path::PathBuf>,
+    },
     /// List the published keys.
     List,
 }
@@ -250,6 +256,22 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
             eprintln!(
                 "removed from the JWK Set; running gateways drop it within key_reload_secs ({} s)",
                 app.config.key_reload_secs
+            );
+        }
+        KeysCommand::Import { dir } => {
+            let dir = dir.unwrap_or_else(|| app.config.keys_dir());
+            let report = app.keys.import_legacy(&dir).await?;
+            for kid in &report.imported {
+                println!("imported {kid}");
+            }
+            eprintln!(
+                "{}: {} imported, {} already in the database, {} not known (or revoked) and left alone; \
+                 the key-encryption key comes from {}",
+                dir.display(),
+                report.imported.len(),
+                report.present.len(),
+                report.unknown.len(),
+                app.keys.kek_source()
             );
         }
         KeysCommand::List => {

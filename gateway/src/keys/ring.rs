@@ -1,16 +1,18 @@
 //! The live key ring: which key signs now, which keys are published, rotation, revocation, and JWS
 //! signing.
 
+use super::kek::{Kek, KekError, KekSource};
 use super::material::{KeyError, KeyMaterial};
 use crate::clock::SharedClock;
+use crate::config::KeysConfig;
 use crate::model::SigningKeyRecord;
-use crate::store::{Store, StoreError};
+use crate::store::{SealedKey, Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use provider_kit::protocol::{Jwk, JwkSet};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,16 @@ pub enum RingError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Kek(#[from] KekError),
+    #[error(
+        "signing key {kid} in the database does not decrypt with the key-encryption key from {from} \
+         (another key-encryption key sealed it, or the row was altered); every replica needs the key-encryption key the keys were sealed with \
+         (keys.encryption_key_file or GATEWAY_KEY_ENCRYPTION_KEY)"
+    )]
+    WrongKek { kid: String, from: KekSource },
+    #[error("sealing a signing key failed")]
+    Seal,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,12 +74,22 @@ pub struct RotatedKey {
 }
 
 pub struct KeyRing {
-    dir: PathBuf,
+    kek: Arc<Kek>,
     store: Store,
     clock: SharedClock,
     /// How long a retired key stays published: the longest token lifetime plus clock skew.
     retention_ms: i64,
     state: RwLock<Arc<RingState>>,
+}
+
+/// What `import_legacy` did with each key file, by kid.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: Vec<String>,
+    /// In the database with its private half already.
+    pub present: Vec<String>,
+    /// Not in the database, or revoked: left alone.
+    pub unknown: Vec<String>,
 }
 
 /// When a rotated-in key starts signing.
@@ -93,28 +115,50 @@ struct RingState {
     signers: Vec<Signer>,
     jwks: JwkSet,
     jwks_json: Arc<str>,
-    /// Every published key whose private half this replica has loaded, so reloads do not re-read files.
+    /// Every published key whose private half this replica has opened, so reloads do not decrypt again.
     loaded: HashMap<String, Arc<KeyMaterial>>,
     /// Published public keys, for verifying the gateway's own access tokens.
     verifying: HashMap<String, Arc<jsonwebtoken::DecodingKey>>,
 }
 
 impl KeyRing {
-    /// Loads the ring; generates and persists the first key when there is none.
+    /// Resolves the key-encryption key, imports legacy key files found in `keys_dir`, and loads
+    /// the ring; generates and persists the first key when there is none. A published key that
+    /// does not decrypt is an error: this replica was given the wrong key-encryption key.
     pub async fn open(
         store: Store,
-        dir: PathBuf,
+        keys: &KeysConfig,
+        keys_dir: PathBuf,
         clock: SharedClock,
         retention_secs: i64,
     ) -> Result<Self, RingError> {
+        let kek = {
+            let (env, file, dir) = (
+                keys.encryption_key.clone(),
+                keys.encryption_key_file.clone(),
+                keys_dir.clone(),
+            );
+            tokio::task::spawn_blocking(move || Kek::resolve(env.as_deref(), file.as_deref(), &dir))
+                .await
+                .map_err(|_| KeyError::Generate)??
+        };
         let ring = Self {
-            dir,
+            kek: Arc::new(kek),
             store,
             clock,
             retention_ms: retention_secs * 1000,
             state: RwLock::new(Arc::default()),
         };
-        ring.reload().await?;
+        let report = ring.import_legacy(&keys_dir).await?;
+        if !report.imported.is_empty() {
+            tracing::warn!(
+                dir = %keys_dir.display(),
+                imported = ?report.imported,
+                "legacy key files imported into the database (encrypted); the files are no longer \
+                 read and may be deleted"
+            );
+        }
+        ring.load(true).await?;
         if ring.current_kid().is_none() {
             tracing::info!("no signing key yet; generating the first one");
             ring.rotate(Activation::Now).await?;
@@ -125,10 +169,13 @@ impl KeyRing {
     /// Adds a new key, published at once and signing from `activation`; the previous key signs
     /// until then and stays published until every token it signed has expired.
     pub async fn rotate(&self, activation: Activation) -> Result<RotatedKey, RingError> {
-        let dir = self.dir.clone();
-        let material = tokio::task::spawn_blocking(move || KeyMaterial::generate(&dir))
+        let (material, der) = tokio::task::spawn_blocking(KeyMaterial::generate)
             .await
             .map_err(|_| KeyError::Generate)??;
+        let sealed = self
+            .kek
+            .seal(&material.kid, &der)
+            .map_err(|_| RingError::Seal)?;
         let record = SigningKeyRecord {
             kid: material.kid.clone(),
             n: material.n.clone(),
@@ -139,7 +186,7 @@ impl KeyRing {
             },
             retired_at: None,
         };
-        self.store.rotate_signing_key(&record).await?;
+        self.store.rotate_signing_key(&record, &sealed).await?;
         tracing::info!(kid = %record.kid, active_from = %crate::clock::rfc3339(record.created_at), "signing key rotated");
         self.reload().await?;
         Ok(RotatedKey {
@@ -168,14 +215,6 @@ impl KeyRing {
         if !self.store.revoke_signing_key(kid, revoked_at).await? {
             return Err(unknown());
         }
-        let (dir, owned) = (self.dir.clone(), kid.to_owned());
-        match tokio::task::spawn_blocking(move || KeyMaterial::remove(&dir, &owned)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(%kid, error = %e, "the revoked key's file could not be deleted")
-            }
-            Err(e) => tracing::warn!(%kid, error = %e, "deleting the revoked key's file failed"),
-        }
         tracing::warn!(%kid, replaced_by = ?replaced_by.as_ref().map(|k| &k.kid), "signing key revoked");
         self.reload().await?;
         Ok(RevokedKey {
@@ -186,7 +225,13 @@ impl KeyRing {
     }
 
     /// Re-reads the published keys from the database (another replica may have rotated or revoked).
+    /// A key that does not decrypt is logged and left out; the rest still load.
     pub async fn reload(&self) -> Result<(), RingError> {
+        self.load(false).await
+    }
+
+    /// `reload`; with `strict`, a published key that does not decrypt is an error instead.
+    async fn load(&self, strict: bool) -> Result<(), RingError> {
         let now = self.clock.now_ms();
         let records = self
             .store
@@ -199,17 +244,7 @@ impl KeyRing {
         for record in &records {
             let material = match previous.loaded.get(&record.kid) {
                 Some(m) => Some(m.clone()),
-                None => {
-                    let (dir, kid) = (self.dir.clone(), record.kid.clone());
-                    match tokio::task::spawn_blocking(move || KeyMaterial::load(&dir, &kid)).await {
-                        Ok(Ok(m)) => Some(Arc::new(m)),
-                        Ok(Err(e)) if record.retired_at.is_none() => {
-                            tracing::error!(kid = %record.kid, error = %e, "the current signing key cannot be loaded");
-                            None
-                        }
-                        _ => None,
-                    }
-                }
+                None => self.open_private(record, strict).await?,
             };
             if let Some(m) = material {
                 loaded.insert(record.kid.clone(), m.clone());
@@ -247,6 +282,92 @@ impl KeyRing {
         };
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
         Ok(())
+    }
+
+    /// The private half of `record` from the database, opened with the KEK. `None` when it is
+    /// not there (a legacy key not imported) or, unless `strict`, does not open.
+    async fn open_private(
+        &self,
+        record: &SigningKeyRecord,
+        strict: bool,
+    ) -> Result<Option<Arc<KeyMaterial>>, RingError> {
+        let kid = &record.kid;
+        let sealed = match self.store.sealed_signing_key(kid).await? {
+            SealedKey::Sealed(sealed) => sealed,
+            SealedKey::Unknown => return Ok(None),
+            SealedKey::Missing => {
+                if record.retired_at.is_none() {
+                    tracing::error!(%kid, "the current signing key has no private half in the database; \
+                        import its key file with `gateway keys import DIR`");
+                }
+                return Ok(None);
+            }
+        };
+        let opened = self
+            .kek
+            .open(kid, &sealed)
+            .map_err(|_| KeyError::Der(kid.clone(), "does not decrypt".into()))
+            .and_then(|der| KeyMaterial::from_pkcs8_der(kid, &der));
+        match opened {
+            Ok(m) => Ok(Some(Arc::new(m))),
+            Err(_) if strict => Err(RingError::WrongKek {
+                kid: kid.clone(),
+                from: self.kek.source.clone(),
+            }),
+            Err(e) => {
+                tracing::error!(%kid, error = %e, kek = %self.kek.source, "a signing key does not decrypt with this replica's key-encryption key");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Imports the legacy key files (`key-{kid}.pem`) in `dir` whose key is in the database
+    /// without its private half: sealed under the KEK, stored, then the ring reloads.
+    pub async fn import_legacy(&self, dir: &Path) -> Result<ImportReport, RingError> {
+        let dir_owned = dir.to_owned();
+        let files = tokio::task::spawn_blocking(move || KeyMaterial::legacy_files(&dir_owned))
+            .await
+            .map_err(|_| KeyError::Generate)??;
+        let mut report = ImportReport::default();
+        for (kid, path) in files {
+            match self.store.sealed_signing_key(&kid).await? {
+                SealedKey::Sealed(_) => {
+                    report.present.push(kid);
+                    continue;
+                }
+                SealedKey::Unknown => {
+                    tracing::warn!(%kid, path = %path.display(), "a key file whose key is not in the database (or is revoked); not imported");
+                    report.unknown.push(kid);
+                    continue;
+                }
+                SealedKey::Missing => {}
+            }
+            let (owned_path, owned_kid) = (path.clone(), kid.clone());
+            let (material, der) = tokio::task::spawn_blocking(move || {
+                KeyMaterial::read_legacy(&owned_path, &owned_kid)
+            })
+            .await
+            .map_err(|_| KeyError::Generate)??;
+            let sealed = self
+                .kek
+                .seal(&material.kid, &der)
+                .map_err(|_| RingError::Seal)?;
+            if self.store.import_sealed_signing_key(&kid, &sealed).await? {
+                tracing::info!(%kid, path = %path.display(), "legacy key file imported into the database (encrypted)");
+                report.imported.push(kid);
+            } else {
+                report.present.push(kid);
+            }
+        }
+        if !report.imported.is_empty() {
+            self.reload().await?;
+        }
+        Ok(report)
+    }
+
+    /// Where this replica's key-encryption key comes from.
+    pub fn kek_source(&self) -> &KekSource {
+        &self.kek.source
     }
 
     fn snapshot(&self) -> Arc<RingState> {

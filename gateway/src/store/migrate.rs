@@ -53,6 +53,10 @@ const SQLITE: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/sqlite/0007_key_revocation.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_sealed_signing_keys.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -79,6 +83,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../migrations/postgres/0007_key_revocation.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_sealed_signing_keys.sql"),
     ),
 ];
 

@@ -9,6 +9,7 @@ mod audit;
 mod connections;
 pub use connections::NewAttempt;
 mod keys;
+pub use keys::SealedKey;
 mod lifecycle;
 mod manifests;
 mod migrate;

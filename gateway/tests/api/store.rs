@@ -198,8 +198,14 @@ async fn key_rotation_retires_the_previous_key(backend: Backend) {
         created_at: at,
         retired_at: None,
     };
-    store.rotate_signing_key(&key("k1", 100)).await.unwrap();
-    store.rotate_signing_key(&key("k2", 200)).await.unwrap();
+    store
+        .rotate_signing_key(&key("k1", 100), b"sealed")
+        .await
+        .unwrap();
+    store
+        .rotate_signing_key(&key("k2", 200), b"sealed")
+        .await
+        .unwrap();
     let published = store.published_signing_keys(150).await.unwrap();
     assert_eq!(
         published
@@ -214,7 +220,7 @@ async fn key_rotation_retires_the_previous_key(backend: Backend) {
         ["k2"]
     );
     assert!(matches!(
-        store.rotate_signing_key(&key("k2", 300)).await,
+        store.rotate_signing_key(&key("k2", 300), b"sealed").await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(

@@ -38,6 +38,13 @@ pub enum TlsError {
     Config(String),
 }
 
+/// The PEM files of a certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// What identifies one version of a file: a replaced or rewritten file differs in one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
@@ -73,6 +80,11 @@ pub struct ReloadingCert {
 }
 
 impl ReloadingCert {
+    /// [`ReloadingCert::load`] of `files`.
+    pub fn from_files(files: &TlsFiles) -> Result<Arc<Self>, TlsError> {
+        Self::load(&files.cert, &files.key)
+    }
+
     /// Reads the pair now: unusable files are an error here, before anything listens.
     pub fn load(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

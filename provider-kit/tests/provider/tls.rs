@@ -286,3 +286,87 @@ async fn reloads_under_load_fail_no_request_on_fresh_or_kept_connections() {
         https.stop().await;
     }
 }
+
+#[tokio::test]
+async fn provider_kit_serve_speaks_https_and_reloads_its_certificate_on_sighup() {
+    use crate::support::FakeGateway;
+    use crate::support::process::{BINARY, TempDir, free_port};
+    use crate::support::wait_for;
+
+    let gateway = FakeGateway::start().await;
+    let dir = TempDir::new("serve-tls");
+    gateway
+        .credentials("dev")
+        .save(dir.join("dev.json"), false)
+        .unwrap();
+    let certs = dir.join("certs");
+    gateway::tls::devcerts::generate(&certs, &["localhost".into()]).unwrap();
+    // Paths in the config file are relative to it.
+    std::fs::write(
+        dir.join("serve.yaml"),
+        format!(
+            "credentials: dev.json\nmanifest: {}\ndata_dir: data\ntls_cert: certs/server.pem\n\
+             tls_key: certs/server-key.pem\n",
+            crate::support::dev::REPO_MANIFEST
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let log = dir.join("log");
+    let mut child = tokio::process::Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(dir.join("serve.yaml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("PROVIDER_KIT_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(certs.join("ca.pem")).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{port}/ucloud/dev/manifest");
+    let version = wait_for("the manifest over https", PATIENCE, || {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let answer = client.get(&url).send().await.ok()?;
+            (answer.status() == 200).then(|| answer.version())
+        }
+    })
+    .await;
+    assert_eq!(version, reqwest::Version::HTTP_2);
+    assert_eq!(
+        presented(port, &certs.join("ca.pem"), &[b"h2"]).await.0,
+        leaf(&certs.join("server.pem"))
+    );
+
+    std::fs::remove_file(certs.join("server.pem")).unwrap();
+    gateway::tls::devcerts::generate(&certs, &["localhost".into(), "provider.test".into()])
+        .unwrap();
+    let new = leaf(&certs.join("server.pem"));
+    let pid = child.id().unwrap().to_string();
+    let sent = tokio::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(sent.success());
+    wait_for("the reload on SIGHUP", PATIENCE, || {
+        let log = log.clone();
+        async move {
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|text| text.contains("TLS certificate reloaded (SIGHUP)"))
+        }
+    })
+    .await;
+    assert_eq!(presented(port, &certs.join("ca.pem"), &[b"h2"]).await.0, new);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    let _ = child.start_kill();
+}

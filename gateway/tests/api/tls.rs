@@ -209,8 +209,7 @@ async fn the_gateway_picks_up_a_replaced_certificate_without_a_restart_or_a_fail
     }
 
     std::fs::remove_file(certs.join("server.pem")).unwrap();
-    gateway::tls::devcerts::generate(&certs, &["localhost".into(), "gateway.test".into()])
-        .unwrap();
+    gateway::tls::devcerts::generate(&certs, &["localhost".into(), "gateway.test".into()]).unwrap();
     let new = leaf(&certs.join("server.pem"));
     assert_ne!(new, old);
     // The gateway looks at the files every few seconds: wait for the new certificate to show.

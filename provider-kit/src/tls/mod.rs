@@ -129,7 +129,9 @@ impl ReloadingCert {
             self.reload().map(|()| true)
         };
         match outcome {
-            Ok(true) => tracing::info!(cert = %self.cert_path.display(), "TLS certificate reloaded ({why})"),
+            Ok(true) => {
+                tracing::info!(cert = %self.cert_path.display(), "TLS certificate reloaded ({why})")
+            }
             Ok(false) => {}
             Err(error) => tracing::error!(
                 %error,
@@ -197,14 +199,13 @@ fn load_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certi
 /// future is dropped. Failed reloads are logged and keep the certificate in use.
 pub async fn watch(cert: Arc<ReloadingCert>, poll: Duration) {
     #[cfg(unix)]
-    let mut hangup =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(signal) => Some(signal),
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGHUP; TLS reload only on file change");
-                None
-            }
-        };
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => Some(signal),
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; TLS reload only on file change");
+            None
+        }
+    };
     let mut ticks = tokio::time::interval(poll);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -18,7 +18,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after an accept error that is not about one connection (EMFILE, ENFILE…).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-type Handshake = (Result<io::Result<TlsStream<TcpStream>>, tokio::time::error::Elapsed>, SocketAddr);
+type Handshake = (
+    Result<io::Result<TlsStream<TcpStream>>, tokio::time::error::Elapsed>,
+    SocketAddr,
+);
 
 /// A TCP listener whose connections come out TLS-terminated.
 pub struct TlsListener {

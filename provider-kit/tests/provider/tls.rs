@@ -2,6 +2,9 @@
 //! dev`), h2 and http/1.1 by ALPN, and the certificate reloaded without a restart — by a call, by
 //! a file change, and under load with no failed request.
 
+// As in the gateway's API tests: a failed step is the test's failure, with its line.
+#![allow(clippy::unwrap_used)]
+
 use axum::Router;
 use axum::routing::get;
 use provider_kit::tls::{self, ReloadingCert};
@@ -36,7 +39,8 @@ impl Https {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         gateway::tls::devcerts::generate(&dir, &["localhost".into()]).unwrap();
-        let cert = ReloadingCert::load(&dir.join("server.pem"), &dir.join("server-key.pem")).unwrap();
+        let cert =
+            ReloadingCert::load(&dir.join("server.pem"), &dir.join("server-key.pem")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let router = Router::new().route("/hello", get(|| async { "hello" }));
@@ -143,7 +147,10 @@ async fn a_router_served_over_tls_speaks_h2_and_http1_to_a_client_trusting_only_
     assert_eq!(answer.version(), reqwest::Version::HTTP_11);
     assert_eq!(answer.text().await.unwrap(), "hello");
 
-    assert_eq!(https.presented(&[b"h2"]).await.1.as_deref(), Some(&b"h2"[..]));
+    assert_eq!(
+        https.presented(&[b"h2"]).await.1.as_deref(),
+        Some(&b"h2"[..])
+    );
     assert_eq!(
         https.presented(&[b"http/1.1"]).await.1.as_deref(),
         Some(&b"http/1.1"[..])
@@ -197,7 +204,11 @@ async fn a_bad_new_certificate_keeps_the_old_one_and_says_why() {
 
     // A certificate whose key is another one's is refused as well.
     https.issue_new(&["localhost"]);
-    std::fs::copy(https.dir.join("ca-key.pem"), https.dir.join("server-key.pem")).unwrap();
+    std::fs::copy(
+        https.dir.join("ca-key.pem"),
+        https.dir.join("server-key.pem"),
+    )
+    .unwrap();
     let error = https.cert.reload().unwrap_err().to_string();
     assert!(error.contains("server-key.pem"), "{error}");
     assert_eq!(https.presented(&[b"h2"]).await.0, old);
@@ -365,7 +376,10 @@ async fn provider_kit_serve_speaks_https_and_reloads_its_certificate_on_sighup()
         }
     })
     .await;
-    assert_eq!(presented(port, &certs.join("ca.pem"), &[b"h2"]).await.0, new);
+    assert_eq!(
+        presented(port, &certs.join("ca.pem"), &[b"h2"]).await.0,
+        new
+    );
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     assert!(child.try_wait().unwrap().is_none(), "still running");
     let _ = child.start_kill();

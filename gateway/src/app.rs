@@ -201,22 +201,27 @@ pub async fn serve_with_metrics(
     use crate::http::listener::{self, Limits, Listener, ListenerStats};
     // Fail before anything starts if the TLS files are unusable.
     let tls = match &app.config.tls {
-        Some(tls) => Some(crate::http::tls::acceptor(
-            crate::tls::server::server_config(&tls.cert, &tls.key)
+        Some(tls) => Some(
+            crate::tls::server::reloading(&tls.cert, &tls.key)
                 .map_err(|e| std::io::Error::other(e.to_string()))?,
-        )),
+        ),
         None => None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(reload_keys(app.clone(), stop_rx.clone())),
         tokio::spawn(expire_sessions(app.clone(), stop_rx.clone())),
         tokio::spawn(refresh_manifests(app.clone(), stop_rx.clone())),
     ];
+    // SIGHUP and changed files reload the certificate for new handshakes.
+    if let Some(tls) = &tls {
+        let watcher = crate::tls::server::watch_until(tls.cert.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(watcher));
+    }
     let limits = Limits::from_config(&app.config.server);
     let public = Listener {
         tcp: listener,
-        tls,
+        tls: tls.map(|tls| crate::http::tls::acceptor(tls.config)),
         stats: ListenerStats::new("public"),
     };
     let mut stats = vec![public.stats.clone()];

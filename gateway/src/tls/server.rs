@@ -1,41 +1,36 @@
-//! The gateway's own HTTPS: a rustls server configuration from PEM files (`tls.cert`, `tls.key`).
+//! The gateway's own HTTPS: a rustls server configuration from PEM files (`tls.cert`, `tls.key`)
+//! offering HTTP/2 and HTTP/1.1, whose certificate is reloaded without a restart on SIGHUP and when
+//! the files change. The reload policy is provider-kit's `tls` module, the same for providers and
+//! the gateway; this module only ties it to the gateway's shutdown.
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+use tokio::sync::watch;
 
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("TLS certificate {0}: {1}")]
-    Cert(PathBuf, String),
-    #[error("TLS key {0}: {1}")]
-    Key(PathBuf, String),
-    #[error("TLS configuration: {0}")]
-    Config(String),
+pub use provider_kit::tls::{ReloadingCert, TlsError};
+
+/// The public listener's certificate: what handshakes ask, and the configuration that asks it.
+pub struct ServerTls {
+    pub cert: Arc<ReloadingCert>,
+    pub config: Arc<rustls::ServerConfig>,
 }
 
-/// Loads a certificate chain and its key into a server configuration offering HTTP/2 and HTTP/1.1.
+/// Loads the pair now (unusable files are an error before anything listens).
+pub fn reloading(cert: &Path, key: &Path) -> Result<ServerTls, TlsError> {
+    let cert = ReloadingCert::load(cert, key)?;
+    let config = cert.server_config()?;
+    Ok(ServerTls { cert, config })
+}
+
+/// A server configuration from the pair, reloaded only by [`ReloadingCert::reload`] (test doubles).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| TlsError::Cert(cert.to_owned(), e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Cert(cert.to_owned(), e.to_string()))?;
-    if chain.is_empty() {
-        return Err(TlsError::Cert(
-            cert.to_owned(),
-            "no certificate in the file".into(),
-        ));
+    reloading(cert, key).map(|tls| tls.config)
+}
+
+/// Reloads `cert` on SIGHUP and when its files change until `stop` turns true.
+pub async fn watch_until(cert: Arc<ReloadingCert>, mut stop: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = stop.wait_for(|stop| *stop) => {}
+        () = provider_kit::tls::watch(cert, provider_kit::tls::DEFAULT_POLL_INTERVAL) => {}
     }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| TlsError::Key(key.to_owned(), e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::DevProviderError;
 use crate::client::{Credentials, Secret};
+pub use crate::tls::TlsFiles;
 use crate::usermap::{AccountsConfig, UsernamePolicy};
 
 /// Everything the dev provider needs to run, as values.
@@ -84,6 +85,10 @@ pub struct ServeOptions {
     pub users_file: Option<PathBuf>,
     /// Overrides `accounts.policy` of the file.
     pub username_policy: Option<UsernamePolicy>,
+    /// Serve HTTPS with this certificate chain (PEM) and `tls_key`; reloaded on SIGHUP and on
+    /// file change.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +102,8 @@ struct FileConfig {
     max_job_secs: Option<u64>,
     users_file: Option<PathBuf>,
     accounts: Option<AccountsConfig>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// Everything `provider-kit serve` needs, resolved.
@@ -110,6 +117,8 @@ pub struct ServeConfig {
     pub max_job_secs: u64,
     pub users_file: Option<PathBuf>,
     pub accounts: AccountsConfig,
+    /// HTTPS instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl ServeConfig {
@@ -149,7 +158,17 @@ impl ServeConfig {
             accounts.policy = policy;
         }
         accounts.check()?;
+        let tls = match (
+            options.tls_cert.or(file.tls_cert.map(&relative)),
+            options.tls_key.or(file.tls_key.map(&relative)),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => return Err(DevProviderError::Missing("--tls-cert needs --tls-key")),
+            (None, Some(_)) => return Err(DevProviderError::Missing("--tls-key needs --tls-cert")),
+        };
         Ok(Self {
+            tls,
             credentials,
             manifest,
             listen: options

@@ -21,6 +21,7 @@ use crate::auth::{Clock, SystemClock, Verifier};
 use crate::client::{ClientError, Credentials, GatewayClient};
 use crate::doctor::Doctor;
 use crate::router::{ManifestSource, ProviderRouter};
+use crate::tls::{self, ReloadingCert};
 use crate::usermap::{
     self, FileAuthenticator, FlowSettings, LocalAuthenticator, MappingStore, STORE_FILE,
     UsermapFlow,
@@ -176,9 +177,34 @@ impl DevProvider {
             self.provider_id,
             self.data_dir.display()
         );
-        let served = axum::serve(listener, self.router)
+        let served = axum::serve(listener, self.router.clone())
             .with_graceful_shutdown(shutdown)
             .await;
+        self.finish(served)
+    }
+
+    /// `serve` over HTTPS with `cert` (h2 and http/1.1), reloading it on SIGHUP and when its files
+    /// change (`tls::watch`) while it serves.
+    pub async fn serve_https(
+        self,
+        listener: TcpListener,
+        cert: Arc<ReloadingCert>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), DevProviderError> {
+        let address = listener.local_addr().map_err(DevProviderError::Serve)?;
+        tracing::info!(
+            "serving https://{address}/ucloud/{} (data in {})",
+            self.provider_id,
+            self.data_dir.display()
+        );
+        let watcher = tokio::spawn(tls::watch(cert.clone(), tls::DEFAULT_POLL_INTERVAL));
+        let served = tls::serve(listener, self.router.clone(), cert, shutdown).await;
+        watcher.abort();
+        self.finish(served)
+    }
+
+    /// After serving: stops every running job.
+    fn finish(self, served: std::io::Result<()>) -> Result<(), DevProviderError> {
         self.jobs.cancel_all();
         served.map_err(DevProviderError::Serve)?;
         tracing::info!("stopped");

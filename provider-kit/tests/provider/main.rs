@@ -9,3 +9,4 @@ mod doctor;
 mod first_provider;
 mod router;
 mod support;
+mod tls;

@@ -97,7 +97,7 @@ pub struct RegisterArgs {
 #[derive(Args)]
 pub struct ServeArgs {
     /// A YAML file with any of: credentials, listen, manifest, data_dir, max_upload_bytes,
-    /// max_job_secs, users_file, accounts. Flags override it.
+    /// max_job_secs, users_file, accounts, tls_cert, tls_key. Flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Credentials file written by `register`.
@@ -120,6 +120,13 @@ pub struct ServeArgs {
     /// anonymized or serviceProvider.
     #[arg(long, value_parser = parse_policy)]
     pub username_policy: Option<UsernamePolicy>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Reloaded without a restart
+    /// on SIGHUP and when the files change.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn parse_policy(text: &str) -> Result<UsernamePolicy, String> {
@@ -138,6 +145,8 @@ impl From<ServeArgs> for provider_kit::devprovider::ServeOptions {
             data_dir: args.data_dir,
             users_file: args.users_file,
             username_policy: args.username_policy,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
         }
     }
 }

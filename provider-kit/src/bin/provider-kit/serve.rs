@@ -1,6 +1,7 @@
 //! `provider-kit serve`: resolves the settings (defaults, `--config` file, flags), reads the
 //! credentials, and runs `provider_kit::devprovider` until SIGINT or SIGTERM, finishing requests in
-//! flight. `provider-kit reload-manifest` lives here too.
+//! flight; over HTTPS with `--tls-cert`/`--tls-key`, the certificate reloaded on SIGHUP and on file
+//! change. `provider-kit reload-manifest` lives here too.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use anyhow::Context as _;
 use provider_kit::auth::SystemClock;
 use provider_kit::client::{Credentials, GatewayClient};
 use provider_kit::devprovider::{DevProvider, ServeConfig};
+use provider_kit::tls::ReloadingCert;
 
 use crate::ServeArgs;
 
@@ -18,7 +20,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("while binding {}", config.listen))?;
-    provider.serve(listener, shutdown_signal()).await?;
+    match &config.tls {
+        None => provider.serve(listener, shutdown_signal()).await?,
+        Some(files) => {
+            let cert = ReloadingCert::from_files(files)?;
+            provider
+                .serve_https(listener, cert, shutdown_signal())
+                .await?
+        }
+    }
     Ok(())
 }
 

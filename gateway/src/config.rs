@@ -46,6 +46,29 @@ pub struct Config {
     pub metrics_listen: String,
     /// Timeouts and limits of every HTTP listener.
     pub server: ServerConfig,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line) for
+    /// collectors. The level is `GATEWAY_LOG`.
+    pub log_format: LogFormat,
+}
+
+/// The shape of a log line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("{other:?} must be text or json")),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -218,6 +241,7 @@ impl Default for Config {
             providers: ProvidersConfig::default(),
             metrics_listen: "127.0.0.1:9464".into(),
             server: ServerConfig::default(),
+            log_format: LogFormat::default(),
         }
     }
 }
@@ -336,6 +360,7 @@ impl Config {
         if let Some(v) = env("GATEWAY_METRICS_LISTEN") {
             config.metrics_listen = v;
         }
+        parse_env(&env, "GATEWAY_LOG_FORMAT", &mut config.log_format)?;
         let l = &mut config.server;
         parse_env(
             &env,

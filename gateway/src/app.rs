@@ -36,6 +36,7 @@ pub struct App {
     pub manifests: Arc<Manifests>,
     pub broker: Broker,
     pub connections: Connections,
+    pub http_metrics: crate::http::metrics::HttpMetrics,
 }
 
 pub type AppState = Arc<App>;
@@ -95,6 +96,7 @@ impl App {
         )
         .map_err(|e| anyhow::anyhow!("while setting up the broker's client: {e}"))?;
         Ok(Arc::new(Self {
+            http_metrics: Default::default(),
             connections: Connections::new(
                 store.clone(),
                 clock.clone(),

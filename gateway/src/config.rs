@@ -48,6 +48,9 @@ pub struct Config {
     pub server: ServerConfig,
     /// The key-encryption key that seals the signing keys in the database (SPEC §10).
     pub keys: KeysConfig,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line) for
+    /// collectors. The level is `GATEWAY_LOG`.
+    pub log_format: LogFormat,
 }
 
 /// Where the key-encryption key comes from: `GATEWAY_KEY_ENCRYPTION_KEY` (the key itself), else
@@ -72,6 +75,26 @@ impl std::fmt::Debug for KeysConfig {
                 &self.encryption_key.as_ref().map(|_| "***"),
             )
             .finish()
+    }
+}
+
+/// The shape of a log line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("{other:?} must be text or json")),
+        }
     }
 }
 
@@ -246,6 +269,7 @@ impl Default for Config {
             metrics_listen: "127.0.0.1:9464".into(),
             server: ServerConfig::default(),
             keys: KeysConfig::default(),
+            log_format: LogFormat::default(),
         }
     }
 }
@@ -370,6 +394,7 @@ impl Config {
         if let Some(v) = env("GATEWAY_METRICS_LISTEN") {
             config.metrics_listen = v;
         }
+        parse_env(&env, "GATEWAY_LOG_FORMAT", &mut config.log_format)?;
         let l = &mut config.server;
         parse_env(
             &env,

@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod dev;
+pub mod logging;
 mod serve;
 mod users;
 mod wallets;
@@ -88,7 +89,6 @@ enum ConfigCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,6 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let config = Config::from_process_env(cli.config.as_deref())?;
+    logging::init(config.log_format);
     match cli.command {
         Command::Serve => serve::serve(config).await,
         Command::Dev(args) => dev::dev(config, args).await,
@@ -183,15 +184,4 @@ fn manifest_check(file: &std::path::Path) -> anyhow::Result<()> {
             )
         }
     }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
 }

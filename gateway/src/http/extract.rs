@@ -1,6 +1,7 @@
 //! Identity extractors and the JSON body extractor. Instrumented with `skip_all`: a token read here
 //! can never reach a log.
 
+use super::access_log::{Principal, note_principal};
 use super::errors::ApiError;
 use crate::app::AppState;
 use crate::model::{Provider, Role, User};
@@ -87,9 +88,11 @@ impl FromRequestParts<AppState> for UserAuth {
                 "sign in, or send Authorization: Bearer <API token>",
             ));
         };
-        user.map(Self).ok_or(ApiError::Unauthorized(
+        let user = user.ok_or(ApiError::Unauthorized(
             "the session or API token is not valid",
-        ))
+        ))?;
+        note_principal(parts, Principal::User(user.username.clone()));
+        Ok(Self(user))
     }
 }
 
@@ -115,7 +118,12 @@ impl FromRequestParts<AppState> for ProviderAuth {
         let token = bearer(parts).ok_or(ApiError::Unauthorized(
             "send Authorization: Bearer <access token>",
         ))?;
-        Ok(Self(app.tokens.verify_access_token(token).await?))
+        let provider = app.tokens.verify_access_token(token).await?;
+        note_principal(
+            parts,
+            Principal::Provider(provider.metadata.id.as_str().to_owned()),
+        );
+        Ok(Self(provider))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP layer: the only module that knows axum. Handlers extract, call one domain function, and
 //! map the result.
 
+pub mod access_log;
 mod accounting;
 mod admin;
 mod api_tokens;
@@ -142,6 +143,7 @@ pub fn router(app: AppState) -> Router {
         .route("/ucloud/{id}/{*path}", any(broker::broker))
         // Every route above: path parameters are text before any handler (or SQL) sees them.
         .route_layer(axum::middleware::from_fn(input::path_params_are_text))
+        .route_layer(axum::middleware::from_fn(access_log::note_route))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
@@ -152,6 +154,10 @@ pub fn router(app: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             guards,
             security_headers::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            access_log::access_log,
         ))
         .with_state(app)
 }

@@ -17,6 +17,7 @@ mod health;
 mod keys;
 mod lifecycle;
 mod manifests;
+mod observability;
 mod projects;
 mod provider_double;
 mod providers;

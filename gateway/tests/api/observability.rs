@@ -1,0 +1,261 @@
+//! Observability: the request id on every answer, the access log's lines, the HTTP metrics.
+
+use crate::broker::recorded_federation;
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+use crate::upstream::MANIFEST;
+use gateway::config::LogFormat;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+
+fn is_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+fn echoed(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("x-request-id")
+        .unwrap_or_else(|| panic!("no X-Request-Id on {} {}", r.status(), r.url()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn the_request_id_is_echoed_on_api_page_and_brokered_answers_and_an_invalid_one_replaced(
+    backend: Backend,
+) {
+    let (app, recorder, owner) = recorded_federation(backend, MANIFEST).await;
+    let cookie = app.session_cookie("owner").await;
+    let requests = [
+        ("/api/me", Some(&owner), None),
+        ("/api/nothing-here", None, None),
+        ("/providers", None, Some(&cookie)),
+        ("/login", None, None),
+        ("/ucloud/dev/compute/docker/jobs", Some(&owner), None),
+    ];
+    for (path, token, cookie) in requests {
+        for (sent, kept) in [
+            ("Caller.chosen_id-42", true),
+            ("has spaces", false),
+            ("", false),
+        ] {
+            let mut request = app.http.get(app.url(path)).header("x-request-id", sent);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", cookie);
+            }
+            let r = request.send().await.unwrap();
+            let id = echoed(&r);
+            if kept {
+                assert_eq!(id, sent, "{path}: a valid id is kept");
+            } else {
+                assert!(
+                    is_request_id(&id) && id != sent,
+                    "{path}: {sent:?} -> {id:?}"
+                );
+            }
+            if path.starts_with("/ucloud/") {
+                assert_eq!(r.status(), StatusCode::OK);
+                let seen = recorder.requests().pop().unwrap();
+                assert_eq!(
+                    seen.headers["x-request-id"].to_str().unwrap(),
+                    id,
+                    "the provider sees the id the caller is answered with"
+                );
+            }
+        }
+    }
+    // Without an id at all, every answer still gets a fresh one.
+    let r = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert!(is_request_id(&echoed(&r)));
+}
+on_both_backends!(
+    the_request_id_is_echoed_on_api_page_and_brokered_answers_and_an_invalid_one_replaced
+);
+
+/// The captured output of a test subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn access_lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["target"] == "gateway::access")
+            .collect()
+    }
+}
+
+async fn a_json_access_line_names_route_status_id_and_principal_and_never_a_secret(
+    backend: Backend,
+) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // `#[tokio::test]` runs the server on this thread, so a thread-local subscriber sees it.
+    let _guard = tracing::subscriber::set_default(gateway::cli::logging::subscriber(
+        LogFormat::Json,
+        tracing_subscriber::EnvFilter::new("info"),
+        move || writer.clone(),
+        false,
+    ));
+    let (app, recorder, owner) = recorded_federation(backend, MANIFEST).await;
+    let r = app
+        .http
+        .get(app.url("/api/me?api_key=query-secret-1"))
+        .bearer_auth(&owner)
+        .header("cookie", "gw_session=cookie-secret-2")
+        .header("x-request-id", "me-call-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .http
+        .post(app.url("/ucloud/dev/compute/docker/jobs?token=query-secret-3"))
+        .bearer_auth(&owner)
+        .header("x-request-id", "not valid!")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let brokered_id = echoed(&r);
+    let upstream_id = recorder.requests().pop().unwrap().headers["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let lines = captured.access_lines();
+    let me = lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "me-call-1")
+        .unwrap_or_else(|| panic!("no access line for /api/me in {lines:?}"));
+    let f = &me["fields"];
+    assert_eq!(f["route"], "/api/me");
+    assert_eq!(f["method"], "GET");
+    assert_eq!(f["status"], 200);
+    assert_eq!(f["user"], "owner");
+    assert!(f["latency_ms"].as_f64().is_some(), "{me}");
+
+    let brokered = lines
+        .iter()
+        .find(|l| l["fields"]["route"] == "/ucloud/{id}/{*path}")
+        .unwrap_or_else(|| panic!("no access line for the brokered call in {lines:?}"));
+    assert_eq!(brokered["fields"]["request_id"], brokered_id.as_str());
+    assert_eq!(
+        brokered_id, upstream_id,
+        "the log, the caller and the provider agree"
+    );
+    assert_eq!(brokered["fields"]["status"], 200);
+
+    let text = captured.text();
+    for secret in [
+        owner.as_str(),
+        "query-secret-1",
+        "cookie-secret-2",
+        "query-secret-3",
+        "/ucloud/dev/compute",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} was logged:\n{text}");
+    }
+}
+on_both_backends!(a_json_access_line_names_route_status_id_and_principal_and_never_a_secret);
+
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+async fn the_metrics_count_requests_under_their_matched_route_and_status_class(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.user("alice", false).await;
+    for _ in 0..3 {
+        assert_eq!(app.get(&token, "/api/tokens").await.0, StatusCode::OK);
+    }
+    let r = app
+        .http
+        .get(app.url("/api/projects/p-secret-name"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let r = app
+        .http
+        .get(app.url("/no/such/path-xyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let metrics = reqwest::get(format!("{}/metrics", app.metrics_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"gateway_http_requests_total{route="/api/tokens",status="2xx"}"#
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"gateway_http_requests_total{route="/api/projects/{id}",status="4xx"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"gateway_http_requests_total{route="unmatched",status="4xx"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"gateway_http_request_duration_seconds_count{route="/api/tokens"}"#
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("p-secret-name") && !metrics.contains("path-xyz"),
+        "raw paths never become labels"
+    );
+    let build = format!(
+        "gateway_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(sample(&metrics, &build), Some(1.0), "{metrics}");
+}
+on_both_backends!(the_metrics_count_requests_under_their_matched_route_and_status_class);

@@ -3,18 +3,10 @@
 //! `provider-kit serve` runs, every check passes, and `--json` says the same to a script.
 
 use e2e::process::Gateway;
-use e2e::provider::{DevProvider, provider_kit};
+use e2e::provider::{DevProvider, output, provider_kit, register};
 use e2e::{TempDir, free_port};
 use serde_json::Value;
 use std::path::Path;
-
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn line<'a>(text: &'a str, start: &str) -> &'a str {
     text.lines()
@@ -52,22 +44,12 @@ async fn doctor_fails_until_the_provider_serves_and_then_passes_every_check() {
     std::fs::write(&token_file, alice.trim()).expect("token file");
     let credentials = work.0.join("dev.json");
     let credentials_arg = credentials.to_str().expect("UTF-8 path");
-    let registered = provider_kit(&[
-        "register",
-        "--gateway",
-        &gateway.url(""),
-        "--metadata",
-        metadata.to_str().expect("UTF-8 path"),
-        "--token-file",
-        token_file.to_str().expect("UTF-8 path"),
-        "--out",
-        credentials_arg,
-    ]);
-    assert!(registered.status.success(), "{}", text(&registered));
+    let registered = register(&gateway, &metadata, &token_file, &credentials);
+    assert!(registered.status.success(), "{}", output(&registered));
 
     // Registered but not running: the gateway cannot fetch the manifest.
     let early = provider_kit(&["doctor", "--credentials", credentials_arg]);
-    let early_text = text(&early);
+    let early_text = output(&early);
     assert!(!early.status.success(), "{early_text}");
     for passed in [
         "PASS  credentials file",
@@ -88,7 +70,7 @@ async fn doctor_fails_until_the_provider_serves_and_then_passes_every_check() {
     let _provider =
         DevProvider::serve(&credentials, &manifest, &work.0.join("data"), port, "dev").await;
     let healthy = provider_kit(&["doctor", "--credentials", credentials_arg]);
-    let healthy_text = text(&healthy);
+    let healthy_text = output(&healthy);
     assert!(healthy.status.success(), "{healthy_text}");
     assert!(
         line(&healthy_text, "PASS  manifest").contains("the gateway parsed the manifest"),
@@ -105,7 +87,7 @@ async fn doctor_fails_until_the_provider_serves_and_then_passes_every_check() {
     );
 
     let json = provider_kit(&["doctor", "--credentials", credentials_arg, "--json"]);
-    assert!(json.status.success(), "{}", text(&json));
+    assert!(json.status.success(), "{}", output(&json));
     let report: Value = serde_json::from_slice(&json.stdout).expect("JSON on stdout");
     assert_eq!(report["ok"], true);
     let skew = report["checks"]

@@ -5,7 +5,7 @@
 //! lapse writes the row again, once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// How long a recorded (provider, user) is trusted from memory before it is written again.
 pub const REMEMBER_MS: i64 = 5 * 60 * 1000;
@@ -15,7 +15,7 @@ const MAX_REMEMBERED: usize = 100_000;
 /// Provider id → user id → when the row was written (Unix ms). Cheap to clone.
 #[derive(Clone, Default)]
 pub struct BrokeredUsers {
-    seen: Arc<Mutex<Remembered>>,
+    seen: Arc<RwLock<Remembered>>,
 }
 
 #[derive(Default)]
@@ -26,8 +26,9 @@ struct Remembered {
 
 impl BrokeredUsers {
     /// Whether the row for (provider, user) was written less than `REMEMBER_MS` ago by this process.
+    /// A read lock: every brokered request asks this, and concurrent askers must not queue.
     pub fn seen(&self, provider_id: &str, user_id: i64, now_ms: i64) -> bool {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
         seen.by_provider
             .get(provider_id)
             .and_then(|users| users.get(&user_id))
@@ -36,7 +37,7 @@ impl BrokeredUsers {
 
     /// The row for (provider, user) was written at `now_ms`.
     pub fn remember(&self, provider_id: &str, user_id: i64, now_ms: i64) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
         if seen.len >= MAX_REMEMBERED {
             *seen = Remembered::default();
         }
@@ -48,7 +49,7 @@ impl BrokeredUsers {
 
     /// The connection ended: the next brokered request writes the row again.
     pub fn forget(&self, provider_id: &str, user_id: i64) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
         let removed = seen
             .by_provider
             .get_mut(provider_id)

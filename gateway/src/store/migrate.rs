@@ -1,130 +1,158 @@
-//! Schema migrations, one ordered list per backend, applied at start and by `gateway migrate`.
+//! Schema migrations: `migrations/<backend>/NNNN_name.sql`, embedded by `sqlx::migrate!` and
+//! recorded with their checksums in `_sqlx_migrations`, applied at start and by `gateway migrate`.
 //! Several replicas may start at once: on PostgreSQL an advisory lock serialises them.
+//!
+//! Databases made before the switch to sqlx's runner record their versions in `schema_migrations`
+//! (no checksums). The first run under sqlx's runner moves those versions into `_sqlx_migrations`
+//! with the checksums of the same files, then drops the old table; nothing is re-applied.
 
-use super::{Backend, Store, StoreError, StoreResult};
+use sqlx::migrate::Migrator;
+use sqlx::{PgConnection, SqliteConnection};
 
-/// Applies one migration inside the caller's transaction unless it is recorded as applied.
-macro_rules! apply_one {
-    ($tx:expr, $version:expr, $sql:expr) => {{
-        let version: i64 = $version;
-        let done: Option<(i64,)> =
-            sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *$tx)
-                .await?;
-        if done.is_none() {
-            sqlx::raw_sql(sqlx::AssertSqlSafe($sql))
-                .execute(&mut *$tx)
-                .await
-                .map_err(|source| StoreError::Migration { version, source })?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(0_i64)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        done.is_none()
-    }};
-}
+use super::{Backend, Store, StoreResult};
 
-const SQLITE: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
-    (
-        2,
-        include_str!("../../migrations/sqlite/0002_manifests.sql"),
-    ),
-    (
-        3,
-        include_str!("../../migrations/sqlite/0003_accounting.sql"),
-    ),
-    (
-        4,
-        include_str!("../../migrations/sqlite/0004_connections.sql"),
-    ),
-    (
-        5,
-        include_str!("../../migrations/sqlite/0005_usermap_trust.sql"),
-    ),
-    (
-        6,
-        include_str!("../../migrations/sqlite/0006_sign_in_throttle.sql"),
-    ),
-    (
-        7,
-        include_str!("../../migrations/sqlite/0007_key_revocation.sql"),
-    ),
-    (
-        9,
-        include_str!("../../migrations/sqlite/0009_sealed_signing_keys.sql"),
-    ),
-];
-const POSTGRES: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/postgres/0001_init.sql")),
-    (
-        2,
-        include_str!("../../migrations/postgres/0002_manifests.sql"),
-    ),
-    (
-        3,
-        include_str!("../../migrations/postgres/0003_accounting.sql"),
-    ),
-    (
-        4,
-        include_str!("../../migrations/postgres/0004_connections.sql"),
-    ),
-    (
-        5,
-        include_str!("../../migrations/postgres/0005_usermap_trust.sql"),
-    ),
-    (
-        6,
-        include_str!("../../migrations/postgres/0006_sign_in_throttle.sql"),
-    ),
-    (
-        7,
-        include_str!("../../migrations/postgres/0007_key_revocation.sql"),
-    ),
-    (
-        9,
-        include_str!("../../migrations/postgres/0009_sealed_signing_keys.sql"),
-    ),
-];
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Arbitrary constant naming this project's migration lock.
 const PG_LOCK_KEY: i64 = 0x0067_6174_6577_6179;
 
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+/// The table the hand-written runner kept, before `_sqlx_migrations`.
+const LEGACY_TABLE: &str = "schema_migrations";
+
+/// sqlx's own table, created here exactly as sqlx creates it (its `CREATE TABLE IF NOT EXISTS`
+/// then finds it). `installed_on` keeps its default.
+const SQLITE_SQLX_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+)";
+const POSTGRES_SQLX_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+    success BOOLEAN NOT NULL,
+    checksum BYTEA NOT NULL,
+    execution_time BIGINT NOT NULL
+)";
+
+const RECORD: &str = "INSERT INTO _sqlx_migrations \
+     (version, description, success, checksum, execution_time) VALUES ($1, $2, TRUE, $3, 0) \
+     ON CONFLICT (version) DO NOTHING";
 
 impl Store {
     /// Applies every migration not yet applied; returns the versions it applied.
     pub async fn migrate(&self) -> StoreResult<Vec<i64>> {
-        let mut applied = Vec::new();
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
-                for (version, sql) in SQLITE {
-                    if apply_one!(tx, *version, *sql) {
-                        applied.push(*version);
-                    }
-                }
+                // One write transaction (sqlx's per-migration transactions become savepoints):
+                // a second process waits for it, then finds everything applied.
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let before = sqlite_switch_and_list(&mut tx).await?;
+                SQLITE.run(&mut tx).await?;
                 tx.commit().await?;
+                Ok(newly_applied(&SQLITE, &before))
             }
             Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                let mut conn = pool.acquire().await?;
+                sqlx::query("SELECT pg_advisory_lock($1)")
                     .bind(PG_LOCK_KEY)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
-                sqlx::query(CREATE_TABLE).execute(&mut *tx).await?;
-                for (version, sql) in POSTGRES {
-                    if apply_one!(tx, *version, *sql) {
-                        applied.push(*version);
-                    }
+                let result = async {
+                    let before = postgres_switch_and_list(&mut conn).await?;
+                    POSTGRES.run(&mut *conn).await?;
+                    Ok(newly_applied(&POSTGRES, &before))
                 }
-                tx.commit().await?;
+                .await;
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(PG_LOCK_KEY)
+                    .execute(&mut *conn)
+                    .await?;
+                result
             }
         }
-        Ok(applied)
     }
+}
+
+/// The migrator's versions not in `before` (every one the run just applied, as it succeeded).
+fn newly_applied(migrator: &Migrator, before: &[i64]) -> Vec<i64> {
+    migrator
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !before.contains(v))
+        .collect()
+}
+
+/// Moves a legacy `schema_migrations` table into `_sqlx_migrations`, then lists the versions
+/// recorded as applied. The caller holds a write transaction.
+async fn sqlite_switch_and_list(conn: &mut SqliteConnection) -> StoreResult<Vec<i64>> {
+    let exists = |name: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+        )
+        .bind(name)
+    };
+    if exists(LEGACY_TABLE).fetch_one(&mut *conn).await? > 0 {
+        sqlx::query(SQLITE_SQLX_TABLE).execute(&mut *conn).await?;
+        let legacy: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *conn)
+            .await?;
+        for migration in SQLITE.iter().filter(|m| legacy.contains(&m.version)) {
+            sqlx::query(RECORD)
+                .bind(migration.version)
+                .bind(&*migration.description)
+                .bind(&*migration.checksum)
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("DROP TABLE schema_migrations")
+            .execute(&mut *conn)
+            .await?;
+    }
+    if exists("_sqlx_migrations").fetch_one(&mut *conn).await? == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
+/// As [`sqlite_switch_and_list`], for PostgreSQL; the caller holds the migration lock.
+async fn postgres_switch_and_list(conn: &mut PgConnection) -> StoreResult<Vec<i64>> {
+    let exists = |name: &'static str| {
+        sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(name)
+    };
+    if exists(LEGACY_TABLE).fetch_one(&mut *conn).await? {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::query(POSTGRES_SQLX_TABLE).execute(&mut *tx).await?;
+        let legacy: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
+        for migration in POSTGRES.iter().filter(|m| legacy.contains(&m.version)) {
+            sqlx::query(RECORD)
+                .bind(migration.version)
+                .bind(&*migration.description)
+                .bind(&*migration.checksum)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DROP TABLE schema_migrations")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    if !exists("_sqlx_migrations").fetch_one(&mut *conn).await? {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
 }

@@ -17,6 +17,7 @@ mod health;
 mod keys;
 mod lifecycle;
 mod manifests;
+mod migrations;
 mod observability;
 mod projects;
 mod provider_double;

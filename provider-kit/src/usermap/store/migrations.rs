@@ -1,95 +1,60 @@
-//! The mapping store's schema, as numbered SQL scripts applied once each at start-up, in order,
-//! each in its own transaction.
+//! The mapping store's schema: `provider-kit/migrations/NNNN_name.sql`, embedded by `sqlx::migrate!` and
+//! recorded with their checksums in `_sqlx_migrations`, applied at start-up in one write
+//! transaction (a second process waits, then finds them applied).
+//!
+//! Stores made before the switch to sqlx's runner record their versions in `usermap_migrations`
+//! (no checksums). The first run moves those versions into `_sqlx_migrations` with the checksums of
+//! the same scripts, then drops the old table; nothing is re-applied.
 
 use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
 
-use super::{StoreError, StoreResult};
+use super::StoreResult;
 
-/// `(version, script)`; append, never edit a released one.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (
-        1,
-        r"
-CREATE TABLE local_accounts (
-    name        TEXT    NOT NULL PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
-    uid         INTEGER NOT NULL UNIQUE CHECK (uid > 0),
-    gid         INTEGER NOT NULL UNIQUE CHECK (gid > 0),
-    home        TEXT    NOT NULL,
-    shell       TEXT    NOT NULL,
-    gecos       TEXT    NOT NULL,
-    -- The gateway user an automatic account was made for; NULL for an account a user proved.
-    created_for TEXT    UNIQUE,
-    created_at  INTEGER NOT NULL
-);
-CREATE TABLE mappings (
-    gateway_username TEXT    NOT NULL PRIMARY KEY,
-    local_account    TEXT    NOT NULL UNIQUE REFERENCES local_accounts (name),
-    created_at       INTEGER NOT NULL,
-    -- When the gateway accepted the report; NULL until then, so a failed report is retried.
-    reported_at      INTEGER
-);
-CREATE TABLE attempts (
-    id_hash          TEXT    NOT NULL PRIMARY KEY,
-    nonce            TEXT    NOT NULL UNIQUE,
-    gateway_username TEXT    NOT NULL,
-    full_name        TEXT    NOT NULL,
-    return_url       TEXT    NOT NULL,
-    csrf             TEXT    NOT NULL,
-    expires_at       INTEGER NOT NULL,
-    used_at          INTEGER,
-    -- Wrong passwords given for this attempt; past a few, it is closed.
-    failures         INTEGER NOT NULL DEFAULT 0,
-    created_at       INTEGER NOT NULL
-);
-CREATE INDEX attempts_expiry ON attempts (expires_at);
--- Monotonic counters: uids, gids and anonymized names are never handed out twice.
-CREATE TABLE counters (
-    name  TEXT    NOT NULL PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-",
-    ),
-    (
-        2,
-        r"
--- SPEC §4 ▲: the confirm step. The organization shown beside the gateway user; the local account
--- the browser proved, waiting for the user's click; that click's own CSRF token.
-ALTER TABLE attempts ADD COLUMN organization TEXT;
-ALTER TABLE attempts ADD COLUMN proven_account TEXT;
-ALTER TABLE attempts ADD COLUMN confirm_csrf TEXT;
-",
-    ),
-];
+/// Append a file, never edit a released one: its checksum is checked at every start.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// sqlx's own table, created here exactly as sqlx creates it (its `CREATE TABLE IF NOT EXISTS`
+/// then finds it).
+const SQLX_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+)";
 
 pub async fn apply(pool: &SqlitePool) -> StoreResult<()> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS usermap_migrations \
-         (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    // sqlx's per-migration transactions become savepoints of this one.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let legacy: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'usermap_migrations'",
     )
-    .execute(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    for &(version, script) in MIGRATIONS {
-        let fail = |source| StoreError::Migration { version, source };
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
-        let done: Option<(i64,)> =
-            sqlx::query_as("SELECT version FROM usermap_migrations WHERE version = ?")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(fail)?;
-        if done.is_some() {
-            continue;
+    if legacy > 0 {
+        sqlx::query(SQLX_TABLE).execute(&mut *tx).await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM usermap_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
+        for migration in MIGRATOR.iter().filter(|m| applied.contains(&m.version)) {
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations \
+                 (version, description, success, checksum, execution_time) \
+                 VALUES (?, ?, TRUE, ?, 0) ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(migration.version)
+            .bind(&*migration.description)
+            .bind(&*migration.checksum)
+            .execute(&mut *tx)
+            .await?;
         }
-        sqlx::raw_sql(script)
+        sqlx::query("DROP TABLE usermap_migrations")
             .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
-        sqlx::query("INSERT INTO usermap_migrations (version, applied_at) VALUES (?, 0)")
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
+            .await?;
     }
+    MIGRATOR.run(&mut tx).await?;
+    tx.commit().await?;
     Ok(())
 }

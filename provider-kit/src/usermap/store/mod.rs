@@ -21,12 +21,8 @@ pub use attempts::{Claim, NewAttempt, StoredAttempt};
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("migration {version} failed: {source}")]
-    Migration {
-        version: i64,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("migrating the schema: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
     #[error("only sqlite: URLs are supported by the mapping store")]
     UnsupportedUrl,
     /// Every id of a configured range has been handed out (ids are never reused).

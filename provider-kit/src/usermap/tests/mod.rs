@@ -6,5 +6,6 @@ mod accounts;
 mod concurrency;
 mod flow;
 mod flow_attacks;
+mod migrations;
 mod policies;
 mod support;

@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod keys;
+pub use keys::{KEYS, Key, Kind};
+
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -303,7 +306,7 @@ impl Config {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut config = match file {
+        let config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError::Read(path.to_owned(), e))?;
@@ -316,118 +319,9 @@ impl Config {
             }
             None => Self::default(),
         };
-        if let Some(v) = env("GATEWAY_LISTEN") {
-            config.listen = v;
-        }
-        if let Some(v) = env("GATEWAY_PUBLIC_URL") {
-            config.public_url = v;
-        }
-        if let Some(v) = env("GATEWAY_DATABASE_URL") {
-            config.database_url = v;
-        }
-        if let Some(v) = env("GATEWAY_DATA_DIR") {
-            config.data_dir = PathBuf::from(v);
-        }
+        let mut config = keys::apply_env(config, &env)?;
         if let Some(v) = env("GATEWAY_KEY_ENCRYPTION_KEY") {
             config.keys.encryption_key = Some(v);
-        }
-        if let Some(v) = env("GATEWAY_KEY_ENCRYPTION_KEY_FILE") {
-            config.keys.encryption_key_file = Some(PathBuf::from(v));
-        }
-        parse_env(
-            &env,
-            "GATEWAY_ACCESS_TOKEN_TTL_SECS",
-            &mut config.access_token_ttl_secs,
-        )?;
-        parse_env(
-            &env,
-            "GATEWAY_SERVICE_TOKEN_TTL_SECS",
-            &mut config.service_token_ttl_secs,
-        )?;
-        parse_env(
-            &env,
-            "GATEWAY_SESSION_TTL_SECS",
-            &mut config.session_ttl_secs,
-        )?;
-        parse_env(&env, "GATEWAY_KEY_RELOAD_SECS", &mut config.key_reload_secs)?;
-        parse_env(
-            &env,
-            "GATEWAY_CREDENTIAL_CACHE_MS",
-            &mut config.credential_cache_ms,
-        )?;
-        if let Some(v) = env("GATEWAY_TRUSTED_PROXIES") {
-            config.trusted_proxies = v
-                .split(',')
-                .filter(|p| !p.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .map_err(|e| ConfigError::Env("GATEWAY_TRUSTED_PROXIES", e))?;
-        }
-        parse_env(
-            &env,
-            "GATEWAY_KEY_ACTIVATION_SECS",
-            &mut config.key_activation_secs,
-        )?;
-        if let (Some(cert), Some(key)) = (env("GATEWAY_TLS_CERT"), env("GATEWAY_TLS_KEY")) {
-            config.tls = Some(TlsConfig {
-                cert: cert.into(),
-                key: key.into(),
-            });
-        }
-        let b = &mut config.broker;
-        parse_env(
-            &env,
-            "GATEWAY_BROKER_CONNECT_TIMEOUT_MS",
-            &mut b.connect_timeout_ms,
-        )?;
-        parse_env(
-            &env,
-            "GATEWAY_BROKER_RESPONSE_TIMEOUT_MS",
-            &mut b.response_timeout_ms,
-        )?;
-        parse_env(&env, "GATEWAY_BROKER_MAX_BODY_BYTES", &mut b.max_body_bytes)?;
-        parse_env(
-            &env,
-            "GATEWAY_PROVIDERS_TEST_REGISTRATION",
-            &mut config.providers.test_registration,
-        )?;
-        if let Some(v) = env("GATEWAY_METRICS_LISTEN") {
-            config.metrics_listen = v;
-        }
-        parse_env(&env, "GATEWAY_LOG_FORMAT", &mut config.log_format)?;
-        let l = &mut config.server;
-        parse_env(
-            &env,
-            "GATEWAY_SERVER_HEADER_READ_TIMEOUT_MS",
-            &mut l.header_read_timeout_ms,
-        )?;
-        parse_env(
-            &env,
-            "GATEWAY_SERVER_IDLE_TIMEOUT_MS",
-            &mut l.idle_timeout_ms,
-        )?;
-        parse_env(
-            &env,
-            "GATEWAY_SERVER_MAX_CONNECTIONS",
-            &mut l.max_connections,
-        )?;
-        let m = &mut config.manifest;
-        parse_env(&env, "GATEWAY_MANIFEST_REFRESH_SECS", &mut m.refresh_secs)?;
-        parse_env(&env, "GATEWAY_MANIFEST_RETRY_SECS", &mut m.retry_secs)?;
-        parse_env(&env, "GATEWAY_MANIFEST_TIMEOUT_MS", &mut m.timeout_ms)?;
-        if let Some(v) = env("GATEWAY_MANIFEST_EXTRA_ROOTS") {
-            m.extra_roots = v
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-                .collect();
-        }
-        if let Some(v) = env("GATEWAY_MANIFEST_ALLOW_PRIVATE") {
-            m.allow_private = v
-                .split(',')
-                .filter(|h| !h.is_empty())
-                .map(str::to_owned)
-                .collect();
         }
         config.validate()?;
         Ok(config)
@@ -544,26 +438,11 @@ impl Config {
         self.data_dir.join("keys")
     }
 
-    /// A commented default configuration, for `gateway config example`.
-    pub fn example() -> &'static str {
-        include_str!("config_example.yaml")
+    /// A commented default configuration, for `gateway config example`: every key with its
+    /// `GATEWAY_*` variable, written from the one declaration the environment is read with.
+    pub fn example() -> String {
+        keys::example()
     }
-}
-
-fn parse_env<T: std::str::FromStr>(
-    env: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    slot: &mut T,
-) -> Result<(), ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    if let Some(v) = env(key) {
-        *slot = v
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Env(key, e.to_string()))?;
-    }
-    Ok(())
 }
 
 /// Hide a password in a database URL before it reaches a log.
@@ -643,7 +522,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.providers.test_registration, TestRegistration::Owner);
-        let example: Config = serde_yaml::from_str(Config::example()).unwrap();
+        let example: Config = serde_yaml::from_str(&Config::example()).unwrap();
         assert_eq!(example.providers.test_registration, TestRegistration::Admin);
     }
 
@@ -681,7 +560,7 @@ mod tests {
 
     #[test]
     fn the_example_parses_to_the_defaults() {
-        let c: Config = serde_yaml::from_str(Config::example()).unwrap();
+        let c: Config = serde_yaml::from_str(&Config::example()).unwrap();
         assert_eq!(c.listen, Config::default().listen);
         assert_eq!(c.sign_in.max_failures, 5);
         assert!(c.trusted_proxies.is_empty());

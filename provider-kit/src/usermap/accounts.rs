@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::backend::{AccountBackend, BackendError};
 use super::config::{AccountsConfig, AccountsConfigError};
 use super::model::Mapping;
 use super::names::{NameSequence, gecos, is_reserved, is_valid_name};
@@ -35,6 +36,18 @@ pub enum AccountError {
     Report(#[source] ClientError),
     #[error(transparent)]
     Store(StoreError),
+    /// The account backend (the LDAP directory) refused or could not be reached.
+    #[error("account backend: {0}")]
+    Backend(String),
+}
+
+impl From<BackendError> for AccountError {
+    fn from(error: BackendError) -> Self {
+        match error {
+            BackendError::Store(store) => store.into(),
+            other => Self::Backend(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for AccountError {
@@ -68,12 +81,14 @@ pub struct Accounts {
     config: Arc<AccountsConfig>,
     clock: Arc<dyn Clock>,
     reporter: Arc<dyn MappingReporter>,
+    backend: Arc<dyn AccountBackend>,
 }
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Accounts")
             .field("config", &self.config)
+            .field("backend", &self.backend.kind())
             .finish_non_exhaustive()
     }
 }
@@ -86,12 +101,29 @@ impl Accounts {
         reporter: Arc<dyn MappingReporter>,
     ) -> Result<Self, AccountsConfigError> {
         config.check()?;
-        Ok(Self {
+        let backend = config.backend.build()?;
+        Ok(Self::with_backend(config, store, clock, reporter, backend))
+    }
+
+    /// `new` with a backend built elsewhere (`config.backend` is then not looked at).
+    pub fn with_backend(
+        config: AccountsConfig,
+        store: MappingStore,
+        clock: Arc<dyn Clock>,
+        reporter: Arc<dyn MappingReporter>,
+        backend: Arc<dyn AccountBackend>,
+    ) -> Self {
+        Self {
             store,
             config: Arc::new(config),
             clock,
             reporter,
-        })
+            backend,
+        }
+    }
+
+    pub fn backend(&self) -> &dyn AccountBackend {
+        &*self.backend
     }
 
     pub fn store(&self) -> &MappingStore {
@@ -205,7 +237,7 @@ impl Accounts {
             }
             return Err(AccountError::AlreadyConnected(existing.account.name));
         }
-        match tx.account(account).await? {
+        match self.backend.find(tx, account).await? {
             Some(found) => {
                 let made_for_other = found
                     .created_for
@@ -220,7 +252,7 @@ impl Accounts {
                 let home = self.config.home_of(account);
                 let gecos = gecos(full_name);
                 let new = self.new_account(account, uid, gid, &home, &gecos, None, now);
-                if !tx.insert_account(new).await? {
+                if !self.backend.insert(tx, new).await? {
                     return Err(AccountError::AccountTaken(account.to_owned()));
                 }
             }
@@ -263,7 +295,7 @@ impl Accounts {
                 Some(&principal.username),
                 now,
             );
-            if tx.insert_account(new).await? {
+            if self.backend.insert(tx, new).await? {
                 return Ok(name);
             }
         }
@@ -272,8 +304,11 @@ impl Accounts {
 
     async fn allocate(&self, tx: &mut AccountTx) -> Result<(u32, u32), AccountError> {
         let (uids, gids) = (self.config.uid_range, self.config.gid_range);
-        let uid = tx.allocate_id(IdKind::Uid, uids.min, uids.max).await?;
-        let gid = tx.allocate_id(IdKind::Gid, gids.min, gids.max).await?;
+        let uid = self.backend.allocate(tx, IdKind::Uid, uids).await?;
+        let gid = match self.config.primary_group {
+            Some(shared) => shared.gid,
+            None => self.backend.allocate(tx, IdKind::Gid, gids).await?,
+        };
         Ok((uid, gid))
     }
 
@@ -297,6 +332,7 @@ impl Accounts {
             gecos,
             created_for,
             created_at: now,
+            own_group: self.config.primary_group.is_none(),
         }
     }
 

@@ -2,8 +2,11 @@
 //! shell. A typed struct read from the provider's YAML (unknown keys refused), checked once by
 //! `AccountsConfig::check` so the account code never re-checks it.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
+use super::backend::{AccountBackend, LdapBackend, LdapConfig, SqliteBackend};
 use super::names::{MAX_NAME_LEN, UsernamePolicy, is_valid_name};
 
 /// Ids below this belong to the operating system and its services.
@@ -17,6 +20,36 @@ pub struct IdRange {
     pub max: u32,
 }
 
+/// `accounts.backend`: where accounts are made. `sqlite` (the default, the mapping store's own
+/// table) or `{ldap: {url, base_dn, bind_dn, bind_password_file, …}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum BackendConfig {
+    #[default]
+    Sqlite,
+    Ldap(LdapConfig),
+}
+
+impl BackendConfig {
+    /// The backend this section describes (reading the LDAP bind password file).
+    pub fn build(&self) -> Result<Arc<dyn AccountBackend>, AccountsConfigError> {
+        Ok(match self {
+            Self::Sqlite => Arc::new(SqliteBackend),
+            Self::Ldap(ldap) => {
+                Arc::new(LdapBackend::new(ldap.clone()).map_err(AccountsConfigError::Backend)?)
+            }
+        })
+    }
+}
+
+/// `accounts.primary_group`: one group every account has as its primary group, instead of a
+/// group of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryGroup {
+    pub gid: u32,
+}
+
 /// The `accounts:` section of a provider's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,7 +59,13 @@ pub struct AccountsConfig {
     /// Prefix of `anonymized` names: `ucloud_` gives `ucloud_00001`.
     pub prefix: String,
     pub uid_range: IdRange,
+    /// The range of each account's own primary group; unused with `primary_group`.
     pub gid_range: IdRange,
+    /// When set, every account's primary group (no group per account is made).
+    pub primary_group: Option<PrimaryGroup>,
+    /// Where accounts are made (`sqlite`, or `ldap:` with its section).
+    #[serde(with = "serde_yaml::with::singleton_map")]
+    pub backend: BackendConfig,
     /// Homes are `{home_prefix}/{name}`.
     pub home_prefix: String,
     pub shell: String,
@@ -50,6 +89,8 @@ impl Default for AccountsConfig {
                 min: 20_000,
                 max: 59_999,
             },
+            primary_group: None,
+            backend: BackendConfig::Sqlite,
             home_prefix: "/home".into(),
             shell: "/bin/bash".into(),
             reserved_names: Vec::new(),
@@ -74,6 +115,10 @@ pub enum AccountsConfigError {
     CommentUrl,
     #[error("accounts.pending_comment must have at most 1000 characters")]
     Comment,
+    #[error("accounts.primary_group.gid must be at least {MIN_ID}")]
+    PrimaryGroup,
+    #[error("{0}")]
+    Backend(String),
 }
 
 impl AccountsConfig {
@@ -88,6 +133,16 @@ impl AccountsConfig {
             if range.min < MIN_ID || range.min > range.max {
                 return Err(AccountsConfigError::Range { field });
             }
+        }
+        if self.primary_group.is_some_and(|g| g.gid < MIN_ID) {
+            return Err(AccountsConfigError::PrimaryGroup);
+        }
+        if let BackendConfig::Ldap(ldap) = &self.backend
+            && let Some(problem) = ldap.problem()
+        {
+            return Err(AccountsConfigError::Backend(format!(
+                "accounts.backend.ldap: {problem}"
+            )));
         }
         if !is_valid_name(&self.prefix) || self.prefix.len() > MAX_NAME_LEN - 12 {
             return Err(AccountsConfigError::Prefix);

@@ -8,8 +8,9 @@
 //!   report's answer; `POST unlink` when the gateway ends a connection.
 //! - Implicit flow: `Accounts::ensure_for(principal)` on a user's first brokered request makes a
 //!   local account with the configured `UsernamePolicy` and reports it without a nonce.
-//! - `MappingStore` (SQLite) holds accounts, mappings and attempts; `export_accounts` writes them
-//!   as passwd lines.
+//! - `MappingStore` (SQLite) holds mappings and attempts, and the accounts: its own table is the
+//!   default `AccountBackend`; with `accounts.backend.ldap` the accounts are made in an LDAP
+//!   directory (`LdapBackend`) and recorded here. `export_accounts` writes them as passwd lines.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -25,6 +26,7 @@
 //! ```
 
 mod accounts;
+mod backend;
 mod config;
 mod export;
 mod flow;
@@ -39,7 +41,13 @@ mod store;
 mod tests;
 
 pub use accounts::{AccountError, Accounts, AutoAccount};
-pub use config::{AccountsConfig, AccountsConfigError, IdRange, MIN_ID};
+pub use backend::{
+    AccountBackend, BackendError, BackendFuture, BackendKind, LdapBackend, LdapConfig,
+    SqliteBackend,
+};
+pub use config::{
+    AccountsConfig, AccountsConfigError, BackendConfig, IdRange, MIN_ID, PrimaryGroup,
+};
 pub use export::{ExportError, ExportFormat, export_accounts, passwd_line};
 pub use flow::{
     Completed, Confirmation, FlowError, FlowSettings, MAX_LOGIN_FAILURES, PendingAttempt, Started,

@@ -59,6 +59,31 @@ ALTER TABLE attempts ADD COLUMN proven_account TEXT;
 ALTER TABLE attempts ADD COLUMN confirm_csrf TEXT;
 ",
     ),
+    (
+        3,
+        r"
+-- Accounts may share a primary group (`accounts.primary_group`, and directories where many
+-- accounts have gid 100): the gid is no longer unique. The LDAP backend records its accounts here
+-- too. SQLite cannot drop a constraint, so the table is rebuilt; the mappings' foreign key is
+-- checked at commit.
+PRAGMA defer_foreign_keys = ON;
+CREATE TABLE local_accounts_v3 (
+    name        TEXT    NOT NULL PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
+    uid         INTEGER NOT NULL UNIQUE CHECK (uid > 0),
+    gid         INTEGER NOT NULL CHECK (gid > 0),
+    home        TEXT    NOT NULL,
+    shell       TEXT    NOT NULL,
+    gecos       TEXT    NOT NULL,
+    created_for TEXT    UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+INSERT INTO local_accounts_v3 SELECT name, uid, gid, home, shell, gecos, created_for, created_at
+    FROM local_accounts;
+DROP TABLE local_accounts;
+ALTER TABLE local_accounts_v3 RENAME TO local_accounts;
+CREATE INDEX local_accounts_gid ON local_accounts (gid);
+",
+    ),
 ];
 
 pub async fn apply(pool: &SqlitePool) -> StoreResult<()> {

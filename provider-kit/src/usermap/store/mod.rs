@@ -13,6 +13,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub(crate) use accounts::NEVER_HANDED_OUT;
 pub use accounts::{AccountTx, IdKind, NewAccount};
 pub use attempts::{Claim, NewAttempt, StoredAttempt};
 

@@ -6,5 +6,7 @@ mod accounts;
 mod concurrency;
 mod flow;
 mod flow_attacks;
+mod ldap;
 mod policies;
+mod slapd;
 mod support;

@@ -64,9 +64,10 @@ ALTER TABLE attempts ADD COLUMN confirm_csrf TEXT;
         r"
 -- Accounts may share a primary group (`accounts.primary_group`, and directories where many
 -- accounts have gid 100): the gid is no longer unique. The LDAP backend records its accounts here
--- too. SQLite cannot drop a constraint, so the table is rebuilt; the mappings' foreign key is
--- checked at commit.
-PRAGMA defer_foreign_keys = ON;
+-- too. SQLite cannot drop a constraint, so the table is rebuilt, and with it `mappings` (its
+-- foreign key may not point at a table being dropped).
+CREATE TEMP TABLE mappings_v2 AS SELECT * FROM mappings;
+DROP TABLE mappings;
 CREATE TABLE local_accounts_v3 (
     name        TEXT    NOT NULL PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
     uid         INTEGER NOT NULL UNIQUE CHECK (uid > 0),
@@ -81,6 +82,14 @@ INSERT INTO local_accounts_v3 SELECT name, uid, gid, home, shell, gecos, created
     FROM local_accounts;
 DROP TABLE local_accounts;
 ALTER TABLE local_accounts_v3 RENAME TO local_accounts;
+CREATE TABLE mappings (
+    gateway_username TEXT    NOT NULL PRIMARY KEY,
+    local_account    TEXT    NOT NULL UNIQUE REFERENCES local_accounts (name),
+    created_at       INTEGER NOT NULL,
+    reported_at      INTEGER
+);
+INSERT INTO mappings SELECT gateway_username, local_account, created_at, reported_at FROM mappings_v2;
+DROP TABLE mappings_v2;
 CREATE INDEX local_accounts_gid ON local_accounts (gid);
 ",
     ),
@@ -117,4 +126,70 @@ pub async fn apply(pool: &SqlitePool) -> StoreResult<()> {
         tx.commit().await.map_err(fail)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_gid_rebuild_keeps_accounts_and_mappings_of_an_older_store() {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .in_memory(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("pool");
+        sqlx::raw_sql(
+            "CREATE TABLE usermap_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .expect("table");
+        for &(version, script) in &MIGRATIONS[..2] {
+            sqlx::raw_sql(script)
+                .execute(&pool)
+                .await
+                .expect("old script");
+            sqlx::query("INSERT INTO usermap_migrations VALUES (?, 0)")
+                .bind(version)
+                .execute(&pool)
+                .await
+                .expect("version");
+        }
+        sqlx::raw_sql(
+            "INSERT INTO local_accounts VALUES ('ada', 20000, 20000, '/home/ada', '/bin/sh', 'Ada', 'ada#1', 1); \
+             INSERT INTO mappings VALUES ('ada#1', 'ada', 1, NULL);",
+        )
+        .execute(&pool)
+        .await
+        .expect("rows");
+        apply(&pool).await.expect("migrates");
+        let (account,): (String,) = sqlx::query_as(
+            "SELECT a.name FROM mappings m JOIN local_accounts a ON a.name = m.local_account",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("mapping kept");
+        assert_eq!(account, "ada");
+        // Two accounts may now share a gid; a uid is still unique.
+        sqlx::query("INSERT INTO local_accounts VALUES ('bob', 20001, 20000, '/home/bob', '/bin/sh', 'Bob', NULL, 1)")
+            .execute(&pool)
+            .await
+            .expect("shared gid");
+        let same_uid = sqlx::query(
+            "INSERT INTO local_accounts VALUES ('eve', 20001, 20002, '/home/eve', '/bin/sh', 'Eve', NULL, 1)",
+        )
+        .execute(&pool)
+        .await;
+        assert!(same_uid.is_err());
+        let orphan = sqlx::query("INSERT INTO mappings VALUES ('x#2', 'nobody_here', 1, NULL)")
+            .execute(&pool)
+            .await;
+        assert!(orphan.is_err(), "the foreign key still holds");
+    }
 }

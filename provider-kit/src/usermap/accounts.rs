@@ -61,6 +61,15 @@ impl From<StoreError> for AccountError {
     }
 }
 
+/// The parts of one automatic account that stay while its name is searched for.
+struct Attempt<'a> {
+    uid: u32,
+    gid: u32,
+    gecos: &'a str,
+    creator: &'a str,
+    now: i64,
+}
+
 /// What `Accounts::ensure_for` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AutoAccount {
@@ -157,9 +166,12 @@ impl Accounts {
             }
             return Ok(AutoAccount::Existing(self.report_ok(existing).await));
         }
-        let Some(names) =
-            NameSequence::for_policy(self.config.policy, principal, &self.config.prefix)
-        else {
+        let Some(names) = NameSequence::with_fallback(
+            self.config.policy,
+            self.config.identity_claim_fallback,
+            principal,
+            &self.config.prefix,
+        ) else {
             drop(tx);
             return Ok(AutoAccount::PendingLinking {
                 reported: self.report_pending(&principal.username).await,
@@ -273,6 +285,22 @@ impl Accounts {
     ) -> Result<String, AccountError> {
         let (uid, gid) = self.allocate(tx).await?;
         let gecos = gecos(&format!("{} {}", principal.first_name, principal.last_name));
+        let attempt = Attempt {
+            uid,
+            gid,
+            gecos: &gecos,
+            creator: &principal.username,
+            now,
+        };
+        let names = match names {
+            NameSequence::Claimed { name, then } => {
+                if self.try_name(tx, name, &attempt).await? {
+                    return Ok(name.clone());
+                }
+                &**then
+            }
+            other => other,
+        };
         for n in 0..MAX_NAME_TRIES {
             let name = match names {
                 NameSequence::Suffixed { stem, plain_first } => {
@@ -281,25 +309,36 @@ impl Accounts {
                 NameSequence::Counter { prefix } => {
                     NameSequence::counted(prefix, tx.next_counter("anonymized", 1).await?)
                 }
+                NameSequence::Claimed { .. } => break,
             };
-            if is_reserved(&name, &self.config.reserved_names) {
-                continue;
-            }
-            let home = self.config.home_of(&name);
-            let new = self.new_account(
-                &name,
-                uid,
-                gid,
-                &home,
-                &gecos,
-                Some(&principal.username),
-                now,
-            );
-            if self.backend.insert(tx, new).await? {
+            if self.try_name(tx, &name, &attempt).await? {
                 return Ok(name);
             }
         }
         Err(AccountError::NamesExhausted)
+    }
+
+    /// Creates the account `name` unless it is reserved or taken.
+    async fn try_name(
+        &self,
+        tx: &mut AccountTx,
+        name: &str,
+        attempt: &Attempt<'_>,
+    ) -> Result<bool, AccountError> {
+        if is_reserved(name, &self.config.reserved_names) {
+            return Ok(false);
+        }
+        let home = self.config.home_of(name);
+        let new = self.new_account(
+            name,
+            attempt.uid,
+            attempt.gid,
+            &home,
+            attempt.gecos,
+            Some(attempt.creator),
+            attempt.now,
+        );
+        Ok(self.backend.insert(tx, new).await?)
     }
 
     async fn allocate(&self, tx: &mut AccountTx) -> Result<(u32, u32), AccountError> {

@@ -56,6 +56,8 @@ pub struct PrimaryGroup {
 pub struct AccountsConfig {
     /// How the name of an automatic account is chosen (`requireExplicitMapping: false`).
     pub policy: UsernamePolicy,
+    /// The policy behind `identityClaim` when the principal has no usable `siteUsername`.
+    pub identity_claim_fallback: UsernamePolicy,
     /// Prefix of `anonymized` names: `ucloud_` gives `ucloud_00001`.
     pub prefix: String,
     pub uid_range: IdRange,
@@ -80,6 +82,7 @@ impl Default for AccountsConfig {
     fn default() -> Self {
         Self {
             policy: UsernamePolicy::FullName,
+            identity_claim_fallback: UsernamePolicy::FullName,
             prefix: "ucloud_".into(),
             uid_range: IdRange {
                 min: 20_000,
@@ -115,6 +118,11 @@ pub enum AccountsConfigError {
     CommentUrl,
     #[error("accounts.pending_comment must have at most 1000 characters")]
     Comment,
+    #[error(
+        "accounts.identity_claim_fallback must be a policy that names accounts itself \
+         (fullName, gatewayUsername, emailLocalPart or anonymized)"
+    )]
+    Fallback,
     #[error("accounts.primary_group.gid must be at least {MIN_ID}")]
     PrimaryGroup,
     #[error("{0}")]
@@ -133,6 +141,9 @@ impl AccountsConfig {
             if range.min < MIN_ID || range.min > range.max {
                 return Err(AccountsConfigError::Range { field });
             }
+        }
+        if !self.identity_claim_fallback.names_by_itself() {
+            return Err(AccountsConfigError::Fallback);
         }
         if self.primary_group.is_some_and(|g| g.gid < MIN_ID) {
             return Err(AccountsConfigError::PrimaryGroup);

@@ -117,7 +117,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub users_file: Option<PathBuf>,
     /// How automatic accounts are named: fullName (default), gatewayUsername, emailLocalPart,
-    /// anonymized or serviceProvider.
+    /// anonymized, identityClaim (the IdP's siteUsername, else accounts.identity_claim_fallback)
+    /// or serviceProvider.
     #[arg(long, value_parser = parse_policy)]
     pub username_policy: Option<UsernamePolicy>,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Reloaded without a restart
@@ -131,7 +132,8 @@ pub struct ServeArgs {
 
 fn parse_policy(text: &str) -> Result<UsernamePolicy, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
-        "expected fullName, gatewayUsername, emailLocalPart, anonymized or serviceProvider".into()
+        "expected fullName, gatewayUsername, emailLocalPart, anonymized, identityClaim or serviceProvider"
+            .into()
     })
 }
 

@@ -100,5 +100,6 @@ pub fn principal(username: &str) -> Principal {
         email: "dan@example.org".into(),
         two_factor_authentication: true,
         organization: Some("sdu.dk".into()),
+        site_username: None,
     }
 }

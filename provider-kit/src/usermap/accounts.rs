@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::backend::{AccountBackend, BackendError};
 use super::config::{AccountsConfig, AccountsConfigError};
-use super::model::Mapping;
+use super::model::{Mapping, QuarantineEntry};
 use super::names::{NameSequence, gecos, is_reserved, is_valid_name};
 use super::report::MappingReporter;
 use super::store::{AccountTx, IdKind, MappingStore, NewAccount, StoreError};
@@ -36,6 +36,11 @@ pub enum AccountError {
     Report(#[source] ClientError),
     #[error(transparent)]
     Store(StoreError),
+    /// The quarantine ledger holds this name: a removed account had it.
+    #[error("the name {name} belonged to a removed account and is held until {until} (Unix time)")]
+    Quarantined { name: String, until: i64 },
+    #[error("there is no local account {0}")]
+    NoSuchAccount(String),
     /// The account backend (the LDAP directory) refused or could not be reached.
     #[error("account backend: {0}")]
     Backend(String),
@@ -229,6 +234,29 @@ impl Accounts {
         Ok(removed)
     }
 
+    /// Removes the local account `name`: its mapping, the account in the backend (with the
+    /// primary group made for it), and records its name, uid and gid in the quarantine ledger for
+    /// `quarantine_days`. The gateway connection of a mapped user ends on the provider's side; the
+    /// user connects again and gets a new account.
+    #[tracing::instrument(skip_all)]
+    pub async fn remove(&self, name: &str) -> Result<QuarantineEntry, AccountError> {
+        let now = self.clock.now_unix();
+        let mut tx = self.store.begin().await?;
+        let Some(account) = tx.account(name).await? else {
+            return Err(AccountError::NoSuchAccount(name.to_owned()));
+        };
+        if let Some(user) = tx.mapped_to(name).await? {
+            tx.delete_mapping(&user).await?;
+        }
+        self.backend.remove(&mut tx, &account).await?;
+        let entry = tx
+            .quarantine(&account, now, now + self.config.quarantine_secs())
+            .await?;
+        tx.commit().await?;
+        tracing::info!(account = %entry.name, uid = entry.uid, until = entry.until, "removed a local account; its name and ids are quarantined");
+        Ok(entry)
+    }
+
     /// Inside `tx`: maps `gateway_username` to `account`, making the account if it is new. Returns
     /// the mapping and whether it is new. Refuses a user mapped to another account, and an account
     /// mapped to (or made for) another user.
@@ -260,6 +288,12 @@ impl Accounts {
                 }
             }
             None => {
+                if let Some(held) = tx.name_held(account, now).await? {
+                    return Err(AccountError::Quarantined {
+                        name: held.name,
+                        until: held.until,
+                    });
+                }
                 let (uid, gid) = self.allocate(tx).await?;
                 let home = self.config.home_of(account);
                 let gecos = gecos(full_name);
@@ -325,7 +359,9 @@ impl Accounts {
         name: &str,
         attempt: &Attempt<'_>,
     ) -> Result<bool, AccountError> {
-        if is_reserved(name, &self.config.reserved_names) {
+        if is_reserved(name, &self.config.reserved_names)
+            || tx.name_held(name, attempt.now).await?.is_some()
+        {
             return Ok(false);
         }
         let home = self.config.home_of(name);
@@ -343,10 +379,11 @@ impl Accounts {
 
     async fn allocate(&self, tx: &mut AccountTx) -> Result<(u32, u32), AccountError> {
         let (uids, gids) = (self.config.uid_range, self.config.gid_range);
-        let uid = self.backend.allocate(tx, IdKind::Uid, uids).await?;
+        let now = self.clock.now_unix();
+        let uid = self.backend.allocate(tx, IdKind::Uid, uids, now).await?;
         let gid = match self.config.primary_group {
             Some(shared) => shared.gid,
-            None => self.backend.allocate(tx, IdKind::Gid, gids).await?,
+            None => self.backend.allocate(tx, IdKind::Gid, gids, now).await?,
         };
         Ok((uid, gid))
     }

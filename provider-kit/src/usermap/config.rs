@@ -65,6 +65,8 @@ pub struct AccountsConfig {
     pub gid_range: IdRange,
     /// When set, every account's primary group (no group per account is made).
     pub primary_group: Option<PrimaryGroup>,
+    /// How long a removed account's name and ids are held before anyone gets them again.
+    pub quarantine_days: u32,
     /// Where accounts are made (`sqlite`, or `ldap:` with its section).
     #[serde(with = "serde_yaml::with::singleton_map")]
     pub backend: BackendConfig,
@@ -93,6 +95,7 @@ impl Default for AccountsConfig {
                 max: 59_999,
             },
             primary_group: None,
+            quarantine_days: 365,
             backend: BackendConfig::Sqlite,
             home_prefix: "/home".into(),
             shell: "/bin/bash".into(),
@@ -173,6 +176,11 @@ impl AccountsConfig {
             }
         }
         Ok(())
+    }
+
+    /// Seconds a removed account is held in the quarantine ledger.
+    pub fn quarantine_secs(&self) -> i64 {
+        i64::from(self.quarantine_days) * 86_400
     }
 
     /// `{home_prefix}/{name}`.

@@ -48,7 +48,9 @@ pub use backend::{
 pub use config::{
     AccountsConfig, AccountsConfigError, BackendConfig, IdRange, MIN_ID, PrimaryGroup,
 };
-pub use export::{ExportError, ExportFormat, export_accounts, passwd_line};
+pub use export::{
+    ExportError, ExportFormat, export_accounts, export_accounts_at, passwd_line, quarantine_line,
+};
 pub use flow::{
     Completed, Confirmation, FlowError, FlowSettings, MAX_LOGIN_FAILURES, PendingAttempt, Started,
     UsermapFlow,
@@ -60,7 +62,7 @@ pub use local_auth::{
     AuthFuture, AuthenticatorUnavailable, FileAuthenticator, LocalAuthenticator, LocalIdentity,
     MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordError, UsersFileError, hash_password,
 };
-pub use model::{LocalAccount, Mapping};
+pub use model::{LocalAccount, Mapping, QuarantineEntry};
 pub use names::{
     MAX_NAME_LEN, NameSequence, UsernamePolicy, gecos, is_reserved, is_valid_name, slug,
 };

@@ -2,7 +2,8 @@
 //! and a mapping of a gateway user to one.
 
 /// A POSIX account at this provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LocalAccount {
     /// `^[a-z_][a-z0-9_-]*$`, at most 32 characters.
     pub name: String,
@@ -27,4 +28,19 @@ pub struct Mapping {
     pub created_at: i64,
     /// When the gateway accepted the report (Unix seconds); `None` while it has not.
     pub reported_at: Option<i64>,
+}
+
+/// A removed account's name and ids, not handed out again until `until` (the quarantine ledger).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuarantineEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// The gateway user the account was made for, if it was automatic.
+    pub created_for: Option<String>,
+    /// Unix seconds.
+    pub removed_at: i64,
+    /// Unix seconds; from then on the name and ids are free again.
+    pub until: i64,
 }

@@ -49,6 +49,9 @@ enum Command {
         /// Print the checks as JSON, for scripts.
         #[arg(long)]
         json: bool,
+        /// The provider's data dir: also show the quarantine ledger of its mapping store.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Local accounts: password hashes for the users file, and the accounts made so far.
     #[command(subcommand)]
@@ -62,7 +65,8 @@ pub enum AccountsCommand {
     HashPassword,
     /// Print the local accounts of a dev provider's mapping store ({data-dir}/usermap.db).
     Export {
-        /// Output format: passwd (name:x:uid:gid:gecos:home:shell).
+        /// Output format: passwd (name:x:uid:gid:gecos:home:shell), quarantine (the ledger of
+        /// removed accounts' names and ids, name:uid:gid:removed:held-until) or json (both).
         #[arg(long, default_value = "passwd")]
         format: provider_kit::usermap::ExportFormat,
         /// The dev provider's data dir (default ./provider-data).
@@ -182,7 +186,11 @@ fn main() -> ExitCode {
             Command::Register(args) => register::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::ReloadManifest { credentials } => serve::reload_manifest(&credentials).await,
-            Command::Doctor { credentials, json } => doctor::run(&credentials, json).await,
+            Command::Doctor {
+                credentials,
+                json,
+                data_dir,
+            } => doctor::run(&credentials, json, data_dir.as_deref()).await,
             Command::Accounts(command) => accounts::run(command).await,
         }
     });

@@ -291,6 +291,34 @@ impl LdapBackend {
     }
 }
 
+impl LdapBackend {
+    /// Deletes the `posixAccount` of `account` and the `posixGroup` named like it with its gid
+    /// (its own primary group); `false` when the directory has no such account.
+    async fn remove_in(&self, ldap: &mut Ldap, account: &LocalAccount) -> BackendResult<bool> {
+        let name = ldap_escape(&account.name);
+        let users = self
+            .search(
+                ldap,
+                &format!("(&(objectClass=posixAccount)(uid={name}))"),
+                &["1.1"],
+            )
+            .await?;
+        let group_filter = format!(
+            "(&(objectClass=posixGroup)(cn={name})(gidNumber={}))",
+            account.gid
+        );
+        let groups = self.search(ldap, &group_filter, &["1.1"]).await?;
+        for entry in users.iter().chain(&groups) {
+            ldap.with_timeout(TIMEOUT)
+                .delete(&entry.dn)
+                .await
+                .and_then(|r| r.success())
+                .map_err(ldap_error("delete"))?;
+        }
+        Ok(!users.is_empty())
+    }
+}
+
 /// A `posixAccount` entry as a `LocalAccount` (no creator: the mirror row says who it was made for).
 fn account_of(name: &str, entry: SearchEntry) -> BackendResult<LocalAccount> {
     let first = |attr: &str| entry.attrs.get(attr).and_then(|v| v.first()).cloned();
@@ -346,15 +374,32 @@ impl AccountBackend for LdapBackend {
 
     fn allocate<'a>(
         &'a self,
-        _tx: &'a mut AccountTx,
+        tx: &'a mut AccountTx,
         kind: IdKind,
         range: IdRange,
+        now: i64,
     ) -> BackendFuture<'a, u32> {
         Box::pin(async move {
+            let held = tx.held_ids(kind, now).await?;
             let mut ldap = self.connect().await?;
-            let id = self.reserve_id(&mut ldap, kind, range).await;
+            let id = self.reserve_id(&mut ldap, kind, range, held).await;
             let _ = ldap.unbind().await;
             id
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        tx: &'a mut AccountTx,
+        account: &'a LocalAccount,
+    ) -> BackendFuture<'a, bool> {
+        Box::pin(async move {
+            let mut ldap = self.connect().await?;
+            let removed = self.remove_in(&mut ldap, account).await;
+            let _ = ldap.unbind().await;
+            let removed = removed?;
+            tx.delete_account(&account.name).await?;
+            Ok(removed)
         })
     }
 

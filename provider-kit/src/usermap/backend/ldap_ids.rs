@@ -19,6 +19,7 @@ impl LdapBackend {
         ldap: &mut Ldap,
         kind: IdKind,
         range: IdRange,
+        held: BTreeSet<u32>,
     ) -> BackendResult<u32> {
         let attr = match kind {
             IdKind::Uid => "uidNumber",
@@ -26,6 +27,7 @@ impl LdapBackend {
         };
         self.ensure_ou(ldap, &self.ids_dn).await?;
         let mut taken = self.ids_in_use(ldap, kind, attr).await?;
+        taken.extend(held);
         for candidate in range.min.max(1)..=range.max {
             if taken.contains(&candidate) || NEVER_HANDED_OUT.contains(&i64::from(candidate)) {
                 continue;

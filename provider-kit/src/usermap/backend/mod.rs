@@ -67,14 +67,24 @@ pub trait AccountBackend: Send + Sync + 'static {
         name: &'a str,
     ) -> BackendFuture<'a, Option<LocalAccount>>;
 
-    /// An id of `range` that no account or group holds and that was never handed out before
-    /// (never 0, never `nobody`), reserved so that no concurrent caller gets it too.
+    /// An id of `range` that no account or group holds, that was never handed out before and
+    /// that the quarantine ledger does not hold at `now` (never 0, never `nobody`), reserved so
+    /// that no concurrent caller gets it too.
     fn allocate<'a>(
         &'a self,
         tx: &'a mut AccountTx,
         kind: IdKind,
         range: IdRange,
+        now: i64,
     ) -> BackendFuture<'a, u32>;
+
+    /// Removes the account `name` (and the primary group made with it) from the backend and
+    /// from `tx`; `false` when the backend holds no such account.
+    fn remove<'a>(
+        &'a self,
+        tx: &'a mut AccountTx,
+        account: &'a LocalAccount,
+    ) -> BackendFuture<'a, bool>;
 
     /// Creates `new` (and, when `new.own_group`, its primary group named like it); `false` when
     /// the name is taken, nothing created.
@@ -104,8 +114,17 @@ impl AccountBackend for SqliteBackend {
         tx: &'a mut AccountTx,
         kind: IdKind,
         range: IdRange,
+        now: i64,
     ) -> BackendFuture<'a, u32> {
-        Box::pin(async move { Ok(tx.allocate_id(kind, range.min, range.max).await?) })
+        Box::pin(async move { Ok(tx.allocate_id(kind, range.min, range.max, now).await?) })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        tx: &'a mut AccountTx,
+        account: &'a LocalAccount,
+    ) -> BackendFuture<'a, bool> {
+        Box::pin(async move { Ok(tx.delete_account(&account.name).await?) })
     }
 
     fn insert<'a>(&'a self, tx: &'a mut AccountTx, new: NewAccount<'a>) -> BackendFuture<'a, bool> {

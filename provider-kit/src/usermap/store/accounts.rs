@@ -218,12 +218,14 @@ impl AccountTx {
     }
 
     /// The lowest id of `min..=max` that was never handed out: the counter only moves forward, so an
-    /// id whose account was deleted is not given to anyone else.
+    /// id whose account was deleted is not given to anyone else; nor is one the quarantine ledger
+    /// holds at `now` (an account linked by name may have brought it in).
     pub(crate) async fn allocate_id(
         &mut self,
         kind: IdKind,
         min: u32,
         max: u32,
+        now: i64,
     ) -> StoreResult<u32> {
         let (counter, used_query) = match kind {
             IdKind::Uid => ("uid", "SELECT 1 FROM local_accounts WHERE uid = ?"),
@@ -242,7 +244,7 @@ impl AccountTx {
                 .bind(candidate)
                 .fetch_optional(&mut *self.tx)
                 .await?;
-            if used.is_none() {
+            if used.is_none() && !self.id_held(kind, candidate, now).await? {
                 return id(candidate);
             }
         }

@@ -6,6 +6,7 @@
 mod accounts;
 mod attempts;
 mod migrations;
+mod quarantine;
 
 use std::str::FromStr as _;
 use std::time::Duration;

@@ -220,3 +220,19 @@ fn an_ldap_section_is_read_from_yaml_and_a_bad_url_is_refused() {
         .expect_err("unknown key");
     assert!(typo.contains("unknown field"), "{typo}");
 }
+
+#[tokio::test]
+async fn a_removed_directory_account_is_deleted_with_its_group_and_its_name_and_ids_stay_held() {
+    let slapd = Slapd::start().await;
+    let fixture = ldap_accounts(slapd.config(), |_| {}).await;
+    let ase = principal("ase#1", "Åse", "Ødegård", "");
+    let first = mapping(fixture.accounts.ensure_for(&ase).await).account;
+    let entry = fixture.accounts.remove(&first.name).await.expect("removed");
+    assert_eq!(entry.name, first.name);
+    assert!(slapd.search("(uid=ase_odegard_01)").await.is_empty());
+    assert!(slapd.search("(cn=ase_odegard_01)").await.is_empty());
+
+    let again = mapping(fixture.accounts.ensure_for(&ase).await).account;
+    assert_eq!(again.name, "ase_odegard_02");
+    assert!(again.uid != first.uid && again.gid != first.gid);
+}

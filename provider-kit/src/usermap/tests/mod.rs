@@ -8,5 +8,6 @@ mod flow;
 mod flow_attacks;
 mod ldap;
 mod policies;
+mod quarantine;
 mod slapd;
 mod support;

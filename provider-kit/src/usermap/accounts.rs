@@ -185,7 +185,12 @@ impl Accounts {
         // A user who was unlinked gets the account that was made for them back, files and all.
         let account = match tx.account_created_for(&principal.username).await? {
             Some(account) => account.name,
-            None => self.create(&mut tx, principal, &names, now).await?,
+            None => {
+                let name = self.create(&mut tx, principal, &names, now).await?;
+                let named_from = super::policy_change::NamedFrom::of(principal);
+                tx.set_principal(&name, &named_from.to_json()).await?;
+                name
+            }
         };
         let mapping = self
             .insert_mapping(tx, &principal.username, &account, now)
@@ -361,6 +366,7 @@ impl Accounts {
     ) -> Result<bool, AccountError> {
         if is_reserved(name, &self.config.reserved_names)
             || tx.name_held(name, attempt.now).await?.is_some()
+            || tx.alias_held(name, attempt.now).await?
         {
             return Ok(false);
         }

@@ -67,6 +67,9 @@ pub struct AccountsConfig {
     pub primary_group: Option<PrimaryGroup>,
     /// How long a removed account's name and ids are held before anyone gets them again.
     pub quarantine_days: u32,
+    /// How long a renamed account's old name stays its alias (and nobody else's) after a policy
+    /// change.
+    pub rename_grace_days: u32,
     /// Where accounts are made (`sqlite`, or `ldap:` with its section).
     #[serde(with = "serde_yaml::with::singleton_map")]
     pub backend: BackendConfig,
@@ -96,6 +99,7 @@ impl Default for AccountsConfig {
             },
             primary_group: None,
             quarantine_days: 365,
+            rename_grace_days: 30,
             backend: BackendConfig::Sqlite,
             home_prefix: "/home".into(),
             shell: "/bin/bash".into(),

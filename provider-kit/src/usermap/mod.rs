@@ -34,6 +34,7 @@ mod http;
 mod local_auth;
 mod model;
 mod names;
+mod policy_change;
 mod report;
 mod store;
 
@@ -62,9 +63,10 @@ pub use local_auth::{
     AuthFuture, AuthenticatorUnavailable, FileAuthenticator, LocalAuthenticator, LocalIdentity,
     MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordError, UsersFileError, hash_password,
 };
-pub use model::{LocalAccount, Mapping, QuarantineEntry};
+pub use model::{Alias, LocalAccount, Mapping, QuarantineEntry};
 pub use names::{
     MAX_NAME_LEN, NameSequence, UsernamePolicy, gecos, is_reserved, is_valid_name, slug,
 };
+pub use policy_change::{Collision, PlannedName, PolicyApplied, PolicyPlan};
 pub use report::{MappingReporter, ReportFuture};
 pub use store::{IdKind, MappingStore, STORE_FILE, StoreError};

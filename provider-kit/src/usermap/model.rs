@@ -44,3 +44,17 @@ pub struct QuarantineEntry {
     /// Unix seconds; from then on the name and ids are free again.
     pub until: i64,
 }
+
+/// An old name of a renamed account, kept (and from everyone else) until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alias {
+    pub alias: String,
+    /// The account's name now.
+    pub account: String,
+    pub uid: u32,
+    /// Unix seconds.
+    pub renamed_at: i64,
+    /// Unix seconds.
+    pub until: i64,
+}

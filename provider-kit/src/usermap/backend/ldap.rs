@@ -319,6 +319,55 @@ impl LdapBackend {
     }
 }
 
+impl LdapBackend {
+    /// `modrdn` of the account's entry (`uid=<to>`) and of its own group (`cn=<to>`).
+    async fn rename_in(
+        &self,
+        ldap: &mut Ldap,
+        account: &LocalAccount,
+        to: &str,
+    ) -> BackendResult<bool> {
+        if self.name_taken(ldap, to).await? {
+            return Ok(false);
+        }
+        let name = ldap_escape(&account.name);
+        let users = self
+            .search(
+                ldap,
+                &format!("(&(objectClass=posixAccount)(uid={name}))"),
+                &["1.1"],
+            )
+            .await?;
+        let Some(user) = users.first() else {
+            return Err(BackendError::Ldap {
+                operation: "rename",
+                detail: format!("the directory holds no posixAccount {}", account.name),
+            });
+        };
+        let group_filter = format!(
+            "(&(objectClass=posixGroup)(cn={name})(gidNumber={}))",
+            account.gid
+        );
+        let groups = self.search(ldap, &group_filter, &["1.1"]).await?;
+        let moves = [(user, format!("uid={}", dn_escape(to)))]
+            .into_iter()
+            .chain(groups.iter().map(|g| (g, format!("cn={}", dn_escape(to)))));
+        for (entry, rdn) in moves {
+            let result = ldap
+                .with_timeout(TIMEOUT)
+                .modifydn(&entry.dn, &rdn, true, None)
+                .await
+                .map_err(ldap_error("rename"))?;
+            match result.rc {
+                0 => {}
+                ALREADY_EXISTS => return Ok(false),
+                _ => return Err(ldap_error("rename")(LdapError::from(result))),
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// A `posixAccount` entry as a `LocalAccount` (no creator: the mirror row says who it was made for).
 fn account_of(name: &str, entry: SearchEntry) -> BackendResult<LocalAccount> {
     let first = |attr: &str| entry.attrs.get(attr).and_then(|v| v.first()).cloned();
@@ -400,6 +449,42 @@ impl AccountBackend for LdapBackend {
             let removed = removed?;
             tx.delete_account(&account.name).await?;
             Ok(removed)
+        })
+    }
+
+    fn names(&self) -> BackendFuture<'_, HashSet<String>> {
+        Box::pin(async move {
+            let mut ldap = self.connect().await?;
+            let filter = "(|(objectClass=posixAccount)(objectClass=posixGroup))";
+            let entries = self.search(&mut ldap, filter, &["uid", "cn"]).await;
+            let _ = ldap.unbind().await;
+            let mut names = HashSet::new();
+            for entry in entries? {
+                let posix_name = if entry.attrs.contains_key("uid") {
+                    "uid"
+                } else {
+                    "cn"
+                };
+                names.extend(entry.attrs.get(posix_name).into_iter().flatten().cloned());
+            }
+            Ok(names)
+        })
+    }
+
+    fn rename<'a>(
+        &'a self,
+        tx: &'a mut AccountTx,
+        account: &'a LocalAccount,
+        to: &'a str,
+    ) -> BackendFuture<'a, bool> {
+        Box::pin(async move {
+            let mut ldap = self.connect().await?;
+            let renamed = self.rename_in(&mut ldap, account, to).await;
+            let _ = ldap.unbind().await;
+            if !renamed? {
+                return Ok(false);
+            }
+            Ok(tx.rename_account(&account.name, to).await?)
         })
     }
 

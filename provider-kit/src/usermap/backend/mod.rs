@@ -86,6 +86,19 @@ pub trait AccountBackend: Send + Sync + 'static {
         account: &'a LocalAccount,
     ) -> BackendFuture<'a, bool>;
 
+    /// Every name the backend holds beyond the mapping store's accounts (entries someone else
+    /// made): what a policy change must not plan to take.
+    fn names(&self) -> BackendFuture<'_, std::collections::HashSet<String>>;
+
+    /// Renames `account` to `to` (its entry and its own primary group; home, ids and files stay)
+    /// in the backend and in `tx`; `false` when `to` is taken, nothing renamed.
+    fn rename<'a>(
+        &'a self,
+        tx: &'a mut AccountTx,
+        account: &'a LocalAccount,
+        to: &'a str,
+    ) -> BackendFuture<'a, bool>;
+
     /// Creates `new` (and, when `new.own_group`, its primary group named like it); `false` when
     /// the name is taken, nothing created.
     fn insert<'a>(&'a self, tx: &'a mut AccountTx, new: NewAccount<'a>) -> BackendFuture<'a, bool>;
@@ -125,6 +138,19 @@ impl AccountBackend for SqliteBackend {
         account: &'a LocalAccount,
     ) -> BackendFuture<'a, bool> {
         Box::pin(async move { Ok(tx.delete_account(&account.name).await?) })
+    }
+
+    fn rename<'a>(
+        &'a self,
+        tx: &'a mut AccountTx,
+        account: &'a LocalAccount,
+        to: &'a str,
+    ) -> BackendFuture<'a, bool> {
+        Box::pin(async move { Ok(tx.rename_account(&account.name, to).await?) })
+    }
+
+    fn names(&self) -> BackendFuture<'_, std::collections::HashSet<String>> {
+        Box::pin(async { Ok(std::collections::HashSet::new()) })
     }
 
     fn insert<'a>(&'a self, tx: &'a mut AccountTx, new: NewAccount<'a>) -> BackendFuture<'a, bool> {

@@ -110,6 +110,22 @@ CREATE INDEX quarantine_uid ON quarantine (uid, until);
 CREATE INDEX quarantine_gid ON quarantine (gid, until);
 ",
     ),
+    (
+        5,
+        r"
+-- Policy changes: what an automatic account's name was made from (the principal's names, e-mail
+-- and site username, JSON), so a new policy can be previewed; and the old names of renamed
+-- accounts, kept as aliases (and from everyone else) until `until`.
+ALTER TABLE local_accounts ADD COLUMN principal TEXT;
+CREATE TABLE aliases (
+    alias      TEXT    NOT NULL PRIMARY KEY,
+    account    TEXT    NOT NULL,
+    uid        INTEGER NOT NULL,
+    renamed_at INTEGER NOT NULL,
+    until      INTEGER NOT NULL
+);
+",
+    ),
 ];
 
 pub async fn apply(pool: &SqlitePool) -> StoreResult<()> {
@@ -194,12 +210,12 @@ mod tests {
         .expect("mapping kept");
         assert_eq!(account, "ada");
         // Two accounts may now share a gid; a uid is still unique.
-        sqlx::query("INSERT INTO local_accounts VALUES ('bob', 20001, 20000, '/home/bob', '/bin/sh', 'Bob', NULL, 1)")
+        sqlx::query("INSERT INTO local_accounts (name, uid, gid, home, shell, gecos, created_for, created_at) VALUES ('bob', 20001, 20000, '/home/bob', '/bin/sh', 'Bob', NULL, 1)")
             .execute(&pool)
             .await
             .expect("shared gid");
         let same_uid = sqlx::query(
-            "INSERT INTO local_accounts VALUES ('eve', 20001, 20002, '/home/eve', '/bin/sh', 'Eve', NULL, 1)",
+            "INSERT INTO local_accounts (name, uid, gid, home, shell, gecos, created_for, created_at) VALUES ('eve', 20001, 20002, '/home/eve', '/bin/sh', 'Eve', NULL, 1)",
         )
         .execute(&pool)
         .await;

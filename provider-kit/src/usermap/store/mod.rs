@@ -7,6 +7,7 @@ mod accounts;
 mod attempts;
 mod migrations;
 mod quarantine;
+mod renames;
 
 use std::str::FromStr as _;
 use std::time::Duration;

@@ -236,3 +236,40 @@ async fn a_removed_directory_account_is_deleted_with_its_group_and_its_name_and_
     assert_eq!(again.name, "ase_odegard_02");
     assert!(again.uid != first.uid && again.gid != first.gid);
 }
+
+#[tokio::test]
+async fn a_policy_change_renames_directory_entries_and_their_groups_keeping_ids() {
+    let slapd = Slapd::start().await;
+    slapd
+        .seed_account("admins", "dan_thrane_01", 20_900, 20_900)
+        .await;
+    let fixture = ldap_accounts(slapd.config(), |config| {
+        config.policy = crate::usermap::UsernamePolicy::GatewayUsername;
+    })
+    .await;
+    let dan = principal("dan", "Dan", "Thrane", "");
+    let before = mapping(fixture.accounts.ensure_for(&dan).await).account;
+    assert_eq!(before.name, "dan");
+
+    let applied = fixture
+        .accounts
+        .apply_policy(crate::usermap::UsernamePolicy::FullName)
+        .await
+        .expect("apply");
+    let planned = &applied.plan.accounts[0];
+    assert_eq!(
+        planned.new_name.as_deref(),
+        Some("dan_thrane_02"),
+        "01 is the site's"
+    );
+    let users = slapd
+        .search("(&(objectClass=posixAccount)(uid=dan_thrane_02))")
+        .await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(first(&users[0], "uidNumber"), before.uid.to_string());
+    assert!(slapd.search("(uid=dan)").await.is_empty());
+    let groups = slapd
+        .search("(&(objectClass=posixGroup)(cn=dan_thrane_02))")
+        .await;
+    assert_eq!(first(&groups[0], "gidNumber"), before.gid.to_string());
+}

@@ -8,6 +8,7 @@ mod flow;
 mod flow_attacks;
 mod ldap;
 mod policies;
+mod policy_change;
 mod quarantine;
 mod slapd;
 mod support;

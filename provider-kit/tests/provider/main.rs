@@ -1,6 +1,7 @@
 //! provider-kit through its public API only, against a fake gateway: the gateway client, the
 //! provider router, the tutorial's example, and the `provider-kit` binary as a process.
 
+mod accounts_cli;
 mod client;
 mod dev_connect;
 mod dev_mapping;

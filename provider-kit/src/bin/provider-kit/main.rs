@@ -7,6 +7,7 @@
 
 mod accounts;
 mod doctor;
+mod policy;
 mod register;
 mod serve;
 
@@ -73,6 +74,42 @@ pub enum AccountsCommand {
         #[arg(long, default_value = "./provider-data")]
         data_dir: PathBuf,
     },
+    /// Change the username policy of automatic accounts without surprises.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Print old → new for every account under --policy, and every collision; changes nothing.
+    Preview(PolicyArgs),
+    /// Rename as `preview` says; old names stay aliases for accounts.rename_grace_days, and each
+    /// new local identity is reported to the gateway (with --credentials now, else by `serve` on
+    /// the user's next request).
+    Apply {
+        #[command(flatten)]
+        args: PolicyArgs,
+        /// Credentials file written by `register`, to report the renames at once.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// The new policy: fullName, gatewayUsername, emailLocalPart, anonymized or identityClaim.
+    #[arg(long, value_parser = parse_policy)]
+    pub policy: UsernamePolicy,
+    /// The `serve` config file whose `accounts:` section (backend, ranges, fallback) and
+    /// data_dir apply.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The provider's data dir (default: the config's data_dir, else ./provider-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -39,6 +39,8 @@ pub enum AccountError {
     /// The quarantine ledger holds this name: a removed account had it.
     #[error("the name {name} belonged to a removed account and is held until {until} (Unix time)")]
     Quarantined { name: String, until: i64 },
+    #[error("a pending connection needs {0}")]
+    InvalidPending(&'static str),
     #[error("there is no local account {0}")]
     NoSuchAccount(String),
     /// The account backend (the LDAP directory) refused or could not be reached.
@@ -223,6 +225,7 @@ impl Accounts {
         self.store
             .mark_reported(gateway_username, self.clock.now_unix())
             .await?;
+        self.store.delete_pending(gateway_username).await?;
         Ok(Mapping {
             reported_at: Some(now),
             ..mapping
@@ -477,19 +480,21 @@ impl Accounts {
         }
     }
 
+    /// `serviceProvider`: the connection waits for an operator; recorded as pending (retried and
+    /// resolved by `link`) and reported when it is new; `true` when the gateway has it.
     async fn report_pending(&self, gateway_username: &str) -> bool {
-        let report = MappingReport {
-            nonce: None,
-            username: gateway_username.to_owned(),
-            local_identity: String::new(),
-            state: ReportedState::PendingAccountLinking,
-            comment: Some(self.config.pending_comment.clone()),
-            comment_url: self.config.pending_comment_url.clone(),
-        };
-        match self.reporter.report(&report).await {
-            Ok(_) => true,
+        let marked = self
+            .mark_pending(
+                gateway_username,
+                ReportedState::PendingAccountLinking,
+                &self.config.pending_comment,
+                self.config.pending_comment_url.as_deref(),
+            )
+            .await;
+        match marked {
+            Ok(pending) => pending.reported,
             Err(error) => {
-                tracing::warn!(%error, "the gateway did not take a pendingAccountLinking report");
+                tracing::warn!(%error, "could not record a pendingAccountLinking connection");
                 false
             }
         }

@@ -67,6 +67,9 @@ pub struct AccountsConfig {
     pub primary_group: Option<PrimaryGroup>,
     /// How long a removed account's name and ids are held before anyone gets them again.
     pub quarantine_days: u32,
+    /// How often a pending connection is looked at again (and its state reported again if the
+    /// gateway did not take it).
+    pub pending_retry_secs: u32,
     /// How long a renamed account's old name stays its alias (and nobody else's) after a policy
     /// change.
     pub rename_grace_days: u32,
@@ -100,6 +103,7 @@ impl Default for AccountsConfig {
             primary_group: None,
             quarantine_days: 365,
             rename_grace_days: 30,
+            pending_retry_secs: 300,
             backend: BackendConfig::Sqlite,
             home_prefix: "/home".into(),
             shell: "/bin/bash".into(),

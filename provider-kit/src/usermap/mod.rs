@@ -34,6 +34,7 @@ mod http;
 mod local_auth;
 mod model;
 mod names;
+mod pending;
 mod policy_change;
 mod report;
 mod store;
@@ -63,9 +64,13 @@ pub use local_auth::{
     AuthFuture, AuthenticatorUnavailable, FileAuthenticator, LocalAuthenticator, LocalIdentity,
     MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordError, UsersFileError, hash_password,
 };
-pub use model::{Alias, LocalAccount, Mapping, QuarantineEntry};
+pub use model::{Alias, LocalAccount, Mapping, PendingConnection, QuarantineEntry};
 pub use names::{
     MAX_NAME_LEN, NameSequence, UsernamePolicy, gecos, is_reserved, is_valid_name, slug,
+};
+pub use pending::{
+    MAX_PENDING_COMMENT, OperatorResolves, PendingResolver, Resolution, ResolveFuture, RetryRound,
+    run_pending_retries,
 };
 pub use policy_change::{Collision, PlannedName, PolicyApplied, PolicyPlan};
 pub use report::{MappingReporter, ReportFuture};

@@ -58,3 +58,20 @@ pub struct Alias {
     /// Unix seconds.
     pub until: i64,
 }
+
+/// A connection waiting on the provider: what the user's connection page shows, and when the
+/// provider looks at it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingConnection {
+    pub gateway_username: String,
+    /// `pendingAccountLinking` or `pendingAdditionalValidation`.
+    pub state: crate::protocol::ReportedState,
+    /// What the user is told, and where to read more.
+    pub comment: String,
+    pub comment_url: Option<String>,
+    /// Unix seconds: since when it is in this state.
+    pub since: i64,
+    pub next_retry_at: i64,
+    /// Whether the gateway has this state (else the next retry reports it).
+    pub reported: bool,
+}

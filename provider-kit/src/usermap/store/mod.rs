@@ -6,6 +6,7 @@
 mod accounts;
 mod attempts;
 mod migrations;
+mod pending;
 mod quarantine;
 mod renames;
 

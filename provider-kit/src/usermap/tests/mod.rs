@@ -7,6 +7,7 @@ mod concurrency;
 mod flow;
 mod flow_attacks;
 mod ldap;
+mod pending;
 mod policies;
 mod policy_change;
 mod quarantine;

@@ -10,5 +10,7 @@ pub mod devprovider;
 pub mod doctor;
 pub mod protocol;
 pub mod router;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 pub mod usermap;

@@ -8,6 +8,7 @@ pub mod client;
 #[cfg(feature = "devprovider")]
 pub mod devprovider;
 pub mod doctor;
+pub mod metrics;
 pub mod protocol;
 pub mod router;
 #[cfg(feature = "testing")]

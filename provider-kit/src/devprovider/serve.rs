@@ -152,7 +152,8 @@ impl DevProvider {
         };
         let router = ProviderRouter::new(verifier, manifest)
             .usermap(usermap_routes)
-            .build_with_state(features(), state);
+            .build_with_state(features(), state)
+            .merge(crate::metrics::routes());
         Ok(Self {
             router,
             jobs,

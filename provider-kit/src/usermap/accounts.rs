@@ -198,6 +198,7 @@ impl Accounts {
             .insert_mapping(tx, &principal.username, &account, now)
             .await?;
         tracing::info!(account = %mapping.account.name, uid = mapping.account.uid, "made a local account");
+        crate::metrics::global().account_created(self.backend.kind().as_str());
         Ok(AutoAccount::Created(self.report_ok(mapping).await))
     }
 

@@ -8,6 +8,7 @@ mod dev_mapping;
 mod dev_provider;
 mod doctor;
 mod first_provider;
+mod health;
 mod router;
 mod support;
 mod tls;

@@ -8,7 +8,10 @@ pub mod client;
 #[cfg(feature = "devprovider")]
 pub mod devprovider;
 pub mod doctor;
+pub mod metrics;
 pub mod protocol;
 pub mod router;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 pub mod usermap;

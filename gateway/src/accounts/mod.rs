@@ -301,5 +301,6 @@ pub fn principal(user: &User) -> Principal {
         email: user.email.clone(),
         two_factor_authentication: false,
         organization: user.organization.clone(),
+        site_username: None,
     }
 }

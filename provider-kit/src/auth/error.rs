@@ -54,6 +54,32 @@ pub enum VerifyError {
     LifetimeTooLong { lifetime: i64, max: i64 },
 }
 
+impl VerifyError {
+    /// The stable label of this reason, for metrics (`provider_verification_failures_total`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLarge(_) => "tooLarge",
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedAlgorithm(_) => "unsupportedAlgorithm",
+            Self::WrongType { .. } => "wrongType",
+            Self::MissingKeyId => "missingKeyId",
+            Self::CriticalHeader => "criticalHeader",
+            Self::UnknownKey(_) => "unknownKey",
+            Self::JwksUnavailable => "jwksUnavailable",
+            Self::BadSignature => "badSignature",
+            Self::MissingClaim(_) => "missingClaim",
+            Self::WrongIssuer => "wrongIssuer",
+            Self::WrongAudience => "wrongAudience",
+            Self::WrongSubject => "wrongSubject",
+            Self::WrongRole => "wrongRole",
+            Self::Expired => "expired",
+            Self::NotYetValid => "notYetValid",
+            Self::IssuedInFuture => "issuedInFuture",
+            Self::LifetimeTooLong { .. } => "lifetimeTooLong",
+        }
+    }
+}
+
 /// Values from a token header end up in errors and logs; keep them short and printable.
 pub(crate) fn sanitize(value: &str) -> String {
     const MAX_CHARS: usize = 40;

@@ -107,13 +107,17 @@ impl Verifier {
     /// Verifies the bearer token of a gateway → provider call (SPEC §2.2, `typ` `ucloud-service+jwt`).
     #[tracing::instrument(skip_all)]
     pub async fn verify_service(&self, token: &str) -> Result<ServiceClaims, VerifyError> {
-        self.verify(token).await
+        self.verify(token)
+            .await
+            .inspect_err(|e| crate::metrics::global().verification_failed(e.reason()))
     }
 
     /// Verifies the token of a usermap redirect (SPEC §4 step 2, `typ` `ucloud-usermap+jwt`).
     #[tracing::instrument(skip_all)]
     pub async fn verify_usermap(&self, token: &str) -> Result<UsermapClaims, VerifyError> {
-        self.verify(token).await
+        self.verify(token)
+            .await
+            .inspect_err(|e| crate::metrics::global().verification_failed(e.reason()))
     }
 
     /// Fetches the gateway's key set now, whatever the throttle says; call it at start-up to find

@@ -22,6 +22,18 @@ impl GatewayClient {
     /// `ClientError::PaymentRequired { balance }` and nothing was taken.
     #[tracing::instrument(skip_all, fields(charge_id = %request.charge_id, units = request.units))]
     pub async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, ClientError> {
+        let outcome = self.charge_once(request).await;
+        let label = match &outcome {
+            Ok(done) if done.duplicate => "duplicate",
+            Ok(_) => "accepted",
+            Err(ClientError::PaymentRequired { .. }) => "insufficientFunds",
+            Err(_) => "error",
+        };
+        crate::metrics::global().charged(label);
+        outcome
+    }
+
+    async fn charge_once(&self, request: &ChargeRequest) -> Result<ChargeOutcome, ClientError> {
         let answer = self.post("/api/accounting/charge", request).await?;
         let response: ChargeResponse = parse(success(answer)?)?;
         Ok(ChargeOutcome {

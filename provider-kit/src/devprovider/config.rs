@@ -205,6 +205,24 @@ impl ServeConfig {
     }
 }
 
+/// The `accounts:` section and `data_dir` of a `serve` config file, for the `accounts` commands.
+pub fn accounts_section(
+    path: &Path,
+) -> Result<(AccountsConfig, Option<PathBuf>), DevProviderError> {
+    let file = read(path)?;
+    let accounts = file.accounts.unwrap_or_default();
+    accounts.check()?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let data_dir = file.data_dir.map(|dir| {
+        if dir.is_relative() {
+            base.join(dir)
+        } else {
+            dir
+        }
+    });
+    Ok((accounts, data_dir))
+}
+
 fn read(path: &Path) -> Result<FileConfig, DevProviderError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| DevProviderError::ConfigRead {

@@ -27,7 +27,7 @@ mod serve;
 mod storage;
 
 pub use accounts::project_folder;
-pub use config::{DevProviderConfig, ServeConfig, ServeOptions};
+pub use config::{DevProviderConfig, ServeConfig, ServeOptions, accounts_section};
 pub use jobs::{Job, JobSpec, JobState};
 pub use serve::{DevProvider, serve};
 

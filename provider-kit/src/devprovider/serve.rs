@@ -87,6 +87,8 @@ pub struct DevProvider {
     jobs: Arc<Jobs<GatewayClient>>,
     provider_id: String,
     data_dir: std::path::PathBuf,
+    /// For the pending-connection retry task that runs while serving.
+    accounts: usermap::Accounts,
 }
 
 impl DevProvider {
@@ -141,7 +143,7 @@ impl DevProvider {
         let jobs = Jobs::new(provider_id.clone(), client.clone(), config.max_job_secs);
         let state = DevState {
             verifier: verifier.clone(),
-            mapper: Arc::new(Mapper::new(accounts, manifest.clone())),
+            mapper: Arc::new(Mapper::new(accounts.clone(), manifest.clone())),
             storage: Arc::new(Storage {
                 data_dir: config.data_dir.clone(),
                 max_upload_bytes: config.max_upload_bytes,
@@ -150,12 +152,14 @@ impl DevProvider {
         };
         let router = ProviderRouter::new(verifier, manifest)
             .usermap(usermap_routes)
-            .build_with_state(features(), state);
+            .build_with_state(features(), state)
+            .merge(crate::metrics::routes());
         Ok(Self {
             router,
             jobs,
             provider_id,
             data_dir: config.data_dir,
+            accounts,
         })
     }
 
@@ -177,9 +181,11 @@ impl DevProvider {
             self.provider_id,
             self.data_dir.display()
         );
+        let retries = self.spawn_pending_retries();
         let served = axum::serve(listener, self.router.clone())
             .with_graceful_shutdown(shutdown)
             .await;
+        retries.abort();
         self.finish(served)
     }
 
@@ -198,9 +204,24 @@ impl DevProvider {
             self.data_dir.display()
         );
         let watcher = tokio::spawn(tls::watch(cert.clone(), tls::DEFAULT_POLL_INTERVAL));
+        let retries = self.spawn_pending_retries();
         let served = tls::serve(listener, self.router.clone(), cert, shutdown).await;
         watcher.abort();
+        retries.abort();
         self.finish(served)
+    }
+
+    /// The task that looks at pending connections every `accounts.pending_retry_secs` (the dev
+    /// provider resolves nothing by itself: an operator's link does), stopped when serving ends.
+    fn spawn_pending_retries(&self) -> tokio::task::JoinHandle<()> {
+        let every =
+            std::time::Duration::from_secs(self.accounts.config().pending_retry_secs.max(1).into());
+        tokio::spawn(usermap::run_pending_retries(
+            self.accounts.clone(),
+            Arc::new(usermap::OperatorResolves),
+            every,
+            std::future::pending(),
+        ))
     }
 
     /// After serving: stops every running job.

@@ -7,6 +7,7 @@
 
 mod credentials;
 mod gateway;
+mod quarantine;
 mod report;
 pub mod skew;
 
@@ -14,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use quarantine::quarantine;
 pub use report::{Check, CheckName, Report, Status};
 
 use crate::auth::{Clock, Verifier};

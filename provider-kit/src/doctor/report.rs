@@ -14,6 +14,9 @@ pub enum CheckName {
     ClockSkew,
     Manifest,
     ProviderReachable,
+    /// The quarantine ledger of the mapping store (`--data-dir`): information, never a failure
+    /// unless the store cannot be read.
+    Quarantine,
 }
 
 impl CheckName {
@@ -26,6 +29,7 @@ impl CheckName {
             Self::ClockSkew => "clock skew",
             Self::Manifest => "manifest",
             Self::ProviderReachable => "gateway → provider",
+            Self::Quarantine => "quarantine ledger",
         }
     }
 }

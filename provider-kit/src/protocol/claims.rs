@@ -53,6 +53,10 @@ pub struct Principal {
     pub email: String,
     pub two_factor_authentication: bool,
     pub organization: Option<String>,
+    /// SPEC §8: a site username the user's identity provider released (`siteUsername`), or
+    /// `None`; the `identityClaim` username policy uses it.
+    #[serde(default)]
+    pub site_username: Option<String>,
 }
 
 /// Claims of a service token (SPEC §2.2).

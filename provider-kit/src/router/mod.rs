@@ -74,10 +74,12 @@ impl ProviderRouter {
         if let Some(usermap) = self.usermap {
             namespace = namespace.nest("/usermap", usermap);
         }
-        Router::new().nest(
-            &format!("/ucloud/{}", self.verifier.provider_id()),
-            namespace,
-        )
+        Router::new()
+            .nest(
+                &format!("/ucloud/{}", self.verifier.provider_id()),
+                namespace,
+            )
+            .layer(axum::middleware::from_fn(crate::metrics::count_requests))
     }
 }
 

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use super::backend::{AccountBackend, BackendError};
 use super::config::{AccountsConfig, AccountsConfigError};
-use super::model::Mapping;
+use super::model::{Mapping, QuarantineEntry};
 use super::names::{NameSequence, gecos, is_reserved, is_valid_name};
 use super::report::MappingReporter;
 use super::store::{AccountTx, IdKind, MappingStore, NewAccount, StoreError};
@@ -35,6 +36,25 @@ pub enum AccountError {
     Report(#[source] ClientError),
     #[error(transparent)]
     Store(StoreError),
+    /// The quarantine ledger holds this name: a removed account had it.
+    #[error("the name {name} belonged to a removed account and is held until {until} (Unix time)")]
+    Quarantined { name: String, until: i64 },
+    #[error("a pending connection needs {0}")]
+    InvalidPending(&'static str),
+    #[error("there is no local account {0}")]
+    NoSuchAccount(String),
+    /// The account backend (the LDAP directory) refused or could not be reached.
+    #[error("account backend: {0}")]
+    Backend(String),
+}
+
+impl From<BackendError> for AccountError {
+    fn from(error: BackendError) -> Self {
+        match error {
+            BackendError::Store(store) => store.into(),
+            other => Self::Backend(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for AccountError {
@@ -46,6 +66,15 @@ impl From<StoreError> for AccountError {
             other => Self::Store(other),
         }
     }
+}
+
+/// The parts of one automatic account that stay while its name is searched for.
+struct Attempt<'a> {
+    uid: u32,
+    gid: u32,
+    gecos: &'a str,
+    creator: &'a str,
+    now: i64,
 }
 
 /// What `Accounts::ensure_for` did.
@@ -68,12 +97,14 @@ pub struct Accounts {
     config: Arc<AccountsConfig>,
     clock: Arc<dyn Clock>,
     reporter: Arc<dyn MappingReporter>,
+    backend: Arc<dyn AccountBackend>,
 }
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Accounts")
             .field("config", &self.config)
+            .field("backend", &self.backend.kind())
             .finish_non_exhaustive()
     }
 }
@@ -86,12 +117,29 @@ impl Accounts {
         reporter: Arc<dyn MappingReporter>,
     ) -> Result<Self, AccountsConfigError> {
         config.check()?;
-        Ok(Self {
+        let backend = config.backend.build()?;
+        Ok(Self::with_backend(config, store, clock, reporter, backend))
+    }
+
+    /// `new` with a backend built elsewhere (`config.backend` is then not looked at).
+    pub fn with_backend(
+        config: AccountsConfig,
+        store: MappingStore,
+        clock: Arc<dyn Clock>,
+        reporter: Arc<dyn MappingReporter>,
+        backend: Arc<dyn AccountBackend>,
+    ) -> Self {
+        Self {
             store,
             config: Arc::new(config),
             clock,
             reporter,
-        })
+            backend,
+        }
+    }
+
+    pub fn backend(&self) -> &dyn AccountBackend {
+        &*self.backend
     }
 
     pub fn store(&self) -> &MappingStore {
@@ -125,9 +173,12 @@ impl Accounts {
             }
             return Ok(AutoAccount::Existing(self.report_ok(existing).await));
         }
-        let Some(names) =
-            NameSequence::for_policy(self.config.policy, principal, &self.config.prefix)
-        else {
+        let Some(names) = NameSequence::with_fallback(
+            self.config.policy,
+            self.config.identity_claim_fallback,
+            principal,
+            &self.config.prefix,
+        ) else {
             drop(tx);
             return Ok(AutoAccount::PendingLinking {
                 reported: self.report_pending(&principal.username).await,
@@ -136,12 +187,18 @@ impl Accounts {
         // A user who was unlinked gets the account that was made for them back, files and all.
         let account = match tx.account_created_for(&principal.username).await? {
             Some(account) => account.name,
-            None => self.create(&mut tx, principal, &names, now).await?,
+            None => {
+                let name = self.create(&mut tx, principal, &names, now).await?;
+                let named_from = super::policy_change::NamedFrom::of(principal);
+                tx.set_principal(&name, &named_from.to_json()).await?;
+                name
+            }
         };
         let mapping = self
             .insert_mapping(tx, &principal.username, &account, now)
             .await?;
         tracing::info!(account = %mapping.account.name, uid = mapping.account.uid, "made a local account");
+        crate::metrics::global().account_created(self.backend.kind().as_str());
         Ok(AutoAccount::Created(self.report_ok(mapping).await))
     }
 
@@ -169,6 +226,7 @@ impl Accounts {
         self.store
             .mark_reported(gateway_username, self.clock.now_unix())
             .await?;
+        self.store.delete_pending(gateway_username).await?;
         Ok(Mapping {
             reported_at: Some(now),
             ..mapping
@@ -183,6 +241,29 @@ impl Accounts {
         let removed = tx.delete_mapping(gateway_username).await?;
         tx.commit().await?;
         Ok(removed)
+    }
+
+    /// Removes the local account `name`: its mapping, the account in the backend (with the
+    /// primary group made for it), and records its name, uid and gid in the quarantine ledger for
+    /// `quarantine_days`. The gateway connection of a mapped user ends on the provider's side; the
+    /// user connects again and gets a new account.
+    #[tracing::instrument(skip_all)]
+    pub async fn remove(&self, name: &str) -> Result<QuarantineEntry, AccountError> {
+        let now = self.clock.now_unix();
+        let mut tx = self.store.begin().await?;
+        let Some(account) = tx.account(name).await? else {
+            return Err(AccountError::NoSuchAccount(name.to_owned()));
+        };
+        if let Some(user) = tx.mapped_to(name).await? {
+            tx.delete_mapping(&user).await?;
+        }
+        self.backend.remove(&mut tx, &account).await?;
+        let entry = tx
+            .quarantine(&account, now, now + self.config.quarantine_secs())
+            .await?;
+        tx.commit().await?;
+        tracing::info!(account = %entry.name, uid = entry.uid, until = entry.until, "removed a local account; its name and ids are quarantined");
+        Ok(entry)
     }
 
     /// Inside `tx`: maps `gateway_username` to `account`, making the account if it is new. Returns
@@ -205,7 +286,7 @@ impl Accounts {
             }
             return Err(AccountError::AlreadyConnected(existing.account.name));
         }
-        match tx.account(account).await? {
+        match self.backend.find(tx, account).await? {
             Some(found) => {
                 let made_for_other = found
                     .created_for
@@ -216,11 +297,17 @@ impl Accounts {
                 }
             }
             None => {
+                if let Some(held) = tx.name_held(account, now).await? {
+                    return Err(AccountError::Quarantined {
+                        name: held.name,
+                        until: held.until,
+                    });
+                }
                 let (uid, gid) = self.allocate(tx).await?;
                 let home = self.config.home_of(account);
                 let gecos = gecos(full_name);
                 let new = self.new_account(account, uid, gid, &home, &gecos, None, now);
-                if !tx.insert_account(new).await? {
+                if !self.backend.insert(tx, new).await? {
                     return Err(AccountError::AccountTaken(account.to_owned()));
                 }
             }
@@ -241,6 +328,22 @@ impl Accounts {
     ) -> Result<String, AccountError> {
         let (uid, gid) = self.allocate(tx).await?;
         let gecos = gecos(&format!("{} {}", principal.first_name, principal.last_name));
+        let attempt = Attempt {
+            uid,
+            gid,
+            gecos: &gecos,
+            creator: &principal.username,
+            now,
+        };
+        let names = match names {
+            NameSequence::Claimed { name, then } => {
+                if self.try_name(tx, name, &attempt).await? {
+                    return Ok(name.clone());
+                }
+                &**then
+            }
+            other => other,
+        };
         for n in 0..MAX_NAME_TRIES {
             let name = match names {
                 NameSequence::Suffixed { stem, plain_first } => {
@@ -249,31 +352,49 @@ impl Accounts {
                 NameSequence::Counter { prefix } => {
                     NameSequence::counted(prefix, tx.next_counter("anonymized", 1).await?)
                 }
+                NameSequence::Claimed { .. } => break,
             };
-            if is_reserved(&name, &self.config.reserved_names) {
-                continue;
-            }
-            let home = self.config.home_of(&name);
-            let new = self.new_account(
-                &name,
-                uid,
-                gid,
-                &home,
-                &gecos,
-                Some(&principal.username),
-                now,
-            );
-            if tx.insert_account(new).await? {
+            if self.try_name(tx, &name, &attempt).await? {
                 return Ok(name);
             }
         }
         Err(AccountError::NamesExhausted)
     }
 
+    /// Creates the account `name` unless it is reserved or taken.
+    async fn try_name(
+        &self,
+        tx: &mut AccountTx,
+        name: &str,
+        attempt: &Attempt<'_>,
+    ) -> Result<bool, AccountError> {
+        if is_reserved(name, &self.config.reserved_names)
+            || tx.name_held(name, attempt.now).await?.is_some()
+            || tx.alias_held(name, attempt.now).await?
+        {
+            return Ok(false);
+        }
+        let home = self.config.home_of(name);
+        let new = self.new_account(
+            name,
+            attempt.uid,
+            attempt.gid,
+            &home,
+            attempt.gecos,
+            Some(attempt.creator),
+            attempt.now,
+        );
+        Ok(self.backend.insert(tx, new).await?)
+    }
+
     async fn allocate(&self, tx: &mut AccountTx) -> Result<(u32, u32), AccountError> {
         let (uids, gids) = (self.config.uid_range, self.config.gid_range);
-        let uid = tx.allocate_id(IdKind::Uid, uids.min, uids.max).await?;
-        let gid = tx.allocate_id(IdKind::Gid, gids.min, gids.max).await?;
+        let now = self.clock.now_unix();
+        let uid = self.backend.allocate(tx, IdKind::Uid, uids, now).await?;
+        let gid = match self.config.primary_group {
+            Some(shared) => shared.gid,
+            None => self.backend.allocate(tx, IdKind::Gid, gids, now).await?,
+        };
         Ok((uid, gid))
     }
 
@@ -297,6 +418,7 @@ impl Accounts {
             gecos,
             created_for,
             created_at: now,
+            own_group: self.config.primary_group.is_none(),
         }
     }
 
@@ -359,19 +481,21 @@ impl Accounts {
         }
     }
 
+    /// `serviceProvider`: the connection waits for an operator; recorded as pending (retried and
+    /// resolved by `link`) and reported when it is new; `true` when the gateway has it.
     async fn report_pending(&self, gateway_username: &str) -> bool {
-        let report = MappingReport {
-            nonce: None,
-            username: gateway_username.to_owned(),
-            local_identity: String::new(),
-            state: ReportedState::PendingAccountLinking,
-            comment: Some(self.config.pending_comment.clone()),
-            comment_url: self.config.pending_comment_url.clone(),
-        };
-        match self.reporter.report(&report).await {
-            Ok(_) => true,
+        let marked = self
+            .mark_pending(
+                gateway_username,
+                ReportedState::PendingAccountLinking,
+                &self.config.pending_comment,
+                self.config.pending_comment_url.as_deref(),
+            )
+            .await;
+        match marked {
+            Ok(pending) => pending.reported,
             Err(error) => {
-                tracing::warn!(%error, "the gateway did not take a pendingAccountLinking report");
+                tracing::warn!(%error, "could not record a pendingAccountLinking connection");
                 false
             }
         }

@@ -2,8 +2,11 @@
 //! shell. A typed struct read from the provider's YAML (unknown keys refused), checked once by
 //! `AccountsConfig::check` so the account code never re-checks it.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
+use super::backend::{AccountBackend, LdapBackend, LdapConfig, SqliteBackend};
 use super::names::{MAX_NAME_LEN, UsernamePolicy, is_valid_name};
 
 /// Ids below this belong to the operating system and its services.
@@ -17,16 +20,62 @@ pub struct IdRange {
     pub max: u32,
 }
 
+/// `accounts.backend`: where accounts are made. `sqlite` (the default, the mapping store's own
+/// table) or `{ldap: {url, base_dn, bind_dn, bind_password_file, …}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum BackendConfig {
+    #[default]
+    Sqlite,
+    Ldap(LdapConfig),
+}
+
+impl BackendConfig {
+    /// The backend this section describes (reading the LDAP bind password file).
+    pub fn build(&self) -> Result<Arc<dyn AccountBackend>, AccountsConfigError> {
+        Ok(match self {
+            Self::Sqlite => Arc::new(SqliteBackend),
+            Self::Ldap(ldap) => {
+                Arc::new(LdapBackend::new(ldap.clone()).map_err(AccountsConfigError::Backend)?)
+            }
+        })
+    }
+}
+
+/// `accounts.primary_group`: one group every account has as its primary group, instead of a
+/// group of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryGroup {
+    pub gid: u32,
+}
+
 /// The `accounts:` section of a provider's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccountsConfig {
     /// How the name of an automatic account is chosen (`requireExplicitMapping: false`).
     pub policy: UsernamePolicy,
+    /// The policy behind `identityClaim` when the principal has no usable `siteUsername`.
+    pub identity_claim_fallback: UsernamePolicy,
     /// Prefix of `anonymized` names: `ucloud_` gives `ucloud_00001`.
     pub prefix: String,
     pub uid_range: IdRange,
+    /// The range of each account's own primary group; unused with `primary_group`.
     pub gid_range: IdRange,
+    /// When set, every account's primary group (no group per account is made).
+    pub primary_group: Option<PrimaryGroup>,
+    /// How long a removed account's name and ids are held before anyone gets them again.
+    pub quarantine_days: u32,
+    /// How often a pending connection is looked at again (and its state reported again if the
+    /// gateway did not take it).
+    pub pending_retry_secs: u32,
+    /// How long a renamed account's old name stays its alias (and nobody else's) after a policy
+    /// change.
+    pub rename_grace_days: u32,
+    /// Where accounts are made (`sqlite`, or `ldap:` with its section).
+    #[serde(with = "serde_yaml::with::singleton_map")]
+    pub backend: BackendConfig,
     /// Homes are `{home_prefix}/{name}`.
     pub home_prefix: String,
     pub shell: String,
@@ -41,6 +90,7 @@ impl Default for AccountsConfig {
     fn default() -> Self {
         Self {
             policy: UsernamePolicy::FullName,
+            identity_claim_fallback: UsernamePolicy::FullName,
             prefix: "ucloud_".into(),
             uid_range: IdRange {
                 min: 20_000,
@@ -50,6 +100,11 @@ impl Default for AccountsConfig {
                 min: 20_000,
                 max: 59_999,
             },
+            primary_group: None,
+            quarantine_days: 365,
+            rename_grace_days: 30,
+            pending_retry_secs: 300,
+            backend: BackendConfig::Sqlite,
             home_prefix: "/home".into(),
             shell: "/bin/bash".into(),
             reserved_names: Vec::new(),
@@ -74,6 +129,15 @@ pub enum AccountsConfigError {
     CommentUrl,
     #[error("accounts.pending_comment must have at most 1000 characters")]
     Comment,
+    #[error(
+        "accounts.identity_claim_fallback must be a policy that names accounts itself \
+         (fullName, gatewayUsername, emailLocalPart or anonymized)"
+    )]
+    Fallback,
+    #[error("accounts.primary_group.gid must be at least {MIN_ID}")]
+    PrimaryGroup,
+    #[error("{0}")]
+    Backend(String),
 }
 
 impl AccountsConfig {
@@ -88,6 +152,19 @@ impl AccountsConfig {
             if range.min < MIN_ID || range.min > range.max {
                 return Err(AccountsConfigError::Range { field });
             }
+        }
+        if !self.identity_claim_fallback.names_by_itself() {
+            return Err(AccountsConfigError::Fallback);
+        }
+        if self.primary_group.is_some_and(|g| g.gid < MIN_ID) {
+            return Err(AccountsConfigError::PrimaryGroup);
+        }
+        if let BackendConfig::Ldap(ldap) = &self.backend
+            && let Some(problem) = ldap.problem()
+        {
+            return Err(AccountsConfigError::Backend(format!(
+                "accounts.backend.ldap: {problem}"
+            )));
         }
         if !is_valid_name(&self.prefix) || self.prefix.len() > MAX_NAME_LEN - 12 {
             return Err(AccountsConfigError::Prefix);
@@ -107,6 +184,11 @@ impl AccountsConfig {
             }
         }
         Ok(())
+    }
+
+    /// Seconds a removed account is held in the quarantine ledger.
+    pub fn quarantine_secs(&self) -> i64 {
+        i64::from(self.quarantine_days) * 86_400
     }
 
     /// `{home_prefix}/{name}`.

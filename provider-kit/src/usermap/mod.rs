@@ -8,8 +8,9 @@
 //!   report's answer; `POST unlink` when the gateway ends a connection.
 //! - Implicit flow: `Accounts::ensure_for(principal)` on a user's first brokered request makes a
 //!   local account with the configured `UsernamePolicy` and reports it without a nonce.
-//! - `MappingStore` (SQLite) holds accounts, mappings and attempts; `export_accounts` writes them
-//!   as passwd lines.
+//! - `MappingStore` (SQLite) holds mappings and attempts, and the accounts: its own table is the
+//!   default `AccountBackend`; with `accounts.backend.ldap` the accounts are made in an LDAP
+//!   directory (`LdapBackend`) and recorded here. `export_accounts` writes them as passwd lines.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -25,6 +26,7 @@
 //! ```
 
 mod accounts;
+mod backend;
 mod config;
 mod export;
 mod flow;
@@ -32,6 +34,8 @@ mod http;
 mod local_auth;
 mod model;
 mod names;
+mod pending;
+mod policy_change;
 mod report;
 mod store;
 
@@ -39,8 +43,16 @@ mod store;
 mod tests;
 
 pub use accounts::{AccountError, Accounts, AutoAccount};
-pub use config::{AccountsConfig, AccountsConfigError, IdRange, MIN_ID};
-pub use export::{ExportError, ExportFormat, export_accounts, passwd_line};
+pub use backend::{
+    AccountBackend, BackendError, BackendFuture, BackendKind, LdapBackend, LdapConfig,
+    SqliteBackend,
+};
+pub use config::{
+    AccountsConfig, AccountsConfigError, BackendConfig, IdRange, MIN_ID, PrimaryGroup,
+};
+pub use export::{
+    ExportError, ExportFormat, export_accounts, export_accounts_at, passwd_line, quarantine_line,
+};
 pub use flow::{
     Completed, Confirmation, FlowError, FlowSettings, MAX_LOGIN_FAILURES, PendingAttempt, Started,
     UsermapFlow,
@@ -52,9 +64,14 @@ pub use local_auth::{
     AuthFuture, AuthenticatorUnavailable, FileAuthenticator, LocalAuthenticator, LocalIdentity,
     MAX_PASSWORD_LEN, MAX_USERNAME_LEN, PasswordError, UsersFileError, hash_password,
 };
-pub use model::{LocalAccount, Mapping};
+pub use model::{Alias, LocalAccount, Mapping, PendingConnection, QuarantineEntry};
 pub use names::{
     MAX_NAME_LEN, NameSequence, UsernamePolicy, gecos, is_reserved, is_valid_name, slug,
 };
+pub use pending::{
+    MAX_PENDING_COMMENT, OperatorResolves, PendingResolver, Resolution, ResolveFuture, RetryRound,
+    run_pending_retries,
+};
+pub use policy_change::{Collision, PlannedName, PolicyApplied, PolicyPlan};
 pub use report::{MappingReporter, ReportFuture};
 pub use store::{IdKind, MappingStore, STORE_FILE, StoreError};

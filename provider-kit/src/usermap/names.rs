@@ -23,6 +23,16 @@ pub enum UsernamePolicy {
     EmailLocalPart,
     /// No automatic name: the connection waits in `pendingAccountLinking` for an operator.
     ServiceProvider,
+    /// The principal's `siteUsername` (SPEC §8) exactly, when it is a valid name that is free;
+    /// otherwise (no claim, an invalid or taken one) the names of `identity_claim_fallback`.
+    IdentityClaim,
+}
+
+impl UsernamePolicy {
+    /// Whether the policy names accounts by itself, so that it may be `identityClaim`'s fallback.
+    pub fn names_by_itself(self) -> bool {
+        !matches!(self, Self::ServiceProvider | Self::IdentityClaim)
+    }
 }
 
 /// `^[a-z_][a-z0-9_-]*$` and at most 32 characters.
@@ -97,14 +107,49 @@ pub enum NameSequence {
     Suffixed { stem: String, plain_first: bool },
     /// `prefix` and the store's next counter value, zero-padded to five digits.
     Counter { prefix: String },
+    /// `name` (a site username), then the names of `then`.
+    Claimed {
+        name: String,
+        then: Box<NameSequence>,
+    },
 }
 
 impl NameSequence {
     /// The sequence `policy` gives `principal`; `None` for `serviceProvider`, which names no one.
     pub fn for_policy(policy: UsernamePolicy, principal: &Principal, prefix: &str) -> Option<Self> {
+        Self::with_fallback(policy, UsernamePolicy::FullName, principal, prefix)
+    }
+
+    /// `for_policy`, with `fallback` (a policy that `names_by_itself`, else `fullName`) behind
+    /// `identityClaim`.
+    pub fn with_fallback(
+        policy: UsernamePolicy,
+        fallback: UsernamePolicy,
+        principal: &Principal,
+        prefix: &str,
+    ) -> Option<Self> {
+        if policy == UsernamePolicy::IdentityClaim {
+            let fallback = if fallback.names_by_itself() {
+                fallback
+            } else {
+                UsernamePolicy::FullName
+            };
+            let then = Self::with_fallback(fallback, fallback, principal, prefix)?;
+            let claimed = principal
+                .site_username
+                .as_deref()
+                .filter(|name| is_valid_name(name));
+            return Some(match claimed {
+                Some(name) => Self::Claimed {
+                    name: name.to_owned(),
+                    then: Box::new(then),
+                },
+                None => then,
+            });
+        }
         let suffixed = |stem: String, plain_first: bool| Self::Suffixed { stem, plain_first };
         match policy {
-            UsernamePolicy::ServiceProvider => None,
+            UsernamePolicy::ServiceProvider | UsernamePolicy::IdentityClaim => None,
             UsernamePolicy::Anonymized => Some(Self::Counter {
                 prefix: prefix.to_owned(),
             }),

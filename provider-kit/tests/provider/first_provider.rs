@@ -1,15 +1,19 @@
-//! The tutorial's example, exercised: its `app` served behind the fake gateway's keys answers a
-//! brokered call with the caller's principal, and serves the workspace's dev manifest.
+//! The tutorial's example, exercised as a provider developer tests theirs, with
+//! `provider_kit::testing` (feature `testing`): its `app` served behind the fake gateway's keys
+//! answers a brokered call with the caller's principal and serves the workspace's dev manifest,
+//! and what the provider charges and reports is what the fake gateway recorded.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use provider_kit::auth::{SystemClock, Verifier};
-use provider_kit::protocol::Manifest;
+use provider_kit::client::GatewayClient;
+use provider_kit::protocol::{ChargeRequest, Manifest, MappingReport, WalletOwner};
 use provider_kit::router::ManifestSource;
+use provider_kit::testing::FakeGateway;
 use serde_json::{Value, json};
 
-use crate::support::{FakeGateway, serve};
+use crate::support::serve;
 
 #[path = "../../examples/first_provider.rs"]
 #[expect(
@@ -59,4 +63,33 @@ async fn the_tutorial_provider_tells_a_gateway_user_who_they_are() {
         Manifest::from_yaml(&served).expect("yaml").manifest,
         Manifest::from_yaml(&expected).expect("yaml").manifest
     );
+}
+
+#[tokio::test]
+async fn the_fake_gateway_records_what_a_provider_charges_and_reports() {
+    let gateway = FakeGateway::start().await;
+    let alice = WalletOwner::Username("alice#1".into());
+    gateway.grant(alice.clone(), 10);
+    let client =
+        GatewayClient::new(gateway.client_config("first"), Arc::new(SystemClock)).expect("client");
+    let charge = ChargeRequest {
+        charge_id: "job-1".into(),
+        owner: alice.clone(),
+        units: 4,
+        description: "one job".into(),
+    };
+    assert_eq!(client.charge(&charge).await.expect("charged").balance, 6);
+    client
+        .report_mapping(&MappingReport::implicit("alice#1", "alice"))
+        .await
+        .expect("reported");
+
+    assert_eq!(gateway.charges(), vec![(charge, 200)]);
+    assert_eq!(gateway.balance(&alice), 6);
+    let reports = gateway.reports();
+    assert_eq!(reports[0]["provider"], "first");
+    assert_eq!(reports[0]["report"]["localIdentity"], "alice");
+    // And the usermap token a gateway's connect page sends: three JWS parts, for the usermap flow.
+    let token = gateway.usermap_token("first", "alice#1", "n-1", "https://gw.example/return");
+    assert_eq!(token.split('.').count(), 3);
 }

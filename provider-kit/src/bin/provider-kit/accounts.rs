@@ -22,6 +22,7 @@ pub async fn run(command: AccountsCommand) -> anyhow::Result<()> {
             crate::say(&hash)
         }
         AccountsCommand::Export { format, data_dir } => export(format, &data_dir).await,
+        AccountsCommand::Policy(command) => crate::policy::run(command).await,
     }
 }
 

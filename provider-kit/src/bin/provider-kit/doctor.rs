@@ -6,8 +6,15 @@ use std::sync::Arc;
 
 use provider_kit::auth::SystemClock;
 
-pub async fn run(credentials: &Path, json: bool) -> anyhow::Result<()> {
-    let report = provider_kit::doctor::run(credentials, Arc::new(SystemClock)).await;
+pub async fn run(credentials: &Path, json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let mut report = provider_kit::doctor::run(credentials, Arc::new(SystemClock)).await;
+    if let Some(dir) = data_dir {
+        let store = dir.join(provider_kit::usermap::STORE_FILE);
+        let now = provider_kit::auth::Clock::now_unix(&SystemClock);
+        report
+            .checks
+            .push(provider_kit::doctor::quarantine(&store, now).await);
+    }
     if json {
         crate::say(&report.render_json())?;
     } else {

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod doctor;
+mod policy;
 mod register;
 mod serve;
 
@@ -49,6 +50,9 @@ enum Command {
         /// Print the checks as JSON, for scripts.
         #[arg(long)]
         json: bool,
+        /// The provider's data dir: also show the quarantine ledger of its mapping store.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Local accounts: password hashes for the users file, and the accounts made so far.
     #[command(subcommand)]
@@ -62,13 +66,50 @@ pub enum AccountsCommand {
     HashPassword,
     /// Print the local accounts of a dev provider's mapping store ({data-dir}/usermap.db).
     Export {
-        /// Output format: passwd (name:x:uid:gid:gecos:home:shell).
+        /// Output format: passwd (name:x:uid:gid:gecos:home:shell), quarantine (the ledger of
+        /// removed accounts' names and ids, name:uid:gid:removed:held-until) or json (both).
         #[arg(long, default_value = "passwd")]
         format: provider_kit::usermap::ExportFormat,
         /// The dev provider's data dir (default ./provider-data).
         #[arg(long, default_value = "./provider-data")]
         data_dir: PathBuf,
     },
+    /// Change the username policy of automatic accounts without surprises.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Print old → new for every account under --policy, and every collision; changes nothing.
+    Preview(PolicyArgs),
+    /// Rename as `preview` says; old names stay aliases for accounts.rename_grace_days, and each
+    /// new local identity is reported to the gateway (with --credentials now, else by `serve` on
+    /// the user's next request).
+    Apply {
+        #[command(flatten)]
+        args: PolicyArgs,
+        /// Credentials file written by `register`, to report the renames at once.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// The new policy: fullName, gatewayUsername, emailLocalPart, anonymized or identityClaim.
+    #[arg(long, value_parser = parse_policy)]
+    pub policy: UsernamePolicy,
+    /// The `serve` config file whose `accounts:` section (backend, ranges, fallback) and
+    /// data_dir apply.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The provider's data dir (default: the config's data_dir, else ./provider-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -117,7 +158,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub users_file: Option<PathBuf>,
     /// How automatic accounts are named: fullName (default), gatewayUsername, emailLocalPart,
-    /// anonymized or serviceProvider.
+    /// anonymized, identityClaim (the IdP's siteUsername, else accounts.identity_claim_fallback)
+    /// or serviceProvider.
     #[arg(long, value_parser = parse_policy)]
     pub username_policy: Option<UsernamePolicy>,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Reloaded without a restart
@@ -131,7 +173,8 @@ pub struct ServeArgs {
 
 fn parse_policy(text: &str) -> Result<UsernamePolicy, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
-        "expected fullName, gatewayUsername, emailLocalPart, anonymized or serviceProvider".into()
+        "expected fullName, gatewayUsername, emailLocalPart, anonymized, identityClaim or serviceProvider"
+            .into()
     })
 }
 
@@ -180,7 +223,11 @@ fn main() -> ExitCode {
             Command::Register(args) => register::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::ReloadManifest { credentials } => serve::reload_manifest(&credentials).await,
-            Command::Doctor { credentials, json } => doctor::run(&credentials, json).await,
+            Command::Doctor {
+                credentials,
+                json,
+                data_dir,
+            } => doctor::run(&credentials, json, data_dir.as_deref()).await,
             Command::Accounts(command) => accounts::run(command).await,
         }
     });

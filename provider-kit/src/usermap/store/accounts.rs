@@ -23,7 +23,7 @@ impl std::fmt::Display for IdKind {
 }
 
 /// Ids no account gets whatever the range says: `nobody`/`nogroup` and the 16- and 32-bit `-1`.
-const NEVER_HANDED_OUT: [i64; 4] = [65_534, 65_535, 4_294_967_294, 4_294_967_295];
+pub(crate) const NEVER_HANDED_OUT: [i64; 4] = [65_534, 65_535, 4_294_967_294, 4_294_967_295];
 
 /// An account to insert; ids come from `AccountTx::allocate_id`.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +36,26 @@ pub struct NewAccount<'a> {
     pub gecos: &'a str,
     pub created_for: Option<&'a str>,
     pub created_at: i64,
+    /// Whether the account gets its own primary group named like it (the LDAP backend makes it);
+    /// `false` when every account shares the configured `primary_group`.
+    pub own_group: bool,
+}
+
+impl<'a> NewAccount<'a> {
+    /// The row recording `account`, which exists in a backend already.
+    pub fn mirror_of(account: &'a LocalAccount) -> Self {
+        Self {
+            name: &account.name,
+            uid: account.uid,
+            gid: account.gid,
+            home: &account.home,
+            shell: &account.shell,
+            gecos: &account.gecos,
+            created_for: account.created_for.as_deref(),
+            created_at: account.created_at,
+            own_group: false,
+        }
+    }
 }
 
 type AccountRow = (
@@ -198,12 +218,14 @@ impl AccountTx {
     }
 
     /// The lowest id of `min..=max` that was never handed out: the counter only moves forward, so an
-    /// id whose account was deleted is not given to anyone else.
+    /// id whose account was deleted is not given to anyone else; nor is one the quarantine ledger
+    /// holds at `now` (an account linked by name may have brought it in).
     pub(crate) async fn allocate_id(
         &mut self,
         kind: IdKind,
         min: u32,
         max: u32,
+        now: i64,
     ) -> StoreResult<u32> {
         let (counter, used_query) = match kind {
             IdKind::Uid => ("uid", "SELECT 1 FROM local_accounts WHERE uid = ?"),
@@ -222,7 +244,7 @@ impl AccountTx {
                 .bind(candidate)
                 .fetch_optional(&mut *self.tx)
                 .await?;
-            if used.is_none() {
+            if used.is_none() && !self.id_held(kind, candidate, now).await? {
                 return id(candidate);
             }
         }

@@ -6,6 +6,9 @@
 mod accounts;
 mod attempts;
 mod migrations;
+mod pending;
+mod quarantine;
+mod renames;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -13,6 +16,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub(crate) use accounts::NEVER_HANDED_OUT;
 pub use accounts::{AccountTx, IdKind, NewAccount};
 pub use attempts::{Claim, NewAttempt, StoredAttempt};
 

@@ -59,6 +59,16 @@ fn sha384(text: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// Every script is recorded once, the two the old runner applied with their own checksums.
+async fn assert_recorded(file: &TempFile) {
+    let recorded = recorded(file).await;
+    assert_eq!(&recorded[..2], [(1, sha384(INIT)), (2, sha384(CONFIRM))]);
+    let versions: Vec<i64> = recorded.iter().map(|(v, _)| *v).collect();
+    let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+    assert_eq!(versions, expected);
+    assert!(versions.len() >= 6, "{versions:?}");
+}
+
 async fn legacy_table_exists(file: &TempFile) -> bool {
     let mut conn = raw(file).await;
     let n: i64 = sqlx::query_scalar(
@@ -83,10 +93,7 @@ async fn a_fully_migrated_old_store_opens_without_running_anything_again() {
         .collect();
     assert_eq!(names, ["ada"], "the row made before the switch is kept");
     store.close().await;
-    assert_eq!(
-        recorded(&file).await,
-        [(1, sha384(INIT)), (2, sha384(CONFIRM))]
-    );
+    assert_recorded(&file).await;
     assert!(!legacy_table_exists(&file).await, "the old table is gone");
     // A second start checks the recorded checksums against the scripts.
     MappingStore::open(&file.0)
@@ -101,14 +108,55 @@ async fn an_old_store_one_script_behind_gets_only_the_missing_one() {
     let file = old_runner_store(&[(1, INIT)]).await;
     let store = MappingStore::open(&file.0).await.expect("opens");
     store.close().await;
-    assert_eq!(
-        recorded(&file).await,
-        [(1, sha384(INIT)), (2, sha384(CONFIRM))]
-    );
+    assert_recorded(&file).await;
     let mut conn = raw(&file).await;
     let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('attempts')")
         .fetch_all(&mut conn)
         .await
         .expect("catalog");
     assert!(columns.iter().any(|c| c == "confirm_csrf"), "{columns:?}");
+}
+
+#[tokio::test]
+async fn the_gid_rebuild_keeps_accounts_and_mappings_of_an_older_store() {
+    let file = old_runner_store(&[(1, INIT), (2, CONFIRM)]).await;
+    {
+        let mut conn = raw(&file).await;
+        sqlx::raw_sql("INSERT INTO mappings VALUES ('ada#1', 'ada', 1, NULL)")
+            .execute(&mut conn)
+            .await
+            .expect("mapping");
+    }
+    MappingStore::open(&file.0)
+        .await
+        .expect("migrates")
+        .close()
+        .await;
+    let mut conn = raw(&file).await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut conn)
+        .await
+        .expect("pragma");
+    let (account,): (String,) = sqlx::query_as(
+        "SELECT a.name FROM mappings m JOIN local_accounts a ON a.name = m.local_account",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("mapping kept");
+    assert_eq!(account, "ada");
+    // Two accounts may now share a gid; a uid is still unique.
+    sqlx::query("INSERT INTO local_accounts (name, uid, gid, home, shell, gecos, created_for, created_at) VALUES ('bob', 20001, 20000, '/home/bob', '/bin/sh', 'Bob', NULL, 1)")
+        .execute(&mut conn)
+        .await
+        .expect("shared gid");
+    let same_uid = sqlx::query(
+        "INSERT INTO local_accounts (name, uid, gid, home, shell, gecos, created_for, created_at) VALUES ('eve', 20001, 20002, '/home/eve', '/bin/sh', 'Eve', NULL, 1)",
+    )
+    .execute(&mut conn)
+    .await;
+    assert!(same_uid.is_err());
+    let orphan = sqlx::query("INSERT INTO mappings VALUES ('x#2', 'nobody_here', 1, NULL)")
+        .execute(&mut conn)
+        .await;
+    assert!(orphan.is_err(), "the foreign key still holds");
 }

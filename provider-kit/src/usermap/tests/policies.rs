@@ -28,6 +28,7 @@ fn first_two(
             NameSequence::counted(&prefix, 1),
             NameSequence::counted(&prefix, 2),
         ),
+        NameSequence::Claimed { .. } => panic!("{policy:?} claims no name"),
     }
 }
 
@@ -200,4 +201,77 @@ async fn people_with_the_same_full_name_get_consecutive_suffixes() {
         names,
         ["ase_odegard_01", "ase_odegard_02", "ase_odegard_03"]
     );
+}
+
+fn with_site_username(username: &str, site: Option<&str>) -> crate::protocol::Principal {
+    let mut who = principal(username, "Dan", "Thrane", "dan@sdu.dk");
+    who.site_username = site.map(str::to_owned);
+    who
+}
+
+#[tokio::test]
+async fn identity_claim_takes_the_site_username_and_falls_back_when_it_is_missing_invalid_or_taken()
+{
+    let config = AccountsConfig {
+        policy: UsernamePolicy::IdentityClaim,
+        identity_claim_fallback: UsernamePolicy::EmailLocalPart,
+        ..AccountsConfig::default()
+    };
+    let fixture = accounts(config).await;
+    let mut names = Vec::new();
+    for (username, site) in [
+        ("dan#1", Some("dthrane")),
+        ("dan#2", Some("dthrane")),  // taken: the fallback's names
+        ("dan#3", None),             // not released by the IdP
+        ("dan#4", Some("Root; rm")), // not a POSIX name: never slugged into one
+        ("dan#5", Some("root")),     // a system name
+    ] {
+        let who = with_site_username(username, site);
+        match fixture.accounts.ensure_for(&who).await.expect("account") {
+            AutoAccount::Created(mapping) => names.push(mapping.account.name),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(names, ["dthrane", "dan", "dan_01", "dan_02", "dan_03"]);
+}
+
+#[test]
+fn identity_claim_cannot_fall_back_on_a_policy_that_names_no_one() {
+    for fallback in [
+        UsernamePolicy::ServiceProvider,
+        UsernamePolicy::IdentityClaim,
+    ] {
+        let config = AccountsConfig {
+            policy: UsernamePolicy::IdentityClaim,
+            identity_claim_fallback: fallback,
+            ..AccountsConfig::default()
+        };
+        assert_eq!(
+            config.check(),
+            Err(crate::usermap::AccountsConfigError::Fallback)
+        );
+    }
+    let yaml = AccountsConfig::from_yaml(
+        "policy: identityClaim\nidentity_claim_fallback: anonymized\nhome_prefix: /data/home\n",
+    )
+    .expect("valid");
+    assert_eq!(yaml.policy, UsernamePolicy::IdentityClaim);
+    assert_eq!(yaml.home_of("dthrane"), "/data/home/dthrane");
+}
+
+#[test]
+fn the_principal_reads_site_username_and_older_tokens_without_it() {
+    let with: crate::protocol::Principal = serde_json::from_value(serde_json::json!({
+        "username": "dan#1", "role": "USER", "firstName": "Dan", "lastName": "Thrane", "uid": 1,
+        "email": "d@x", "twoFactorAuthentication": false, "organization": null,
+        "siteUsername": "dthrane"
+    }))
+    .expect("principal");
+    assert_eq!(with.site_username.as_deref(), Some("dthrane"));
+    let without: crate::protocol::Principal = serde_json::from_value(serde_json::json!({
+        "username": "dan#1", "role": "USER", "firstName": "Dan", "lastName": "Thrane", "uid": 1,
+        "email": "d@x", "twoFactorAuthentication": false, "organization": null
+    }))
+    .expect("principal");
+    assert_eq!(without.site_username, None);
 }

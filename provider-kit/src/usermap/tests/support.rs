@@ -88,6 +88,7 @@ pub fn principal(username: &str, first: &str, last: &str, email: &str) -> Princi
         email: email.into(),
         two_factor_authentication: false,
         organization: None,
+        site_username: None,
     }
 }
 

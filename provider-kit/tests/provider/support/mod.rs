@@ -2,9 +2,10 @@
 //! a provider's router on 127.0.0.1:0, run the `provider-kit` binary, and wait on conditions.
 
 pub mod dev;
-pub mod gateway;
 pub mod process;
-pub mod signing;
+
+// The fake gateway is the `testing` kit provider developers use too.
+pub use provider_kit::testing::{gateway, signing};
 
 use std::time::Duration;
 

@@ -3,13 +3,13 @@
 
 use std::sync::OnceLock;
 
+use crate::auth::{Clock as _, SystemClock};
+use crate::protocol::{Principal, TYP_SERVICE, TYP_USERMAP};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use provider_kit::auth::{Clock as _, SystemClock};
-use provider_kit::protocol::{Principal, TYP_SERVICE, TYP_USERMAP};
 use serde_json::{Value, json};
 
 pub const KID: &str = "fake-gw-1";
@@ -100,5 +100,6 @@ pub fn principal(username: &str) -> Principal {
         email: "dan@example.org".into(),
         two_factor_authentication: true,
         organization: Some("sdu.dk".into()),
+        site_username: None,
     }
 }

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::auth::{Clock as _, SystemClock};
+use crate::client::{ClientConfig, Credentials, Secret};
+use crate::protocol::{ChargeRequest, MappingReport, Problem, WalletOwner};
 use axum::Router;
 use axum::extract::{Form, Json, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use provider_kit::auth::{Clock as _, SystemClock};
-use provider_kit::client::{ClientConfig, Credentials, Secret};
-use provider_kit::protocol::{ChargeRequest, MappingReport, Problem, WalletOwner};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
@@ -409,6 +409,30 @@ impl FakeGateway {
     pub fn open_refresh_gate(&self) {
         self.gw.gated.store(false, Ordering::SeqCst);
         self.gw.gate.add_permits(Semaphore::MAX_PERMITS / 2);
+    }
+
+    /// Every charge the gateway took (accepted or refused for funds), in order: (request, status).
+    pub fn charges(&self) -> Vec<(ChargeRequest, u16)> {
+        let ledger = self.gw.ledger.lock().expect("ledger");
+        let mut all: Vec<_> = ledger
+            .charges
+            .values()
+            .map(|(request, status, _)| (request.clone(), status.as_u16()))
+            .collect();
+        all.sort_by(|a, b| a.0.charge_id.cmp(&b.0.charge_id));
+        all
+    }
+
+    /// A usermap token (SPEC §4 step 2) as the gateway's connect page would send it.
+    pub fn usermap_token(
+        &self,
+        provider_id: &str,
+        username: &str,
+        nonce: &str,
+        return_url: &str,
+    ) -> String {
+        let principal = signing::principal(username);
+        signing::usermap_token(&self.url, provider_id, &principal, nonce, return_url)
     }
 
     /// A service token as the broker would send it to `provider_id` for `username`.

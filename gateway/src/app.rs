@@ -214,6 +214,11 @@ pub async fn serve_with_metrics(
         tokio::spawn(reload_keys(app.clone(), stop_rx.clone())),
         tokio::spawn(expire_sessions(app.clone(), stop_rx.clone())),
         tokio::spawn(refresh_manifests(app.clone(), stop_rx.clone())),
+        tokio::spawn(crate::changes::follow(app.clone(), stop_rx.clone())),
+        tokio::spawn(crate::changes::resync_periodically(
+            app.clone(),
+            stop_rx.clone(),
+        )),
     ];
     // SIGHUP and changed files reload the certificate for new handshakes.
     if let Some(tls) = &tls {

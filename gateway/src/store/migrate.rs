@@ -57,6 +57,10 @@ const SQLITE: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_sealed_signing_keys.sql"),
     ),
+    (
+        12,
+        include_str!("../../migrations/sqlite/0012_change_feed.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -87,6 +91,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         9,
         include_str!("../../migrations/postgres/0009_sealed_signing_keys.sql"),
+    ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_change_feed.sql"),
     ),
 ];
 

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod process;
 pub mod provider;
+pub mod replicas;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,7 +41,7 @@ impl Drop for TempDir {
     }
 }
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::Instant::now().elapsed().as_nanos() as u64;

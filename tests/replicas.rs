@@ -137,27 +137,7 @@ async fn a_provider_suspended_from_the_cli_is_not_brokered_by_either_replica_wit
     r.finish().await;
 }
 
-const MANIFEST: &str = include_str!("../manifests/dev.manifest.yaml");
-
-/// A provider's manifest endpoint serving whatever `manifest` holds now.
-async fn serve_manifest(
-    id: &str,
-    manifest: std::sync::Arc<std::sync::Mutex<String>>,
-) -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new().route(
-        &format!("/ucloud/{id}/manifest"),
-        axum::routing::get(move || {
-            let body = manifest.lock().unwrap().clone();
-            async move { ([("content-type", "application/yaml")], body) }
-        }),
-    );
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (port, task)
-}
+use e2e::replicas::MANIFEST;
 
 fn docker_web(provider: &Value) -> Value {
     provider["manifest"]["features"]["compute"]["docker"]["web"].clone()
@@ -168,7 +148,7 @@ async fn a_manifest_reloaded_on_one_replica_is_served_by_the_other_within_a_seco
     let r = Replicas::start().await;
     let owner = r.user("owner");
     let manifest = std::sync::Arc::new(std::sync::Mutex::new(MANIFEST.to_owned()));
-    let (port, site) = serve_manifest("hpc", manifest.clone()).await;
+    let (port, site) = e2e::replicas::serve_manifest("hpc", manifest.clone()).await;
     r.register(&owner, "hpc", port).await;
     let (status, body) = r
         .post(

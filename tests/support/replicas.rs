@@ -17,6 +17,8 @@ pub struct Replicas {
     pub served_b: Option<Served>,
     pub admin: String,
     pub http: reqwest::Client,
+    /// The database both replicas use, for checks a user cannot make over HTTP.
+    pub database_url: String,
     database: String,
 }
 
@@ -60,6 +62,7 @@ impl Replicas {
             served_b,
             admin,
             http: reqwest::Client::new(),
+            database_url: url,
             database,
         }
     }
@@ -182,4 +185,27 @@ impl Replicas {
             .map(|k| k["kid"].as_str().expect("kid").to_owned())
             .collect()
     }
+}
+
+/// The dev provider's manifest: implicit mapping, batch containers.
+pub const MANIFEST: &str = include_str!("../../manifests/dev.manifest.yaml");
+
+/// A provider's manifest endpoint serving whatever `manifest` holds now.
+pub async fn serve_manifest(
+    id: &str,
+    manifest: std::sync::Arc<std::sync::Mutex<String>>,
+) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route(
+        &format!("/ucloud/{id}/manifest"),
+        axum::routing::get(move || {
+            let body = manifest.lock().unwrap().clone();
+            async move { ([("content-type", "application/yaml")], body) }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (port, task)
 }

@@ -1,11 +1,6 @@
 //! Faults with two replicas on one PostgreSQL database (SPEC §10): a replica killed with SIGKILL in
 //! the middle of a burst of charges and usermap reports, every failed call retried on the other.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test stops at the first unexpected value"
-)]
-
 use e2e::replicas::Replicas;
 use e2e::wait_for;
 use futures_util::StreamExt;

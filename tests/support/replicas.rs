@@ -195,17 +195,21 @@ pub async fn serve_manifest(
     id: &str,
     manifest: std::sync::Arc<std::sync::Mutex<String>>,
 ) -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
     let app = axum::Router::new().route(
         &format!("/ucloud/{id}/manifest"),
         axum::routing::get(move || {
-            let body = manifest.lock().unwrap().clone();
+            let body = manifest.lock().expect("manifest").clone();
             async move { ([("content-type", "application/yaml")], body) }
         }),
     );
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(listener, app)
+            .await
+            .expect("serve the manifest");
     });
     (port, task)
 }

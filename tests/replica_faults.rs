@@ -220,3 +220,95 @@ async fn report(
         resp.json().await.unwrap_or_default(),
     ))
 }
+
+/// `GET /readyz` on `replica`: status and content type (`None` when nothing answers).
+async fn readiness(replica: &e2e::process::Gateway) -> Option<(u16, String)> {
+    let r = reqwest::Client::new()
+        .get(replica.url("/readyz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Some((r.status().as_u16(), kind))
+}
+
+#[tokio::test]
+async fn both_replicas_say_not_ready_while_postgres_is_away_and_recover_by_themselves() {
+    // A server of this test's own, so restarting it disturbs no other test.
+    let cluster = e2e::pg_cluster::PgCluster::start();
+    let (url, database) = e2e::fresh_postgres_on(&cluster.url()).await;
+    let r = Replicas::start_on(url, database).await;
+    let owner = r.user("owner");
+    let alice = r.user("alice");
+    let refresh = r.register(&owner, "hpc", e2e::free_port()).await;
+    r.a.run(
+        &[
+            "wallets",
+            "grant",
+            "--user",
+            "alice",
+            "--provider",
+            "hpc",
+            "--units",
+            "1000",
+        ],
+        "",
+    );
+    let access = r.access_token(&r.a, &refresh).await;
+    for (n, replica) in [&r.a, &r.b].into_iter().enumerate() {
+        let (status, body) = r
+            .charge(replica, &access, &format!("before-{n}"), "alice", 1)
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+
+    cluster.down();
+    for replica in [&r.a, &r.b] {
+        let answer = wait_for("readyz 503", Duration::from_secs(15), || async {
+            readiness(replica)
+                .await
+                .filter(|(status, _)| *status == 503)
+        })
+        .await;
+        assert_eq!(answer.1, "application/problem+json");
+    }
+    // A request that needs the database fails cleanly too, and the process stays up.
+    let (status, _) = r.get(&r.a, &alice, "/api/wallets").await;
+    assert!(status >= 500, "{status}");
+
+    cluster.up();
+    for replica in [&r.a, &r.b] {
+        wait_for("readyz 200 again", Duration::from_secs(30), || async {
+            readiness(replica)
+                .await
+                .filter(|(status, _)| *status == 200)
+        })
+        .await;
+    }
+    for (n, replica) in [&r.a, &r.b].into_iter().enumerate() {
+        let (status, body) = r
+            .charge(replica, &access, &format!("after-{n}"), "alice", 1)
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    // The change feed listens again: a suspension from the CLI reaches both within a second.
+    for replica in [&r.a, &r.b] {
+        assert_eq!(r.get(replica, &alice, "/api/me").await.0, 200);
+    }
+    r.a.run(&["users", "suspend", "alice"], "");
+    for replica in [&r.a, &r.b] {
+        wait_for("alice refused", Duration::from_secs(1), || async {
+            (r.get(replica, &alice, "/api/me").await.0 == 403).then_some(())
+        })
+        .await;
+    }
+    r.finish().await;
+}

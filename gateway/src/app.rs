@@ -37,6 +37,8 @@ pub struct App {
     pub broker: Broker,
     pub connections: Connections,
     pub http_metrics: crate::http::metrics::HttpMetrics,
+    /// Whether the change feed is listening (SPEC §10), for `/readyz`.
+    pub feed_health: crate::changes::FeedHealth,
 }
 
 pub type AppState = Arc<App>;
@@ -97,6 +99,7 @@ impl App {
         .map_err(|e| anyhow::anyhow!("while setting up the broker's client: {e}"))?;
         Ok(Arc::new(Self {
             http_metrics: Default::default(),
+            feed_health: Default::default(),
             connections: Connections::new(
                 store.clone(),
                 clock.clone(),

@@ -35,6 +35,11 @@ impl Replicas {
     /// Creates the database and an admin (from the CLI), then serves both replicas.
     pub async fn start() -> Self {
         let (url, database) = fresh_postgres().await;
+        Self::start_on(url, database).await
+    }
+
+    /// `start` on the database `url` (named `database`), already created.
+    pub async fn start_on(url: String, database: String) -> Self {
         let kek = random_kek();
         let replica = || {
             let mut g = Gateway::new(Some(url.clone()));

@@ -9,6 +9,8 @@
 
 use crate::app::App;
 use crate::store::FeedEvent;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -97,9 +99,28 @@ pub async fn resync(app: &App) {
     }
 }
 
+/// Whether this process hears every change now. False from start until the PostgreSQL listener
+/// first listens, and from a lost connection until it listens again and has re-read everything;
+/// `/readyz` answers 503 meanwhile, since revocations could be missed.
+#[derive(Clone, Default)]
+pub struct FeedHealth(Arc<AtomicBool>);
+
+impl FeedHealth {
+    pub fn is_live(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, live: bool) {
+        self.0.store(live, Ordering::SeqCst);
+    }
+}
+
 /// Follows the feed until `stop`: applies each change, resyncs when told to.
 pub async fn follow(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut feed = app.store.change_feed().await;
+    if !feed.needs_listener() {
+        app.feed_health.set(true);
+    }
     loop {
         let event = tokio::select! {
             _ = stop.changed() => return,
@@ -113,7 +134,11 @@ pub async fn follow(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
                     resync(&app).await;
                 }
             },
-            FeedEvent::Resync => resync(&app).await,
+            FeedEvent::Resync => {
+                resync(&app).await;
+                app.feed_health.set(true);
+            }
+            FeedEvent::Lost => app.feed_health.set(false),
         }
     }
 }

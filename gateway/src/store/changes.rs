@@ -20,7 +20,9 @@ const SQLITE_POLL: Duration = Duration::from_millis(200);
 /// Rows read from `change_feed` at a time.
 const SQLITE_BATCH: i64 = 1000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// One attempt to listen again; the pool's own acquire timeout is far longer.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One thing the feed says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum FeedEvent {
     Changed(String),
     /// Changes may have been missed (the listener reconnected): re-read everything.
     Resync,
+    /// The listener lost its connection: changes are missed until the next `Resync`.
+    Lost,
 }
 
 pub struct Feed {
@@ -78,6 +82,11 @@ impl Store {
 }
 
 impl Feed {
+    /// True on PostgreSQL: changes arrive only while a listener is connected.
+    pub fn needs_listener(&self) -> bool {
+        matches!(self.source, Source::Postgres { .. })
+    }
+
     /// The next event. Never fails: database errors are logged and retried with backoff, and a
     /// (re)opened PostgreSQL listener first yields `Resync`.
     pub async fn next(&mut self) -> FeedEvent {
@@ -88,7 +97,8 @@ impl Feed {
                 backoff,
             } => loop {
                 let Some(open) = listener else {
-                    match listen(pool).await {
+                    let attempt = tokio::time::timeout(LISTEN_TIMEOUT, listen(pool)).await;
+                    match attempt.unwrap_or(Err(sqlx::Error::PoolTimedOut)) {
                         Ok(l) => {
                             *listener = Some(l);
                             *backoff = FIRST_BACKOFF;
@@ -107,11 +117,12 @@ impl Feed {
                     Ok(None) => {
                         tracing::warn!("change feed: lost the database connection; reconnecting");
                         *listener = None;
+                        return FeedEvent::Lost;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "change feed: receiving failed; reconnecting");
                         *listener = None;
-                        tokio::time::sleep(*backoff).await;
+                        return FeedEvent::Lost;
                     }
                 }
             },

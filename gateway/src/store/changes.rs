@@ -70,9 +70,18 @@ impl Store {
                         tracing::warn!(error = %e, "reading the change feed's position failed");
                         None
                     });
+                let after = after.unwrap_or(0);
+                // What CLI commands appended while nothing served is already in what was loaded.
+                if let Err(e) = sqlx::query("DELETE FROM change_feed WHERE id <= $1")
+                    .bind(after)
+                    .execute(pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "emptying the change feed failed");
+                }
                 Source::Sqlite {
                     pool: pool.clone(),
-                    after: after.unwrap_or(0),
+                    after,
                     pending: VecDeque::new(),
                 }
             }

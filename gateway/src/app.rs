@@ -37,6 +37,8 @@ pub struct App {
     pub broker: Broker,
     pub connections: Connections,
     pub http_metrics: crate::http::metrics::HttpMetrics,
+    /// Whether the change feed is listening (SPEC §10), for `/readyz`.
+    pub feed_health: crate::changes::FeedHealth,
 }
 
 pub type AppState = Arc<App>;
@@ -97,6 +99,7 @@ impl App {
         .map_err(|e| anyhow::anyhow!("while setting up the broker's client: {e}"))?;
         Ok(Arc::new(Self {
             http_metrics: Default::default(),
+            feed_health: Default::default(),
             connections: Connections::new(
                 store.clone(),
                 clock.clone(),
@@ -214,6 +217,11 @@ pub async fn serve_with_metrics(
         tokio::spawn(reload_keys(app.clone(), stop_rx.clone())),
         tokio::spawn(expire_sessions(app.clone(), stop_rx.clone())),
         tokio::spawn(refresh_manifests(app.clone(), stop_rx.clone())),
+        tokio::spawn(crate::changes::follow(app.clone(), stop_rx.clone())),
+        tokio::spawn(crate::changes::resync_periodically(
+            app.clone(),
+            stop_rx.clone(),
+        )),
     ];
     // SIGHUP and changed files reload the certificate for new handshakes.
     if let Some(tls) = &tls {

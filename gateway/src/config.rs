@@ -25,10 +25,14 @@ pub struct Config {
     /// Lifetime of a sign-in session, seconds.
     pub session_ttl_secs: i64,
     /// How long a checked session or API token is trusted before the database is asked again,
-    /// milliseconds. Revocations made on this replica apply at once; on others within this time.
+    /// milliseconds. Revocations apply at once on this replica and, through the change feed, within
+    /// a second on others; this bounds how long a lost notification can go unnoticed.
     pub credential_cache_ms: i64,
     /// How often a replica re-reads the key ring from the database, seconds.
     pub key_reload_secs: u64,
+    /// The change feed's safety net (SPEC §10): every this many seconds a replica re-reads
+    /// everything it caches, in case a change notification was lost.
+    pub change_resync_secs: u64,
     /// A rotated-in key is published at once and signs only this many seconds later, so providers
     /// (which refetch the JWKS on an unknown kid at most every 30 s by default) always know it.
     pub key_activation_secs: i64,
@@ -262,6 +266,7 @@ impl Default for Config {
             session_ttl_secs: 12 * 3600,
             credential_cache_ms: 5000,
             key_reload_secs: 30,
+            change_resync_secs: 30,
             key_activation_secs: 60,
             tls: None,
             manifest: ManifestConfig::default(),

@@ -172,7 +172,11 @@ impl Tokens {
             return Err(bad("typ must be at+jwt"));
         }
         let kid = header.kid.ok_or(bad("no kid"))?;
-        let key = self.keys.verifying_key(&kid).ok_or(bad("unknown kid"))?;
+        let key = self
+            .keys
+            .verifying_key_or_reload(&kid)
+            .await
+            .ok_or(bad("unknown kid"))?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.issuer]);

@@ -2,8 +2,10 @@
 //! folder and database, runs the real processes and waits on conditions (never on sleeps alone).
 
 pub mod browser;
+pub mod pg_cluster;
 pub mod process;
 pub mod provider;
+pub mod replicas;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,7 +42,7 @@ impl Drop for TempDir {
     }
 }
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::Instant::now().elapsed().as_nanos() as u64;
@@ -93,8 +95,13 @@ where
 pub async fn fresh_postgres() -> (String, String) {
     let admin = std::env::var("GATEWAY_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    fresh_postgres_on(&admin).await
+}
+
+/// `fresh_postgres` on the server at `admin` (a URL of any database there).
+pub async fn fresh_postgres_on(admin: &str) -> (String, String) {
     let name = format!("gw_e2e_{}", random_suffix());
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
         .await
         .unwrap_or_else(|e| {
             panic!("PostgreSQL is needed ({e}); start it or set GATEWAY_TEST_DATABASE_URL")
@@ -103,7 +110,7 @@ pub async fn fresh_postgres() -> (String, String) {
         .execute(&mut conn)
         .await
         .expect("create database");
-    let mut url = url::Url::parse(&admin).expect("database url");
+    let mut url = url::Url::parse(admin).expect("database url");
     url.set_path(&name);
     (url.to_string(), name)
 }

@@ -130,14 +130,22 @@ impl Gateway {
 
     /// Starts `gateway serve` and waits until `/readyz` answers 200.
     pub async fn serve(&self) -> Served {
+        // A file, not a pipe: a busy server logs more than a pipe holds while nobody reads it.
+        let log = self
+            .data
+            .0
+            .join(format!("serve-{}.log", super::random_suffix()));
         let child = self
             .command(&["serve"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("server log file"))
             .spawn()
             .expect("spawn gateway serve");
-        let served = Served { child: Some(child) };
+        let served = Served {
+            child: Some(child),
+            log,
+        };
         let url = self.url("/readyz");
         wait_for("gateway /readyz", Duration::from_secs(30), || {
             let url = url.clone();
@@ -194,12 +202,22 @@ impl<'a> NewUser<'a> {
 
 pub struct Served {
     child: Option<Child>,
+    /// Everything the server wrote to stderr.
+    log: std::path::PathBuf,
 }
 
 impl Served {
     /// The server's process id, e.g. to read its memory use from /proc.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    /// SIGKILL: the process dies mid-request, as in a crash or an OOM kill.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            let _ = child.wait();
+        }
     }
 
     /// Sends SIGTERM and returns the exit status and everything the server logged.
@@ -211,14 +229,17 @@ impl Served {
             .status()
             .expect("kill");
         assert!(killed.success());
-        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        let status = tokio::task::spawn_blocking(move || child.wait_with_output())
             .await
             .expect("join")
-            .expect("wait");
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .expect("wait")
+            .status;
+        (status, self.log())
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
     }
 }
 

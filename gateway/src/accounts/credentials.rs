@@ -3,7 +3,8 @@
 //!
 //! The account state is evaluated against the clock on every use, so timed suspensions and expiry
 //! take effect exactly. Changes made through this process (sign-out, token deletion, lifecycle
-//! actions) clear the cache at once; changes made by another replica arrive within the TTL.
+//! actions) clear the cache at once; changes made by another process arrive through the change feed
+//! (`crate::changes`), and the TTL bounds how long a lost notification can go unnoticed.
 
 use crate::model::{AccountStateRecord, User};
 use std::collections::HashMap;

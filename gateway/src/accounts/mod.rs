@@ -209,6 +209,21 @@ impl Accounts {
         Ok((user, session))
     }
 
+    /// The change feed said a session or API token changed elsewhere: ask the database next time.
+    pub fn forget_credential(&self, secret_hash: &str) {
+        self.credentials.forget(secret_hash);
+    }
+
+    /// The change feed said a user (or their account state) changed elsewhere.
+    pub fn forget_user_credentials(&self, user_id: i64) {
+        self.credentials.forget_user(user_id);
+    }
+
+    /// The change feed may have missed something: every credential is asked again.
+    pub fn forget_all_credentials(&self) {
+        self.credentials.clear();
+    }
+
     /// Ends this one session; every other session and token stays as it is.
     pub async fn sign_out(&self, session: &str) -> Result<(), AccountError> {
         let hash = hash_secret(session);

@@ -71,7 +71,7 @@ pub enum KeysCommand {
         immediate: bool,
     },
     /// Take a key out of the JWK Set at once (it leaked); a key that signs is first replaced by a
-    /// new key that signs at once. Running gateways drop it at their next key reload.
+    /// new key that signs at once. Running gateways drop it within a second (the change feed).
     Revoke { kid: String },
     /// Import legacy key files (`key-{kid}.pem`, from before keys moved into the database) into the
     /// database, encrypted under the key-encryption key. Start does this for `data_dir/keys` by itself.
@@ -254,8 +254,7 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
                 println!("new signing key {} (signs now)", new.kid);
             }
             eprintln!(
-                "removed from the JWK Set; running gateways drop it within key_reload_secs ({} s)",
-                app.config.key_reload_secs
+                "removed from the JWK Set; running gateways drop it within a second (the change feed)"
             );
         }
         KeysCommand::Import { dir } => {

@@ -56,9 +56,11 @@ keys! {
         "Service token lifetime, seconds, at most 300.";
     "session_ttl_secs" => GATEWAY_SESSION_TTL_SECS (Number): "Sign-in session lifetime, seconds.";
     "credential_cache_ms" => GATEWAY_CREDENTIAL_CACHE_MS (Number):
-        "How long a checked session or API token is trusted before asking the database again, ms.\nRevocations on this replica apply at once; on other replicas within this time.";
+        "How long a checked session or API token is trusted before asking the database again, ms.\nRevocations apply at once here and within 1 s on other replicas (the change feed); this bounds\nhow long a lost change notification goes unnoticed.";
     "key_reload_secs" => GATEWAY_KEY_RELOAD_SECS (Number):
         "How often a replica re-reads the key ring, seconds.";
+    "change_resync_secs" => GATEWAY_CHANGE_RESYNC_SECS (Number):
+        "The change feed's safety net: every replica re-reads everything it caches this often, seconds.";
     "key_activation_secs" => GATEWAY_KEY_ACTIVATION_SECS (Number):
         "A rotated-in key is published at once and signs this many seconds later, so providers that\nrefetch the JWKS on an unknown kid at most every 30 s always know it.";
     "trusted_proxies" => GATEWAY_TRUSTED_PROXIES (List):

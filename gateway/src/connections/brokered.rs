@@ -47,6 +47,11 @@ impl BrokeredUsers {
         }
     }
 
+    /// Forgets everything: each user's next brokered request writes its row again.
+    pub fn forget_all(&self) {
+        *self.seen.write().unwrap_or_else(PoisonError::into_inner) = Remembered::default();
+    }
+
     /// The connection ended: the next brokered request writes the row again.
     pub fn forget(&self, provider_id: &str, user_id: i64) {
         let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);

@@ -111,6 +111,17 @@ impl Connections {
         }
     }
 
+    /// The change feed said another process removed the (provider, user) record: the next
+    /// brokered request writes it again.
+    pub fn forget_brokered(&self, provider_id: &str, user_id: i64) {
+        self.brokered.forget(provider_id, user_id);
+    }
+
+    /// The change feed may have missed removals: every record is written again once.
+    pub fn forget_all_brokered(&self) {
+        self.brokered.forget_all();
+    }
+
     /// Starts an explicit-flow attempt for `user` signed in with `session` (the cookie's secret).
     pub async fn start(
         &self,

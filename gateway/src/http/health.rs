@@ -13,10 +13,27 @@ pub async fn healthz() -> &'static str {
 
 /// The database answers and a signing key is loaded; else `503 notReady` (problem+json), so a load
 /// balancer's log says why.
+/// How long `/readyz` waits for the database.
+const READY_PING: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn readyz(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    if let Err(e) = app.store.ping().await {
-        tracing::warn!(error = %e, "readiness: database unreachable");
-        return Err(ApiError::NotReady("the database is unreachable"));
+    // A probe wants an answer quickly: while the database is away, the pool would keep trying to
+    // connect for its whole acquire timeout.
+    match tokio::time::timeout(READY_PING, app.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            return Err(ApiError::NotReady("the database is unreachable"));
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer in time");
+            return Err(ApiError::NotReady("the database is unreachable"));
+        }
+    }
+    if !app.feed_health.is_live() {
+        return Err(ApiError::NotReady(
+            "not listening to the change feed yet: changes made elsewhere could be missed",
+        ));
     }
     if app.keys.current_kid().is_none() {
         return Err(ApiError::NotReady("no signing key is loaded"));

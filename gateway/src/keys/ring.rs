@@ -13,6 +13,7 @@ use provider_kit::protocol::{Jwk, JwkSet};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,10 @@ pub struct KeyRing {
     /// How long a retired key stays published: the longest token lifetime plus clock skew.
     retention_ms: i64,
     state: RwLock<Arc<RingState>>,
+    /// Held while the ring is read from the database, so reloads run one at a time.
+    reloading: tokio::sync::Mutex<()>,
+    /// How many reloads have started, to tell whether one began after a caller arrived.
+    reloads_started: AtomicU64,
 }
 
 /// What `import_legacy` did with each key file, by kid.
@@ -148,6 +153,8 @@ impl KeyRing {
             clock,
             retention_ms: retention_secs * 1000,
             state: RwLock::new(Arc::default()),
+            reloading: tokio::sync::Mutex::new(()),
+            reloads_started: AtomicU64::new(0),
         };
         let report = ring.import_legacy(&keys_dir).await?;
         if !report.imported.is_empty() {
@@ -232,6 +239,13 @@ impl KeyRing {
 
     /// `reload`; with `strict`, a published key that does not decrypt is an error instead.
     async fn load(&self, strict: bool) -> Result<(), RingError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        self.load_locked(strict).await
+    }
+
+    /// `load`, with `reloading` held by the caller.
+    async fn load_locked(&self, strict: bool) -> Result<(), RingError> {
+        self.reloads_started.fetch_add(1, Ordering::SeqCst);
         let now = self.clock.now_ms();
         let records = self
             .store
@@ -399,6 +413,28 @@ impl KeyRing {
 
     pub fn verifying_key(&self, kid: &str) -> Option<Arc<jsonwebtoken::DecodingKey>> {
         self.snapshot().verifying.get(kid).cloned()
+    }
+
+    /// `verifying_key`, re-reading the ring first when `kid` is unknown: another replica may have
+    /// rotated a key in (`--immediate`) and signed with it before this one heard. A key committed
+    /// before the token was signed is found by any reload that starts after the token arrived, so a
+    /// caller waits for one such reload; concurrent callers share it, so unknown kids (however many,
+    /// however forged) cost at most one database read at a time.
+    pub async fn verifying_key_or_reload(
+        &self,
+        kid: &str,
+    ) -> Option<Arc<jsonwebtoken::DecodingKey>> {
+        if let Some(key) = self.verifying_key(kid) {
+            return Some(key);
+        }
+        let arrived = self.reloads_started.load(Ordering::SeqCst);
+        let _one_at_a_time = self.reloading.lock().await;
+        if self.reloads_started.load(Ordering::SeqCst) == arrived
+            && let Err(e) = self.load_locked(false).await
+        {
+            tracing::warn!(error = %e, "re-reading the key ring for an unknown kid failed");
+        }
+        self.verifying_key(kid)
     }
 
     /// A compact RS256 JWS with header `typ` and the current key's `kid`.

@@ -123,6 +123,22 @@ impl Manifests {
         Ok(())
     }
 
+    /// Re-reads one provider's record (the change feed said another process saved it).
+    pub async fn reload_one(&self, provider_id: &str) -> Result<(), ManifestError> {
+        match self.store.manifest_record(provider_id).await? {
+            Some(record) => {
+                self.remember(provider_id, record);
+            }
+            None => {
+                self.cache
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(provider_id);
+            }
+        }
+        Ok(())
+    }
+
     /// Fetches every provider whose manifest is due; returns how many were attempted.
     pub async fn refresh_due(&self) -> Result<usize, ManifestError> {
         use futures_util::StreamExt;

@@ -99,6 +99,17 @@ impl Registry {
         Ok(())
     }
 
+    /// Re-reads one provider (the change feed said it changed); a deleted one leaves the cache.
+    pub async fn reload_one(&self, id: &str) -> Result<(), RegistryError> {
+        let provider = self.store.provider(id).await?;
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        match provider {
+            Some(p) => cache.insert(id.to_owned(), Arc::new(p)),
+            None => cache.remove(id),
+        };
+        Ok(())
+    }
+
     /// Registers `metadata` owned by `owner`. Test providers are active at once; production ones wait
     /// for an admin. Returns the refresh token, which is never shown again.
     pub async fn register(

@@ -6,6 +6,8 @@
 //! code against each backend's native pool, so both are type-checked by the compiler.
 
 mod audit;
+mod changes;
+pub use changes::{CHANNEL as CHANGE_CHANNEL, Feed, FeedEvent};
 mod connections;
 pub use connections::NewAttempt;
 mod keys;

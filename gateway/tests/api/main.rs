@@ -10,6 +10,7 @@ mod accounts;
 mod attacks;
 mod audit;
 mod broker;
+mod change_feed;
 mod charge_input;
 mod charge_race;
 mod connections;

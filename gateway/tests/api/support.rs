@@ -140,6 +140,7 @@ impl TestApp {
                 let _ = rx.await;
             },
         ));
+        wait_for_the_change_feed(&app).await;
         Self {
             url,
             metrics_url,
@@ -298,6 +299,14 @@ macro_rules! on_both_backends {
             }
         }
     };
+}
+
+/// Waits until the served `app` listens to the change feed, as `/readyz` does before it says 200.
+pub async fn wait_for_the_change_feed(app: &AppState) {
+    wait_until(std::time::Duration::from_secs(10), || async {
+        app.feed_health.is_live().then_some(())
+    })
+    .await;
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, failing after `timeout`.

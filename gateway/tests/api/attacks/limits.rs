@@ -44,9 +44,15 @@ impl Listening {
             .await
             .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve_with_metrics(app, public, Some(metrics), async {
-            let _ = rx.await;
-        }));
+        let server = tokio::spawn(serve_with_metrics(
+            app.clone(),
+            public,
+            Some(metrics),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        crate::support::wait_for_the_change_feed(&app).await;
         Self {
             public: url,
             metrics: format!("http://{metrics_addr}"),

@@ -53,6 +53,9 @@ enum Command {
         /// The provider's data dir: also show the quarantine ledger of its mapping store.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The certificate chain (PEM) the provider serves HTTPS with: check its names and expiry.
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
     },
     /// Local accounts: password hashes for the users file, and the accounts made so far.
     #[command(subcommand)]
@@ -227,7 +230,8 @@ fn main() -> ExitCode {
                 credentials,
                 json,
                 data_dir,
-            } => doctor::run(&credentials, json, data_dir.as_deref()).await,
+                tls_cert,
+            } => doctor::run(&credentials, json, data_dir.as_deref(), tls_cert.as_deref()).await,
             Command::Accounts(command) => accounts::run(command).await,
         }
     });

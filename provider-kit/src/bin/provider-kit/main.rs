@@ -77,6 +77,14 @@ pub enum AccountsCommand {
         #[arg(long, default_value = "./provider-data")]
         data_dir: PathBuf,
     },
+    /// Remove a local account (its mapping, and the account in the backend); its name, uid and
+    /// gid go to the quarantine ledger for accounts.quarantine_days.
+    Remove {
+        /// The local account name.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Change the username policy of automatic accounts without surprises.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -98,11 +106,9 @@ pub enum PolicyCommand {
     },
 }
 
+/// Where the mapping store and the accounts configuration are.
 #[derive(Args)]
-pub struct PolicyArgs {
-    /// The new policy: fullName, gatewayUsername, emailLocalPart, anonymized or identityClaim.
-    #[arg(long, value_parser = parse_policy)]
-    pub policy: UsernamePolicy,
+pub struct StoreArgs {
     /// The `serve` config file whose `accounts:` section (backend, ranges, fallback) and
     /// data_dir apply.
     #[arg(long)]
@@ -110,6 +116,15 @@ pub struct PolicyArgs {
     /// The provider's data dir (default: the config's data_dir, else ./provider-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// The new policy: fullName, gatewayUsername, emailLocalPart, anonymized or identityClaim.
+    #[arg(long, value_parser = parse_policy)]
+    pub policy: UsernamePolicy,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,

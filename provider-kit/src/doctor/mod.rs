@@ -5,6 +5,7 @@
 //! from the injected `Clock`, so a skewed clock is a test input. `serve` runs the start-up subset
 //! (`Doctor::start_up`) and logs it.
 
+mod certificate;
 mod credentials;
 mod gateway;
 mod quarantine;
@@ -15,6 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use certificate::{EXPIRY_WARNING_SECS, certificate};
 pub use quarantine::quarantine;
 pub use report::{Check, CheckName, Report, Status};
 

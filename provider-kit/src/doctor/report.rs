@@ -17,6 +17,8 @@ pub enum CheckName {
     /// The quarantine ledger of the mapping store (`--data-dir`): information, never a failure
     /// unless the store cannot be read.
     Quarantine,
+    /// The provider's own TLS certificate (`--tls-cert`): names and expiry.
+    TlsCertificate,
 }
 
 impl CheckName {
@@ -30,6 +32,7 @@ impl CheckName {
             Self::Manifest => "manifest",
             Self::ProviderReachable => "gateway → provider",
             Self::Quarantine => "quarantine ledger",
+            Self::TlsCertificate => "TLS certificate",
         }
     }
 }

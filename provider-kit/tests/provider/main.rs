@@ -7,6 +7,7 @@ mod dev_connect;
 mod dev_mapping;
 mod dev_provider;
 mod doctor;
+mod doctor_certificate;
 mod first_provider;
 mod health;
 mod router;

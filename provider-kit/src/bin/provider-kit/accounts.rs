@@ -23,6 +23,7 @@ pub async fn run(command: AccountsCommand) -> anyhow::Result<()> {
         }
         AccountsCommand::Export { format, data_dir } => export(format, &data_dir).await,
         AccountsCommand::Policy(command) => crate::policy::run(command).await,
+        AccountsCommand::Remove { name, store } => crate::policy::remove(&name, &store).await,
     }
 }
 

@@ -6,8 +6,19 @@ use std::sync::Arc;
 
 use provider_kit::auth::SystemClock;
 
-pub async fn run(credentials: &Path, json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
+pub async fn run(
+    credentials: &Path,
+    json: bool,
+    data_dir: Option<&Path>,
+    tls_cert: Option<&Path>,
+) -> anyhow::Result<()> {
     let mut report = provider_kit::doctor::run(credentials, Arc::new(SystemClock)).await;
+    if let Some(cert) = tls_cert {
+        let now = provider_kit::auth::Clock::now_unix(&SystemClock);
+        report
+            .checks
+            .push(provider_kit::doctor::certificate(cert, now));
+    }
     if let Some(dir) = data_dir {
         let store = dir.join(provider_kit::usermap::STORE_FILE);
         let now = provider_kit::auth::Clock::now_unix(&SystemClock);

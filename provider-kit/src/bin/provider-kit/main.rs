@@ -53,6 +53,9 @@ enum Command {
         /// The provider's data dir: also show the quarantine ledger of its mapping store.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The certificate chain (PEM) the provider serves HTTPS with: check its names and expiry.
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
     },
     /// Local accounts: password hashes for the users file, and the accounts made so far.
     #[command(subcommand)]
@@ -73,6 +76,14 @@ pub enum AccountsCommand {
         /// The dev provider's data dir (default ./provider-data).
         #[arg(long, default_value = "./provider-data")]
         data_dir: PathBuf,
+    },
+    /// Remove a local account (its mapping, and the account in the backend); its name, uid and
+    /// gid go to the quarantine ledger for accounts.quarantine_days.
+    Remove {
+        /// The local account name.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Change the username policy of automatic accounts without surprises.
     #[command(subcommand)]
@@ -95,11 +106,9 @@ pub enum PolicyCommand {
     },
 }
 
+/// Where the mapping store and the accounts configuration are.
 #[derive(Args)]
-pub struct PolicyArgs {
-    /// The new policy: fullName, gatewayUsername, emailLocalPart, anonymized or identityClaim.
-    #[arg(long, value_parser = parse_policy)]
-    pub policy: UsernamePolicy,
+pub struct StoreArgs {
     /// The `serve` config file whose `accounts:` section (backend, ranges, fallback) and
     /// data_dir apply.
     #[arg(long)]
@@ -107,6 +116,15 @@ pub struct PolicyArgs {
     /// The provider's data dir (default: the config's data_dir, else ./provider-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// The new policy: fullName, gatewayUsername, emailLocalPart, anonymized or identityClaim.
+    #[arg(long, value_parser = parse_policy)]
+    pub policy: UsernamePolicy,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
@@ -227,7 +245,8 @@ fn main() -> ExitCode {
                 credentials,
                 json,
                 data_dir,
-            } => doctor::run(&credentials, json, data_dir.as_deref()).await,
+                tls_cert,
+            } => doctor::run(&credentials, json, data_dir.as_deref(), tls_cert.as_deref()).await,
             Command::Accounts(command) => accounts::run(command).await,
         }
     });

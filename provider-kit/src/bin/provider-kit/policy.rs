@@ -13,7 +13,7 @@ use provider_kit::usermap::{
     Accounts, AccountsConfig, MappingReporter, MappingStore, ReportFuture, STORE_FILE,
 };
 
-use crate::{PolicyArgs, PolicyCommand};
+use crate::{PolicyCommand, StoreArgs};
 
 /// Without credentials the renames are reported later, by `serve`.
 struct ReportLater;
@@ -31,7 +31,7 @@ impl MappingReporter for ReportLater {
 pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
     match command {
         PolicyCommand::Preview(args) => {
-            let accounts = open(&args, None).await?;
+            let accounts = open(&args.store, None).await?;
             let plan = accounts.plan_policy(args.policy).await?;
             accounts.store().close().await;
             if args.json {
@@ -41,7 +41,7 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
             }
         }
         PolicyCommand::Apply { args, credentials } => {
-            let accounts = open(&args, credentials).await?;
+            let accounts = open(&args.store, credentials).await?;
             let applied = accounts.apply_policy(args.policy).await?;
             accounts.store().close().await;
             if args.json {
@@ -59,7 +59,17 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn open(args: &PolicyArgs, credentials: Option<PathBuf>) -> anyhow::Result<Accounts> {
+/// `accounts remove NAME`: prints the ledger line that now holds its name and ids.
+pub async fn remove(name: &str, store: &StoreArgs) -> anyhow::Result<()> {
+    let accounts = open(store, None).await?;
+    let removed = accounts.remove(name).await;
+    accounts.store().close().await;
+    let entry = removed.with_context(|| format!("while removing {name}"))?;
+    crate::say(&provider_kit::usermap::quarantine_line(&entry))
+}
+
+/// The `Accounts` of a provider's mapping store (which must exist).
+pub async fn open(args: &StoreArgs, credentials: Option<PathBuf>) -> anyhow::Result<Accounts> {
     let (config, file_data_dir) = match &args.config {
         Some(path) => provider_kit::devprovider::accounts_section(path)
             .with_context(|| format!("while reading {}", path.display()))?,

@@ -30,8 +30,12 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapConfig {
-    /// `ldap://host:389`, `ldaps://host:636`.
+    /// `ldaps://host:636`, or `ldap://host:389` with `starttls: true`; plain `ldap://` (the bind
+    /// password in clear) only to a loopback address.
     pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    #[serde(default)]
+    pub starttls: bool,
     /// The subtree searched for names and ids: `dc=example,dc=org`.
     pub base_dn: String,
     /// Where new accounts go; default `ou=people,{base_dn}`.
@@ -83,6 +87,21 @@ impl LdapConfig {
             .is_ok_and(|u| matches!(u.scheme(), "ldap" | "ldaps") && u.host_str().is_some());
         if !url_ok {
             return Some("url must be an ldap:// or ldaps:// URL with a host");
+        }
+        let plain = self.url.starts_with("ldap://") && !self.starttls;
+        let loopback = reqwest::Url::parse(&self.url).ok().is_some_and(|u| {
+            let host = u.host_str().unwrap_or_default();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+        if plain && !loopback {
+            return Some(
+                "a plain ldap:// URL sends the bind password in clear: use ldaps://, or set \
+                 starttls: true (plain ldap:// is for a loopback address only)",
+            );
         }
         if self.base_dn.trim().is_empty() || self.bind_dn.trim().is_empty() {
             return Some("base_dn and bind_dn must not be empty");
@@ -147,7 +166,9 @@ impl LdapBackend {
 
     /// A connection bound as `bind_dn`.
     pub(super) async fn connect(&self) -> BackendResult<Ldap> {
-        let settings = LdapConnSettings::new().set_conn_timeout(TIMEOUT);
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(TIMEOUT)
+            .set_starttls(self.config.starttls);
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.config.url)
             .await
             .map_err(ldap_error("connect"))?;

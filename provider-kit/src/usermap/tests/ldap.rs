@@ -200,8 +200,8 @@ async fn a_wrong_bind_password_is_an_account_error_naming_the_bind_and_makes_not
 #[test]
 fn an_ldap_section_is_read_from_yaml_and_a_bad_url_is_refused() {
     let config = AccountsConfig::from_yaml(
-        "backend:\n  ldap:\n    url: ldap://ldap.example.org\n    base_dn: dc=example,dc=org\n    \
-         bind_dn: cn=provider,dc=example,dc=org\n    bind_password_file: /etc/provider/ldap.pw\n",
+        "backend:\n  ldap:\n    url: ldap://ldap.example.org\n    starttls: true\n    \
+         base_dn: dc=example,dc=org\n    bind_dn: cn=provider,dc=example,dc=org\n    bind_password_file: /etc/provider/ldap.pw\n",
     )
     .expect("valid");
     let BackendConfig::Ldap(ldap) = &config.backend else {
@@ -214,6 +214,12 @@ fn an_ldap_section_is_read_from_yaml_and_a_bad_url_is_refused() {
     )
     .expect_err("bad url");
     assert!(bad.contains("ldap://"), "{bad}");
+    let clear = AccountsConfig::from_yaml(
+        "backend:\n  ldap:\n    url: ldap://ldap.example.org\n    base_dn: dc=x\n    bind_dn: cn=x\n    \
+         bind_password_file: /x\n",
+    )
+    .expect_err("a bind password in clear");
+    assert!(clear.contains("starttls"), "{clear}");
     let default = AccountsConfig::from_yaml("backend: sqlite\n").expect("sqlite");
     assert_eq!(default.backend, BackendConfig::Sqlite);
     let typo = AccountsConfig::from_yaml("backend:\n  ldap:\n    uri: ldap://x\n")

@@ -118,6 +118,7 @@ impl Slapd {
     pub fn config(&self) -> LdapConfig {
         LdapConfig {
             url: self.url.clone(),
+            starttls: false,
             base_dn: BASE.into(),
             people_dn: None,
             groups_dn: None,

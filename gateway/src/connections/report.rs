@@ -2,7 +2,9 @@
 //! for this user; the answer carries the attempt's completion code, which only the browser that
 //! signed in at the provider receives. Without a nonce (implicit flow): accepted only from a
 //! provider whose manifest maps implicitly, for a user it is visible to who was brokered to it since
-//! their connection last ended. Every other report gets the one `NoSuchConnection` answer.
+//! their connection last ended. A rename (`renamedFrom`, no nonce): accepted only for the user's `ok`
+//! connection at this provider that still names the old account. Every other report gets the one
+//! `NoSuchConnection` answer.
 
 use super::{ConnectionError, Connections};
 use crate::model::{Connection, ConnectionState, Provider, Reported, User};
@@ -30,6 +32,10 @@ impl Connections {
         let reported = checked(&report)?;
         let user = self.store.user_by_username(&report.username).await?;
         let now = self.clock.now_ms();
+        if let Some(from) = report.renamed_from.as_deref() {
+            let user = user.ok_or(ConnectionError::NoSuchConnection)?;
+            return self.rename(&user, id, from, &report, &reported, now).await;
+        }
         let outcome = match report.nonce.as_deref() {
             Some(nonce) => {
                 let nonce_hash = hash_secret(nonce);
@@ -75,6 +81,43 @@ impl Connections {
             }
         };
         Ok(outcome)
+    }
+
+    /// A provider renamed the local account of an `ok` connection: only its name changes. A retry
+    /// after the rename was taken answers the connection as it is.
+    async fn rename(
+        &self,
+        user: &User,
+        id: &str,
+        from: &str,
+        report: &MappingReport,
+        reported: &Reported,
+        now: i64,
+    ) -> Result<ReportOutcome, ConnectionError> {
+        if from.is_empty() || from.len() > 256 {
+            return Err(ConnectionError::InvalidReport(
+                "renamedFrom: must have 1-256 characters".into(),
+            ));
+        }
+        if report.nonce.is_some() || reported.state != ConnectionState::Ok {
+            return Err(ConnectionError::InvalidReport(
+                "renamedFrom: only in a report without nonce of state ok".into(),
+            ));
+        }
+        let to = reported.local_identity.as_str();
+        if let Some(current) = self.store.connection(user.id, id).await?
+            && current.state == ConnectionState::Ok
+            && current.local_identity.as_deref() == Some(to)
+        {
+            return Ok(ReportOutcome::Implicit(current));
+        }
+        let connection = self
+            .store
+            .rename_local_identity(user.id, id, from, to, now)
+            .await?
+            .ok_or(ConnectionError::NoSuchConnection)?;
+        tracing::info!(provider = %id, user = %user.username, "local account renamed");
+        Ok(ReportOutcome::Implicit(connection))
     }
 
     /// The user an implicit report may name, or `NoSuchConnection` whatever the reason.

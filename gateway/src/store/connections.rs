@@ -290,6 +290,28 @@ impl Store {
         connection(row)
     }
 
+    /// A renamed local account (a provider's username policy change): the `ok` connection of
+    /// `user_id` at `provider_id` that names `from` takes the name `to`. `None` when there is none.
+    pub async fn rename_local_identity(
+        &self,
+        user_id: i64,
+        provider_id: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+    ) -> StoreResult<Option<Connection>> {
+        let sql = format!(
+            "UPDATE connections AS c SET local_identity = $1, updated_at = $2 \
+             WHERE c.user_id = $3 AND c.provider_id = $4 AND c.state = 'ok' AND c.local_identity = $5 \
+             RETURNING {}",
+            COLUMNS.replace("c.", "")
+        );
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(to).bind(now).bind(user_id).bind(provider_id).bind(from)
+            .fetch_optional(pool).await?);
+        row.map(connection).transpose()
+    }
+
     /// Ends a connection (either side) and forgets that the user was brokered to the provider;
     /// false when there was none to end.
     pub async fn disconnect(&self, user_id: i64, provider_id: &str, now: i64) -> StoreResult<bool> {

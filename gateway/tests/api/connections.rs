@@ -422,6 +422,69 @@ crate::on_both_backends!(
     a_connected_user_is_not_remapped_without_a_disconnect_and_both_sides_can_disconnect
 );
 
+/// A provider's username policy change renames the local account of a connection: the gateway
+/// takes the new name only for the `ok` connection that still names the old one.
+async fn a_renamed_local_account_keeps_the_connection_and_nothing_else_is_renamed(
+    backend: Backend,
+) {
+    let w = world_on(backend, IMPLICIT).await;
+    let alice = session(&w.app, "alice").await;
+    let renamed = |user: &str, from: &str, to: &str| {
+        let mut report = implicit_report(user, to);
+        report["renamedFrom"] = json!(from);
+        report
+    };
+    // No connection yet: a rename is the same 404 as for an unknown user.
+    let (status, unknown) = report(&w, renamed("nobody", "a", "b")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, problem) = report(&w, renamed("alice", "alice01", "alice_liddell")).await;
+    assert_eq!(
+        (status, &problem["code"]),
+        (StatusCode::NOT_FOUND, &unknown["code"])
+    );
+
+    assert_eq!(broker(&w.app, &alice).await, StatusCode::OK);
+    assert_eq!(
+        report(&w, implicit_report("alice", "alice01")).await.0,
+        StatusCode::OK
+    );
+    // A rename from a name the connection does not hold changes nothing.
+    let (status, _) = report(&w, renamed("alice", "bob01", "alice_liddell")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(listed(&w.app, &alice).await["localIdentity"], "alice01");
+
+    let (status, c) = report(&w, renamed("alice", "alice01", "alice_liddell")).await;
+    assert_eq!(
+        (status, c["localIdentity"].as_str()),
+        (StatusCode::OK, Some("alice_liddell")),
+        "{c}"
+    );
+    let listed_now = listed(&w.app, &alice).await;
+    assert_eq!(
+        (
+            listed_now["state"].as_str(),
+            listed_now["localIdentity"].as_str()
+        ),
+        (Some("ok"), Some("alice_liddell"))
+    );
+    // A retry of a rename already taken answers the connection as it is.
+    let (status, c) = report(&w, renamed("alice", "alice01", "alice_liddell")).await;
+    assert_eq!(
+        (status, c["localIdentity"].as_str()),
+        (StatusCode::OK, Some("alice_liddell"))
+    );
+    // A rename is only for an ok mapping without nonce.
+    let mut pending = renamed("alice", "alice_liddell", "x");
+    pending["state"] = json!("pendingAccountLinking");
+    let (status, problem) = report(&w, pending).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(
+        listed(&w.app, &alice).await["localIdentity"],
+        "alice_liddell"
+    );
+}
+crate::on_both_backends!(a_renamed_local_account_keeps_the_connection_and_nothing_else_is_renamed);
+
 async fn an_api_token_cannot_start_a_browser_attempt_and_disabling_ends_connections(
     backend: Backend,
 ) {

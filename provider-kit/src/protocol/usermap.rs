@@ -40,6 +40,10 @@ pub struct MappingReport {
     pub state: ReportedState,
     pub comment: Option<String>,
     pub comment_url: Option<String>,
+    /// The local account's previous name when a username policy change renamed it: the gateway
+    /// changes the `localIdentity` of the user's `ok` connection only when it still names this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// The gateway's answer to a report (SPEC §4 step 4). To a report with a nonce it carries the
@@ -62,6 +66,19 @@ impl MappingReport {
             state: ReportedState::Ok,
             comment: None,
             comment_url: None,
+            renamed_from: None,
+        }
+    }
+
+    /// A renamed account (a username policy change): the same local account, now called `to`.
+    pub fn renamed(
+        username: impl Into<String>,
+        from: impl Into<String>,
+        to: impl Into<String>,
+    ) -> Self {
+        Self {
+            renamed_from: Some(from.into()),
+            ..Self::implicit(username, to)
         }
     }
 }

@@ -457,7 +457,15 @@ impl Accounts {
     /// Reports an `ok` mapping without a nonce; on success records it, on failure logs and leaves it
     /// for the next call.
     async fn report_ok(&self, mapping: Mapping) -> Mapping {
-        let report = MappingReport::implicit(&mapping.gateway_username, &mapping.account.name);
+        let (user, name) = (&mapping.gateway_username, &mapping.account.name);
+        let report = match self.store.renamed_from(name, self.clock.now_unix()).await {
+            Ok(Some(from)) => MappingReport::renamed(user, from, name),
+            Ok(None) => MappingReport::implicit(user, name),
+            Err(error) => {
+                tracing::warn!(%error, "could not read the account's aliases");
+                return mapping;
+            }
+        };
         match self.reporter.report(&report).await {
             Ok(_) => {
                 let now = self.clock.now_unix();

@@ -173,6 +173,7 @@ impl Accounts {
             state: pending.state,
             comment: Some(pending.comment.clone()),
             comment_url: pending.comment_url.clone(),
+            renamed_from: None,
         };
         match self.reporter().report(&report).await {
             Ok(_) => {

@@ -229,7 +229,7 @@ impl Accounts {
             let (Some(user), Some(new)) = (&planned.gateway_username, &planned.new_name) else {
                 continue;
             };
-            let report = MappingReport::implicit(user, new);
+            let report = MappingReport::renamed(user, &planned.account, new);
             match self.reporter().report(&report).await {
                 Ok(_) => {
                     self.store()

@@ -103,6 +103,7 @@ impl UsermapFlow {
             state: ReportedState::Ok,
             comment: None,
             comment_url: None,
+            renamed_from: None,
         };
         let answer = accounts.reporter().report(&report).await.and_then(|a| {
             a.completion_code.ok_or_else(|| {

@@ -109,4 +109,17 @@ impl MappingStore {
         let mut tx = AccountTx::new(self.pool().begin().await.map_err(StoreError::from)?);
         tx.aliases(now).await
     }
+
+    /// The name `account` had before its latest rename, while that alias holds: what a report of
+    /// the renamed account names as `renamedFrom`.
+    pub async fn renamed_from(&self, account: &str, now: i64) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT alias FROM aliases WHERE account = ? AND until > ? ORDER BY renamed_at DESC LIMIT 1",
+        )
+        .bind(account)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(alias,)| alias))
+    }
 }

@@ -113,7 +113,7 @@ async fn a_policy_change_on_a_thousand_colliding_accounts_previews_then_renames_
     assert_eq!(reports.len(), reports_before + 1_000);
     assert_eq!(
         reports[reports_before],
-        MappingReport::implicit("user0", "ase_odegard_02")
+        MappingReport::renamed("user0", "user0", "ase_odegard_02")
     );
 
     // An old name is an alias now: a newcomer whose policy asks for it gets another.

@@ -487,10 +487,11 @@ async fn config_check_accepts_a_good_configuration_and_names_what_is_wrong_with_
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
-    std::fs::write(&file, "listen: 127.0.0.1:1\n").unwrap();
+    // The harness sets GATEWAY_LISTEN; public_url comes from the file alone.
+    std::fs::write(&file, "public_url: https://gw.example/\n").unwrap();
     let ok = gateway.run(&["config", "check", "--config", file.to_str().unwrap()], "");
     assert!(
-        ok.contains("127.0.0.1:1") && ok.contains("gateway.yaml"),
+        ok.contains("issuer https://gw.example") && ok.contains("gateway.yaml"),
         "{ok}"
     );
     let mut typo = Gateway::new(None);

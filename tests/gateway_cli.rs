@@ -547,3 +547,17 @@ async fn an_operator_lists_users_and_tokens_and_revokes_a_token_from_the_cli() {
         assert!(stderr.contains(wording), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn serve_on_a_taken_port_says_so_and_how_to_choose_another() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut gateway = Gateway::new(None);
+    gateway.port = taken.local_addr().unwrap().port();
+    let out = gateway.run_raw(&["serve"], "");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is already in use") && stderr.contains("GATEWAY_LISTEN"),
+        "{stderr}"
+    );
+}

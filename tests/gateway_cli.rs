@@ -7,7 +7,7 @@
     reason = "a test stops at the first unexpected value"
 )]
 
-use e2e::process::Gateway;
+use e2e::process::{Gateway, NewUser};
 use e2e::{drop_postgres, fresh_postgres, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -440,4 +440,124 @@ async fn a_replica_given_the_wrong_key_encryption_key_refuses_to_start_and_says_
     drop(replica);
     drop(server);
     drop_postgres(&name).await;
+}
+
+#[tokio::test]
+async fn the_version_names_the_commit_and_completions_are_printed_for_each_shell() {
+    let gateway = Gateway::new(None);
+    let version = gateway.run(&["--version"], "");
+    assert!(
+        version.starts_with("gateway ") && version.contains("(commit "),
+        "{version}"
+    );
+    let commit = version
+        .split("(commit ")
+        .nth(1)
+        .unwrap()
+        .trim_end()
+        .trim_end_matches(')');
+    assert!(
+        commit == "unknown" || commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{commit}"
+    );
+    for (shell, marker) in [
+        ("bash", "complete -F _gateway"),
+        ("zsh", "#compdef gateway"),
+        ("fish", "complete -c gateway"),
+    ] {
+        let script = gateway.run(&["completions", shell], "");
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(script.contains("migrate"), "{shell} completes subcommands");
+    }
+    let bad = gateway.run_raw(&["completions", "cmd.exe"], "");
+    assert!(!bad.status.success());
+}
+
+#[tokio::test]
+async fn config_check_accepts_a_good_configuration_and_names_what_is_wrong_with_a_bad_one() {
+    let gateway = Gateway::new(None);
+    let ok = gateway.run(&["config", "check"], "");
+    assert!(ok.contains("is valid"), "{ok}");
+    let file = gateway.data.0.join("gateway.yaml");
+    std::fs::write(&file, "access_token_ttl_secs: 3600\n").unwrap();
+    let bad = gateway.run_raw(&["config", "check", "--config", file.to_str().unwrap()], "");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("access_token_ttl_secs"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    // The harness sets GATEWAY_LISTEN; public_url comes from the file alone.
+    std::fs::write(&file, "public_url: https://gw.example/\n").unwrap();
+    let ok = gateway.run(&["config", "check", "--config", file.to_str().unwrap()], "");
+    assert!(
+        ok.contains("issuer https://gw.example") && ok.contains("gateway.yaml"),
+        "{ok}"
+    );
+    let mut typo = Gateway::new(None);
+    typo.envs
+        .push(("GATEWAY_SESSION_TTL_SECS".into(), "a day".into()));
+    let bad = typo.run_raw(&["config", "check"], "");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("GATEWAY_SESSION_TTL_SECS"));
+}
+
+#[tokio::test]
+async fn an_operator_lists_users_and_tokens_and_revokes_a_token_from_the_cli() {
+    let gateway = Gateway::new(None);
+    let token = gateway.create_user_with_token(&NewUser::new("bob", "bob@example.org", "Bob", "B"));
+    gateway.create_user(&NewUser::new("ada", "ada@example.org", "Ada", "L").admin());
+    let users = gateway.run(&["users", "list"], "");
+    let rows: Vec<Vec<&str>> = users.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["ada", "admin", "ada@example.org"],
+            vec!["bob", "user", "bob@example.org"]
+        ]
+    );
+
+    let listed = gateway.run(&["tokens", "list", "bob"], "");
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(!listed.contains(&token), "the secret is never listed");
+    let id = listed.split('\t').next().unwrap().to_owned();
+
+    let server = gateway.serve().await;
+    let http = reqwest::Client::new();
+    let me = |t: String| http.get(gateway.url("/api/me")).bearer_auth(t).send();
+    assert_eq!(me(token.clone()).await.unwrap().status(), 200);
+    let revoked = gateway.run(&["tokens", "revoke", &id], "");
+    assert!(revoked.contains("bob"), "{revoked}");
+    wait_for(
+        "the revoked token to be refused",
+        Duration::from_secs(10),
+        || async { (me(token.clone()).await.unwrap().status() == 401).then_some(()) },
+    )
+    .await;
+    drop(server);
+    assert_eq!(gateway.run(&["tokens", "list", "bob"], ""), "");
+
+    for (args, wording) in [
+        (vec!["tokens", "revoke", &id], "no such API token"),
+        (vec!["tokens", "list", "nobody"], "no such user: nobody"),
+    ] {
+        let out = gateway.run_raw(&args, "");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(wording), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn serve_on_a_taken_port_says_so_and_how_to_choose_another() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut gateway = Gateway::new(None);
+    gateway.port = taken.local_addr().unwrap().port();
+    let out = gateway.run_raw(&["serve"], "");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is already in use") && stderr.contains("GATEWAY_LISTEN"),
+        "{stderr}"
+    );
 }

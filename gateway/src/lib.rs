@@ -17,6 +17,7 @@ pub mod manifests;
 pub mod model;
 pub mod netaddr;
 pub mod outbound;
+pub mod problem;
 pub mod projects;
 pub mod registry;
 pub mod secrets;

@@ -24,7 +24,8 @@ pub const MAX_CHARGES_LISTED: i64 = 500;
 pub enum AccountingError {
     #[error("{0}")]
     Invalid(String),
-    #[error("no user {0:?}")]
+    /// Worded as `AccountError::NoSuchUser`: one sentence for a missing user everywhere.
+    #[error("no such user: {0}")]
     NoSuchUser(String),
     #[error("no project {0:?}")]
     NoSuchProject(String),

@@ -297,6 +297,27 @@ impl Accounts {
         }
     }
 
+    /// Every user, by username (`gateway users list`).
+    pub async fn users(&self) -> Result<Vec<User>, AccountError> {
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Deletes the API token `id` whoever holds it (`gateway tokens revoke`); returns its holder.
+    pub async fn revoke_api_token(&self, id: &str) -> Result<User, AccountError> {
+        let owner = self
+            .store
+            .api_token_owner(id)
+            .await?
+            .ok_or(AccountError::NoSuchToken)?;
+        let user = self
+            .store
+            .user_by_id(owner)
+            .await?
+            .ok_or(AccountError::NoSuchToken)?;
+        self.delete_api_token(&user, id).await?;
+        Ok(user)
+    }
+
     pub async fn delete_expired_sessions(&self) -> Result<u64, AccountError> {
         Ok(self
             .store

@@ -178,9 +178,7 @@ impl Broker {
         let result = proxy::forward(&self.upstreams, &up, Request::from_parts(parts, body)).await;
         let status = match &result {
             Ok(r) => r.status().as_u16(),
-            Err(ProxyError::Timeout { .. }) => 504,
-            Err(ProxyError::BodyTooLarge { .. }) => 413,
-            Err(_) => 502,
+            Err(e) => e.code().parts().0,
         };
         tracing::Span::current().record("status", status);
         self.metrics.record(id, status, started.elapsed());

@@ -22,6 +22,19 @@ pub enum ProxyError {
     BadUri(String),
 }
 
+impl ProxyError {
+    /// The problem this failure is answered with; the broker's metrics count its status.
+    pub fn code(&self) -> crate::problem::ProblemCode {
+        use crate::problem::ProblemCode;
+        match self {
+            Self::Unreachable { .. } => ProblemCode::ProviderUnreachable,
+            Self::Timeout { .. } => ProblemCode::ProviderTimeout,
+            Self::BodyTooLarge { .. } => ProblemCode::PayloadTooLarge,
+            Self::BadUri(_) => ProblemCode::InternalError,
+        }
+    }
+}
+
 pub struct Upstream<'a> {
     pub provider: &'a str,
     /// `{scheme}://{host}[:{port}]/ucloud/{id}/{path}[?query]`

@@ -31,6 +31,8 @@ pub enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List every user: username, role, account state, email.
+    List,
     #[command(flatten)]
     Lifecycle(super::users::LifecycleCommand),
 }
@@ -43,6 +45,10 @@ pub enum TokensCommand {
         #[arg(long)]
         name: String,
     },
+    /// List a user's API tokens: id, name, created (never the secret).
+    List { username: String },
+    /// Revoke the API token ID at once, whoever holds it.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -72,7 +78,11 @@ pub enum KeysCommand {
     },
     /// Take a key out of the JWK Set at once (it leaked); a key that signs is first replaced by a
     /// new key that signs at once. Running gateways drop it within a second (the change feed).
-    Revoke { kid: String },
+    Revoke {
+        /// A kid may start with `-` (base64url): taken as the value, not an option.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// Import legacy key files (`key-{kid}.pem`, from before keys moved into the database) into the
     /// database, encrypted under the key-encryption key. Start does this for `data_dir/keys` by itself.
     Import {
@@ -102,6 +112,19 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn users_list(config: Config) -> anyhow::Result<()> {
+    let app = app(config).await?;
+    for user in app.accounts.users().await? {
+        println!(
+            "{}\t{}\t{}",
+            user.username,
+            user.role.as_str().to_lowercase(),
+            user.email
+        );
+    }
+    Ok(())
+}
+
 pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
     let (username, email, first_name, last_name, organization, admin, password_stdin) =
         match command {
@@ -122,6 +145,7 @@ pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> 
                 admin,
                 password_stdin,
             ),
+            UsersCommand::List => return users_list(config).await,
             UsersCommand::Lifecycle(c) => return super::users::lifecycle(config, c).await,
         };
     let password = if password_stdin {
@@ -160,11 +184,29 @@ pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> 
 }
 
 pub async fn tokens(config: Config, command: TokensCommand) -> anyhow::Result<()> {
-    let TokensCommand::Create { username, name } = command;
     let app = app(config).await?;
-    let user = app.accounts.user(&username).await?;
-    let (_, secret) = app.accounts.create_api_token(&user, &name).await?;
-    println!("{}", secret.expose());
+    match command {
+        TokensCommand::Create { username, name } => {
+            let user = app.accounts.user(&username).await?;
+            let (_, secret) = app.accounts.create_api_token(&user, &name).await?;
+            println!("{}", secret.expose());
+        }
+        TokensCommand::List { username } => {
+            let user = app.accounts.user(&username).await?;
+            for token in app.accounts.api_tokens(&user).await? {
+                println!(
+                    "{}\t{}\t{}",
+                    token.id,
+                    token.name,
+                    crate::clock::rfc3339(token.created_at)
+                );
+            }
+        }
+        TokensCommand::Revoke { id } => {
+            let user = app.accounts.revoke_api_token(&id).await?;
+            println!("revoked token {id} of {}", user.username);
+        }
+    }
     Ok(())
 }
 

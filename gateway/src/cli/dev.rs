@@ -17,7 +17,6 @@ use setup::{ADMIN, DEMO, Found, LOCAL_USER, PROVIDER, Saved};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// The manifest the dev provider serves when `manifests/dev.manifest.yaml` is not in the working
@@ -53,14 +52,14 @@ pub async fn dev(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     // Held until `dev` returns, as `serve` holds it.
     let _lock = super::serve::lock_for_serving(&config)?;
     // Both ports first, so a taken one is reported before anything is made.
-    let gateway_listener = bind(
+    let gateway_listener = super::serve::bind(
         &config.listen,
         "the gateway",
         "choose another address with `--listen 127.0.0.1:8081` or GATEWAY_LISTEN=127.0.0.1:8081",
     )
     .await?;
     let provider_address = format!("127.0.0.1:{}", args.provider_port);
-    let provider_listener = bind(
+    let provider_listener = super::serve::bind(
         &provider_address,
         "the dev provider",
         "choose another port with `--provider-port 9001` (or GATEWAY_DEV_PROVIDER_PORT); the \
@@ -191,16 +190,6 @@ fn stop_switch() -> (
         let _ = receiver.wait_for(|stop| *stop).await;
     };
     (sender, stopped)
-}
-
-async fn bind(address: &str, what: &str, hint: &str) -> anyhow::Result<TcpListener> {
-    match TcpListener::bind(address).await {
-        Ok(listener) => Ok(listener),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            anyhow::bail!("{address} is already in use, so {what} cannot listen there; {hint}")
-        }
-        Err(e) => Err(e).with_context(|| format!("while binding {address} for {what}; {hint}")),
-    }
 }
 
 /// The gateway's URL as this machine reaches it: the bound address, with loopback for a wildcard.

@@ -13,8 +13,16 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `0.1.0 (commit abc1234)`: the commit is read by `build.rs` (`unknown` when built without git).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GATEWAY_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
-#[command(name = "gateway", version, about = "The federation gateway")]
+#[command(name = "gateway", version = VERSION, about = "The federation gateway")]
 pub struct Cli {
     /// YAML configuration file; every key can also be set with a GATEWAY_* variable.
     #[arg(long, global = true, env = "GATEWAY_CONFIG")]
@@ -59,6 +67,11 @@ enum Command {
     /// Make development TLS material.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Print a shell completion script, e.g. `gateway completions bash > /etc/bash_completion.d/gateway`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +98,9 @@ enum CertsCommand {
 enum ConfigCommand {
     /// Print a commented configuration with the defaults.
     Example,
+    /// Load the configuration (--config file, then GATEWAY_* variables) and check it; exit 1 with
+    /// the reason when it is not valid.
+    Check,
 }
 
 pub fn main() -> ExitCode {
@@ -114,7 +130,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", Config::example());
             return Ok(());
         }
+        Command::Config(ConfigCommand::Check) => {
+            let config = Config::from_process_env(cli.config.as_deref())?;
+            let source = match &cli.config {
+                Some(file) => format!("{} and the environment", file.display()),
+                None => "the environment".to_owned(),
+            };
+            println!(
+                "configuration from {source} is valid: listening on {}, issuer {}, database {}",
+                config.listen,
+                config.issuer(None),
+                crate::config::redact_url(&config.database_url())
+            );
+            return Ok(());
+        }
         Command::Certs(CertsCommand::Dev { out, hosts }) => return certs_dev(out, hosts),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "gateway", &mut script);
+            return write_stdout(&script);
+        }
         Command::Manifest(ManifestCommand::Check { file }) => return manifest_check(file),
         _ => {}
     }
@@ -130,7 +166,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => admin::keys(config, c).await,
         Command::Wallets(c) => wallets::wallets(config, c).await,
         Command::Audit(c) => audit::audit(config, c).await,
-        Command::Config(_) | Command::Certs(_) | Command::Manifest(_) => Ok(()),
+        Command::Config(_)
+        | Command::Certs(_)
+        | Command::Manifest(_)
+        | Command::Completions { .. } => Ok(()),
+    }
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 

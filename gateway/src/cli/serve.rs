@@ -10,9 +10,12 @@ use std::sync::Arc;
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Held until `serve` returns: a second server on the same SQLite file refuses to start.
     let _lock = lock_for_serving(&config)?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("while binding {}", config.listen))?;
+    let listener = bind(
+        &config.listen,
+        "the gateway",
+        "choose another address with `listen` or GATEWAY_LISTEN=127.0.0.1:8081",
+    )
+    .await?;
     let bound = listener
         .local_addr()
         .context("while reading the bound address")?;
@@ -32,20 +35,34 @@ pub fn lock_for_serving(config: &Config) -> anyhow::Result<Option<ServeLock>> {
     Ok(crate::store::lock_for_serving(&config.database_url())?)
 }
 
+/// Binds `address` for `what`; a taken address (or any bind failure) says so and how to choose
+/// another (`hint`). `serve` and `dev` answer alike.
+pub async fn bind(
+    address: &str,
+    what: &str,
+    hint: &str,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            anyhow::bail!("{address} is already in use, so {what} cannot listen there; {hint}")
+        }
+        Err(e) => Err(e).with_context(|| format!("while binding {address} for {what}; {hint}")),
+    }
+}
+
 /// The metrics listener (`metrics_listen`), or none when it is empty.
 pub async fn bind_metrics(address: &str) -> anyhow::Result<Option<tokio::net::TcpListener>> {
     if address.is_empty() {
         tracing::info!("metrics listener off (metrics_listen is empty)");
         return Ok(None);
     }
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| {
-            format!(
-                "while binding the metrics listener {address} (set metrics_listen or \
-             GATEWAY_METRICS_LISTEN to another address, or to \"\" to turn it off)"
-            )
-        })?;
+    let listener = bind(
+        address,
+        "the metrics listener",
+        "set metrics_listen or GATEWAY_METRICS_LISTEN to another address, or to \"\" to turn it off",
+    )
+    .await?;
     let bound = listener
         .local_addr()
         .context("while reading the metrics address")?;

@@ -5,11 +5,10 @@
 use super::errors::ApiError;
 use super::extract::UserAuth;
 use crate::app::AppState;
-use crate::broker::{BrokerError, Brokered, Call, ProxyError, X_REQUEST_ID, request_id};
+use crate::broker::{Brokered, Call, X_REQUEST_ID, request_id};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use provider_kit::protocol::Problem;
 use std::net::SocketAddr;
 
 pub async fn broker(
@@ -59,46 +58,5 @@ async fn forward(
         }
         Ok(Brokered::Upstream(response)) => Ok(response.map(Body::new)),
         Err(e) => Err(e.into()),
-    }
-}
-
-impl From<BrokerError> for ApiError {
-    fn from(e: BrokerError) -> Self {
-        use BrokerError::*;
-        let detail = e.to_string();
-        let problem =
-            |status, code: &str, title: &str| Problem::new(status, code, title, detail.clone());
-        Self::Problem(Box::new(match e {
-            InvalidPath(_) => problem(400, "invalidPath", "Invalid path"),
-            NoSuchProvider(_) | NotFound(_) => problem(404, "notFound", "Not found"),
-            ProviderInactive { .. } => problem(403, "providerInactive", "Provider not active"),
-            ManifestUnavailable(p) => {
-                problem(503, "manifestUnavailable", "Manifest unavailable").with("provider", p)
-            }
-            FeatureNotSupported { provider, feature } => {
-                problem(400, "featureNotSupported", "Feature not supported")
-                    .with("provider", provider)
-                    .with("feature", feature)
-            }
-            ConnectionRequired {
-                provider,
-                connect_url,
-            } => problem(403, "connectionRequired", "Connection required")
-                .with("provider", provider)
-                .with("connectUrl", connect_url),
-            NotAMember(_) => problem(403, "notAProjectMember", "Not a project member"),
-            Proxy(ProxyError::Unreachable { provider, cause }) => {
-                tracing::warn!(%provider, %cause, "provider unreachable");
-                problem(502, "providerUnreachable", "Provider unreachable")
-                    .with("provider", provider)
-            }
-            Proxy(ProxyError::Timeout { provider, .. }) => {
-                problem(504, "providerTimeout", "Provider timeout").with("provider", provider)
-            }
-            Proxy(ProxyError::BodyTooLarge { .. }) => {
-                problem(413, "payloadTooLarge", "Payload too large")
-            }
-            Proxy(ProxyError::BadUri(cause)) | Internal(cause) => return Self::Internal(cause),
-        }))
     }
 }

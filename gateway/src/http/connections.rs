@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use provider_kit::protocol::{MappingReport, MappingReportAnswer, Problem};
+use provider_kit::protocol::{MappingReport, MappingReportAnswer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -203,42 +203,4 @@ pub fn view(c: &Connection) -> Value {
         "commentUrl": c.comment_url,
         "updatedAt": rfc3339(c.updated_at),
     })
-}
-
-impl From<ConnectionError> for ApiError {
-    fn from(e: ConnectionError) -> Self {
-        use ConnectionError::*;
-        let detail = e.to_string();
-        match e {
-            NoSuchProvider(_) | NotConnected(_) => Self::NotFound(detail),
-            ProviderInactive(_) => Self::Problem(Box::new(Problem::new(
-                403,
-                "providerInactive",
-                "Provider not active",
-                detail,
-            ))),
-            AlreadyConnected(_) => Self::Conflict(detail),
-            SessionRequired => Self::Problem(Box::new(Problem::new(
-                400,
-                "sessionRequired",
-                "Session required",
-                detail,
-            ))),
-            InvalidReport(m) => Self::BadRequest(m),
-            NoSuchConnection => Self::NoSuchConnection,
-            Completion(_) => Self::Problem(Box::new(Problem::new(
-                400,
-                "invalidAttempt",
-                "Connection not completed",
-                detail,
-            ))),
-            Remap { .. } => Self::Problem(Box::new(Problem::new(
-                409,
-                "remapRequiresDisconnect",
-                "Already mapped",
-                detail,
-            ))),
-            Store(_) | Token(_) => Self::Internal(detail),
-        }
-    }
 }

@@ -3,7 +3,10 @@
 
 use crate::accounting::AccountingError;
 use crate::accounts::{AccountError, AccountState, Locked};
+use crate::broker::{BrokerError, ProxyError};
 use crate::clock::rfc3339;
+use crate::connections::ConnectionError;
+use crate::problem::ProblemCode;
 use crate::projects::ProjectError;
 use crate::registry::RegistryError;
 use crate::tokens::TokenError;
@@ -27,8 +30,9 @@ pub enum ApiError {
     Immutable(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
-    #[error("the body is larger than this endpoint accepts")]
-    PayloadTooLarge,
+    /// 413 `payloadTooLarge`: the detail says the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
     #[error("{0}")]
@@ -67,113 +71,104 @@ pub enum ApiError {
     /// 503 `notReady` from `/readyz`: what the gateway is waiting for.
     #[error("{0}")]
     NotReady(&'static str),
+    /// 400 `invalidPath`: a brokered path that is not one (SPEC §5).
+    #[error("{0}")]
+    InvalidPath(String),
+    /// 403 `providerInactive`.
+    #[error("{0}")]
+    ProviderInactive(String),
+    /// 503 `manifestUnavailable` with `provider`: its manifest is not fetched yet.
+    #[error("{detail}")]
+    ManifestPending { detail: String, provider: String },
+    /// 400 `featureNotSupported` with `provider` and `feature`.
+    #[error("{detail}")]
+    FeatureNotSupported {
+        detail: String,
+        provider: String,
+        feature: String,
+    },
+    /// 403 `connectionRequired` with `provider` and `connectUrl`.
+    #[error("{detail}")]
+    ConnectionRequired {
+        detail: String,
+        provider: String,
+        connect_url: String,
+    },
+    /// 403 `notAProjectMember`.
+    #[error("{0}")]
+    NotAProjectMember(String),
+    /// 502 `providerUnreachable` with `provider`.
+    #[error("{detail}")]
+    ProviderUnreachable { detail: String, provider: String },
+    /// 504 `providerTimeout` with `provider`.
+    #[error("{detail}")]
+    ProviderTimeout { detail: String, provider: String },
+    /// 400 `sessionRequired`: the connection flow needs a browser session.
+    #[error("{0}")]
+    SessionRequired(String),
+    /// 400 `invalidAttempt`: a connection attempt that cannot complete.
+    #[error("{0}")]
+    InvalidAttempt(String),
+    /// 409 `remapRequiresDisconnect`.
+    #[error("{0}")]
+    RemapRequiresDisconnect(String),
     #[error("internal: {0}")]
     Internal(String),
-    /// A problem built elsewhere (the broker's), with its own status, code and members.
-    #[error("{}", .0.detail)]
-    Problem(Box<Problem>),
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    /// This failure's row of the one table.
+    pub fn code(&self) -> ProblemCode {
         use ApiError::*;
         match self {
-            BadRequest(_) => (StatusCode::BAD_REQUEST, "invalidInput", "Invalid input"),
-            Unauthorized(_) => (
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-            ),
-            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            NotFound(_) => (StatusCode::NOT_FOUND, "notFound", "Not found"),
-            Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            Immutable(_) => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "metadataImmutable",
-                "Metadata is immutable",
-            ),
-            MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "methodNotAllowed",
-                "Method not allowed",
-            ),
-            InvalidManifest(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalidManifest",
-                "Invalid manifest",
-            ),
-            ManifestUnavailable(_) => (
-                StatusCode::BAD_GATEWAY,
-                "providerUnreachable",
-                "Provider unreachable",
-            ),
-            PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payloadTooLarge",
-                "Payload too large",
-            ),
-            UnsupportedMediaType(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupportedMediaType",
-                "Unsupported media type",
-            ),
-            InvalidTransition(_) => (
-                StatusCode::CONFLICT,
-                "invalidTransition",
-                "Invalid state change",
-            ),
-            ProviderNotApproved(_) => (
-                StatusCode::CONFLICT,
-                "providerNotApproved",
-                "Provider not approved",
-            ),
-            TestRegistrationRestricted(_) => (
-                StatusCode::FORBIDDEN,
-                "testRegistrationRestricted",
-                "Test provider registration restricted",
-            ),
-            NoSuchConnection => (
-                StatusCode::NOT_FOUND,
-                "noSuchConnection",
-                "No such connection",
-            ),
-            InsufficientFunds { .. } => (
-                StatusCode::PAYMENT_REQUIRED,
-                "insufficientFunds",
-                "Insufficient funds",
-            ),
-            AccountInactive(state) => (StatusCode::FORBIDDEN, state.code(), "Account not active"),
-            TooManyAttempts(_) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "tooManyAttempts",
-                "Too many attempts",
-            ),
-            CrossOriginRequest => (
-                StatusCode::FORBIDDEN,
-                "crossOriginRequest",
-                "Cross-origin request refused",
-            ),
-            NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "notReady", "Not ready"),
-            Internal(_) | Problem(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internalError",
-                "Internal error",
-            ),
+            BadRequest(_) => ProblemCode::InvalidInput,
+            Unauthorized(_) => ProblemCode::Unauthenticated,
+            Forbidden(_) => ProblemCode::Forbidden,
+            NotFound(_) => ProblemCode::NotFound,
+            Conflict(_) => ProblemCode::Conflict,
+            Immutable(_) => ProblemCode::MetadataImmutable,
+            MethodNotAllowed => ProblemCode::MethodNotAllowed,
+            InvalidManifest(_) => ProblemCode::InvalidManifest,
+            ManifestUnavailable(_) => ProblemCode::ProviderUnreachable,
+            PayloadTooLarge(_) => ProblemCode::PayloadTooLarge,
+            UnsupportedMediaType(_) => ProblemCode::UnsupportedMediaType,
+            InvalidTransition(_) => ProblemCode::InvalidTransition,
+            ProviderNotApproved(_) => ProblemCode::ProviderNotApproved,
+            TestRegistrationRestricted(_) => ProblemCode::TestRegistrationRestricted,
+            NoSuchConnection => ProblemCode::NoSuchConnection,
+            InsufficientFunds { .. } => ProblemCode::InsufficientFunds,
+            AccountInactive(AccountState::Suspended { .. }) => ProblemCode::AccountSuspended,
+            AccountInactive(AccountState::Expired { .. }) => ProblemCode::AccountExpired,
+            AccountInactive(AccountState::Disabled) => ProblemCode::AccountDisabled,
+            // Never refused for being active: a caller bug, answered as one.
+            AccountInactive(AccountState::Active) => ProblemCode::InternalError,
+            TooManyAttempts(_) => ProblemCode::TooManyAttempts,
+            CrossOriginRequest => ProblemCode::CrossOriginRequest,
+            NotReady(_) => ProblemCode::NotReady,
+            InvalidPath(_) => ProblemCode::InvalidPath,
+            ProviderInactive(_) => ProblemCode::ProviderInactive,
+            ManifestPending { .. } => ProblemCode::ManifestUnavailable,
+            FeatureNotSupported { .. } => ProblemCode::FeatureNotSupported,
+            ConnectionRequired { .. } => ProblemCode::ConnectionRequired,
+            NotAProjectMember(_) => ProblemCode::NotAProjectMember,
+            ProviderUnreachable { .. } => ProblemCode::ProviderUnreachable,
+            ProviderTimeout { .. } => ProblemCode::ProviderTimeout,
+            SessionRequired(_) => ProblemCode::SessionRequired,
+            InvalidAttempt(_) => ProblemCode::InvalidAttempt,
+            RemapRequiresDisconnect(_) => ProblemCode::RemapRequiresDisconnect,
+            Internal(_) => ProblemCode::InternalError,
         }
     }
 
     pub fn problem(&self) -> Problem {
-        if let Self::Problem(problem) = self {
-            return problem.as_ref().clone();
-        }
-        let (status, code, title) = self.parts();
+        let (status, code, title) = self.code().parts();
         let detail = match self {
-            Self::Internal(_) => {
+            Self::Internal(_) | Self::AccountInactive(AccountState::Active) => {
                 "the gateway failed to handle this request; the cause is in its log".to_owned()
             }
             other => other.to_string(),
         };
-        let problem = Problem::new(status.as_u16(), code, title, detail);
+        let problem = Problem::new(status, code, title, detail);
         match self {
             Self::InsufficientFunds {
                 balance, duplicate, ..
@@ -184,6 +179,21 @@ impl ApiError {
                 problem.with("until", rfc3339(*end))
             }
             Self::TooManyAttempts(locked) => problem.with("retryAfter", locked.retry_after_secs),
+            Self::ManifestPending { provider, .. }
+            | Self::ProviderUnreachable { provider, .. }
+            | Self::ProviderTimeout { provider, .. } => problem.with("provider", provider.clone()),
+            Self::FeatureNotSupported {
+                provider, feature, ..
+            } => problem
+                .with("provider", provider.clone())
+                .with("feature", feature.clone()),
+            Self::ConnectionRequired {
+                provider,
+                connect_url,
+                ..
+            } => problem
+                .with("provider", provider.clone())
+                .with("connectUrl", connect_url.clone()),
             _ => problem,
         }
     }
@@ -219,11 +229,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The detail of a body over an endpoint's limit.
+pub fn too_large() -> String {
+    "the body is larger than this endpoint accepts".into()
+}
+
 /// axum's own rejections (path, query, form, body), in one place: the status class they carry,
 /// their text as the detail, never `text/plain`.
 fn rejection(status: StatusCode, text: String) -> ApiError {
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(too_large()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ApiError::UnsupportedMediaType("this endpoint does not accept that Content-Type")
         }
@@ -350,6 +365,60 @@ impl From<crate::keys::RevokeError> for ApiError {
     }
 }
 
+impl From<BrokerError> for ApiError {
+    fn from(e: BrokerError) -> Self {
+        use BrokerError::*;
+        let detail = e.to_string();
+        match e {
+            InvalidPath(_) => Self::InvalidPath(detail),
+            NoSuchProvider(_) | NotFound(_) => Self::NotFound(detail),
+            ProviderInactive { .. } => Self::ProviderInactive(detail),
+            ManifestUnavailable(provider) => Self::ManifestPending { detail, provider },
+            FeatureNotSupported { provider, feature } => Self::FeatureNotSupported {
+                detail,
+                provider,
+                feature: feature.to_owned(),
+            },
+            ConnectionRequired {
+                provider,
+                connect_url,
+            } => Self::ConnectionRequired {
+                detail,
+                provider,
+                connect_url,
+            },
+            NotAMember(_) => Self::NotAProjectMember(detail),
+            Proxy(ProxyError::Unreachable { provider, cause }) => {
+                tracing::warn!(%provider, %cause, "provider unreachable");
+                Self::ProviderUnreachable { detail, provider }
+            }
+            Proxy(ProxyError::Timeout { provider, .. }) => {
+                Self::ProviderTimeout { detail, provider }
+            }
+            Proxy(ProxyError::BodyTooLarge { .. }) => Self::PayloadTooLarge(detail),
+            Proxy(ProxyError::BadUri(cause)) | Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(e: ConnectionError) -> Self {
+        use ConnectionError::*;
+        let detail = e.to_string();
+        match e {
+            NoSuchProvider(_) | NotConnected(_) => Self::NotFound(detail),
+            ProviderInactive(_) => Self::ProviderInactive(detail),
+            AlreadyConnected(_) => Self::Conflict(detail),
+            SessionRequired => Self::SessionRequired(detail),
+            InvalidReport(m) => Self::BadRequest(m),
+            NoSuchConnection => Self::NoSuchConnection,
+            Completion(_) => Self::InvalidAttempt(detail),
+            Remap { .. } => Self::RemapRequiresDisconnect(detail),
+            Store(_) | Token(_) => Self::Internal(detail),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,7 +438,11 @@ mod tests {
                 409,
                 "invalidTransition",
             ),
-            (ApiError::PayloadTooLarge, 413, "payloadTooLarge"),
+            (
+                ApiError::PayloadTooLarge(too_large()),
+                413,
+                "payloadTooLarge",
+            ),
             (ApiError::NoSuchConnection, 404, "noSuchConnection"),
             (
                 ApiError::UnsupportedMediaType("x"),
@@ -452,6 +525,41 @@ mod tests {
         );
         let p = ApiError::AccountInactive(AccountState::Suspended { until: Some(0) }).problem();
         assert_eq!(p.extra["until"], "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn a_failed_forward_is_counted_with_the_status_it_is_answered_with() {
+        let failures = [
+            ProxyError::Unreachable {
+                provider: "p".into(),
+                cause: "refused".into(),
+            },
+            ProxyError::Timeout {
+                provider: "p".into(),
+                ms: 5,
+            },
+            ProxyError::BodyTooLarge { limit: 1 },
+            ProxyError::BadUri("x".into()),
+        ];
+        for failure in failures {
+            let counted = failure.code();
+            let answered = ApiError::from(BrokerError::Proxy(failure)).problem();
+            assert_eq!(answered.status, counted.parts().0);
+            assert_eq!(answered.code, counted.code());
+        }
+    }
+
+    #[test]
+    fn broker_and_connection_refusals_carry_their_codes_and_members() {
+        let p = ApiError::from(BrokerError::ConnectionRequired {
+            provider: "hpc".into(),
+            connect_url: "https://gw/connect/hpc".into(),
+        })
+        .problem();
+        assert_eq!((p.status, p.code.as_str()), (403, "connectionRequired"));
+        assert_eq!(p.extra["connectUrl"], "https://gw/connect/hpc");
+        let p = ApiError::from(ConnectionError::SessionRequired).problem();
+        assert_eq!((p.status, p.code.as_str()), (400, "sessionRequired"));
     }
 
     #[test]

@@ -174,7 +174,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| match e.status() {
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::PayloadTooLarge(super::errors::too_large())
+                }
                 _ => ApiError::BadRequest(format!("reading the body: {e}")),
             })?;
         super::input::no_nul_in_json(&bytes)?;

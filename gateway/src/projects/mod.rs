@@ -18,7 +18,8 @@ pub enum ProjectError {
     Invalid(String),
     #[error("no project {0:?}")]
     NotFound(String),
-    #[error("no user {0:?}")]
+    /// Worded as `AccountError::NoSuchUser`: one sentence for a missing user everywhere.
+    #[error("no such user: {0}")]
     NoSuchUser(String),
     #[error("{0}")]
     Forbidden(&'static str),

@@ -62,6 +62,25 @@ impl Store {
         Ok(row.map(user))
     }
 
+    /// Every user, by username.
+    pub async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
+        let rows: Vec<UserRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(user).collect())
+    }
+
+    /// The user holding the API token `id`, if any.
+    pub async fn api_token_owner(&self, id: &str) -> StoreResult<Option<i64>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_scalar("SELECT user_id FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?),
+        )
+    }
+
     pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
         let row: Option<UserRow> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))

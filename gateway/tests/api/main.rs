@@ -23,6 +23,7 @@ mod observability;
 mod projects;
 mod provider_double;
 mod providers;
+mod rejections;
 mod store;
 mod support;
 mod tls;

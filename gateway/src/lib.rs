@@ -15,6 +15,7 @@ pub mod keys;
 pub mod manifests;
 pub mod model;
 pub mod netaddr;
+pub mod oidc;
 pub mod outbound;
 pub mod projects;
 pub mod registry;

@@ -57,6 +57,14 @@ const SQLITE: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_sealed_signing_keys.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_identities.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_federated_principal.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -87,6 +95,14 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         9,
         include_str!("../../migrations/postgres/0009_sealed_signing_keys.sql"),
+    ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_identities.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_federated_principal.sql"),
     ),
 ];
 

@@ -8,6 +8,8 @@
 mod audit;
 mod connections;
 pub use connections::NewAttempt;
+mod identities;
+pub use identities::CreateFederatedError;
 mod keys;
 pub use keys::SealedKey;
 mod lifecycle;

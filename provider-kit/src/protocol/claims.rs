@@ -53,6 +53,15 @@ pub struct Principal {
     pub email: String,
     pub two_factor_authentication: bool,
     pub organization: Option<String>,
+    /// Assurance URIs the user's identity provider vouched for (SPEC §8); empty when unknown.
+    #[serde(default)]
+    pub assurance: Vec<String>,
+    /// The gateway's id of the identity provider of the last sign-in; `None` for local accounts.
+    #[serde(default)]
+    pub identity_provider: Option<String>,
+    /// A site username the identity provider released (`username_claim`), if any.
+    #[serde(default)]
+    pub site_username: Option<String>,
 }
 
 /// Claims of a service token (SPEC §2.2).

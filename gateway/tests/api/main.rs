@@ -18,6 +18,7 @@ mod keys;
 mod lifecycle;
 mod manifests;
 mod observability;
+mod oidc;
 mod projects;
 mod provider_double;
 mod providers;

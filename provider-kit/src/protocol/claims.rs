@@ -90,3 +90,23 @@ pub struct UsermapClaims {
     pub nonce: String,
     pub return_url: String,
 }
+
+#[cfg(test)]
+mod principal_tests {
+    use super::Principal;
+
+    #[test]
+    fn a_principal_without_the_federated_fields_still_parses() {
+        let old = r#"{"username":"a#1","role":"USER","firstName":"A","lastName":"B","uid":1,
+            "email":"a@b","twoFactorAuthentication":false,"organization":null}"#;
+        let p: Principal = serde_json::from_str(old).expect("an older gateway's principal");
+        assert!(p.assurance.is_empty());
+        assert_eq!((p.identity_provider, p.site_username), (None, None));
+        let new = r#"{"username":"a#1","role":"USER","firstName":"A","lastName":"B","uid":1,
+            "email":"a@b","twoFactorAuthentication":true,"organization":"sdu.dk",
+            "assurance":["https://refeds.org/assurance/IAP/medium"],"identityProvider":"wayf","siteUsername":"ab"}"#;
+        let p: Principal = serde_json::from_str(new).expect("a §8 principal");
+        assert_eq!(p.identity_provider.as_deref(), Some("wayf"));
+        assert_eq!(p.site_username.as_deref(), Some("ab"));
+    }
+}

@@ -173,3 +173,60 @@ async fn an_unreachable_identity_provider_is_named_on_a_page_with_a_way_back(bac
     app.stop().await;
 }
 on_both_backends!(an_unreachable_identity_provider_is_named_on_a_page_with_a_way_back);
+
+fn identity(subject: &str) -> gateway::model::VerifiedIdentity {
+    gateway::model::VerifiedIdentity {
+        idp_id: "test".into(),
+        issuer: "https://idp.example".into(),
+        subject: subject.into(),
+        email: None,
+        email_verified: false,
+        given_name: Some("Ada".into()),
+        family_name: Some("Lovelace".into()),
+        organization: None,
+        assurance: Vec::new(),
+        two_factor: false,
+        site_username: None,
+    }
+}
+
+async fn usernames_stay_unique_and_one_identity_gets_one_account_under_concurrent_first_sign_ins(
+    backend: Backend,
+) {
+    use gateway::accounts::FederatedOutcome;
+    let (app, _idp) = spawn(backend, true).await;
+    let accounts = app.app.accounts.clone();
+    let username = |o: FederatedOutcome| match o {
+        FederatedOutcome::SignedIn(u, _) | FederatedOutcome::PendingApproval(u) => u.username,
+    };
+    // Forty people with the same name at once: forty accounts, forty names.
+    let people = (0..40).map(|i| {
+        let accounts = accounts.clone();
+        tokio::spawn(async move {
+            accounts
+                .sign_in_federated(&identity(&format!("p{i}")), true)
+                .await
+        })
+    });
+    let mut names = Vec::new();
+    for p in people {
+        names.push(username(p.await.unwrap().unwrap()));
+    }
+    let distinct: std::collections::HashSet<_> = names.iter().collect();
+    assert_eq!(distinct.len(), 40, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("AdaLovelace#")));
+    // One person signing in from ten tabs at once: one account.
+    let tabs = (0..10).map(|_| {
+        let accounts = accounts.clone();
+        tokio::spawn(async move { accounts.sign_in_federated(&identity("same"), true).await })
+    });
+    let mut names = std::collections::HashSet::new();
+    for t in tabs {
+        names.insert(username(t.await.unwrap().unwrap()));
+    }
+    assert_eq!(names.len(), 1, "{names:?}");
+    app.stop().await;
+}
+on_both_backends!(
+    usernames_stay_unique_and_one_identity_gets_one_account_under_concurrent_first_sign_ins
+);

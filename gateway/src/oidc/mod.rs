@@ -31,6 +31,9 @@ use tokio::sync::RwLock;
 
 /// How long the browser has between the redirect and the callback, ms.
 pub const ATTEMPT_TTL_MS: i64 = 10 * 60 * 1000;
+/// At most this many sign-ins under way at once (anyone may start one): beyond, `start` refuses
+/// until attempts expire, so a flood of starts costs bounded storage.
+pub const MAX_LIVE_ATTEMPTS: i64 = 20_000;
 
 /// Why a federated sign-in did not prove anyone. Each says, in words, what the user can do.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,8 @@ pub enum OidcError {
     IdToken(#[from] id_token::Refused),
     #[error("{0}")]
     Invalid(&'static str),
+    #[error("too many sign-ins are under way; try again in a few minutes")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -236,6 +241,12 @@ impl IdentityProviders {
     /// Begins a sign-in at IdP `id`; `next` is a path already checked by the caller.
     pub async fn start(&self, id: &str, next: &str) -> Result<Started, OidcError> {
         let idp = self.idp(id)?;
+        let now = self.clock.now_ms();
+        if self.store.live_oidc_attempts(now).await? >= MAX_LIVE_ATTEMPTS {
+            self.store.delete_expired_oidc_attempts(now).await?;
+            tracing::warn!("federated sign-in refused: too many attempts under way");
+            return Err(OidcError::Busy);
+        }
         let d = self.discovered(idp).await?;
         let state = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let nonce = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
@@ -244,7 +255,6 @@ impl IdentityProviders {
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
         );
         let browser_secret = Secret::generate("gwo_");
-        let now = self.clock.now_ms();
         self.store
             .insert_oidc_attempt(&OidcAttempt {
                 state_hash: hash_secret(&state),

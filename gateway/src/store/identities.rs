@@ -62,6 +62,16 @@ impl Store {
         Ok(())
     }
 
+    /// How many attempts have not expired: the bound on what anonymous `start`s may store.
+    pub async fn live_oidc_attempts(&self, now: i64) -> StoreResult<i64> {
+        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM oidc_attempts WHERE expires_at > $1")
+            .bind(now)
+            .fetch_one(pool)
+            .await?);
+        Ok(n)
+    }
+
     /// Removes and returns the attempt: a state is used at most once, whatever happens next.
     pub async fn take_oidc_attempt(&self, state_hash: &str) -> StoreResult<Option<OidcAttempt>> {
         type Row = (String, String, String, String, String, String, i64);

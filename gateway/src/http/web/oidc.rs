@@ -148,6 +148,11 @@ fn failure(_app: &AppState, e: &OidcError) -> Response {
                 capitalise(&e.to_string())
             ),
         ),
+        OidcError::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in busy",
+            format!("{}.", capitalise(&e.to_string())),
+        ),
         OidcError::Store(inner) => {
             tracing::error!(error = %inner, "federated sign-in: database");
             (

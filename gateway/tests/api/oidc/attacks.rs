@@ -173,3 +173,28 @@ async fn a_cancelled_sign_in_says_so_and_hostile_callbacks_get_pages_not_errors(
     app.stop().await;
 }
 on_both_backends!(a_cancelled_sign_in_says_so_and_hostile_callbacks_get_pages_not_errors);
+
+async fn a_discovery_document_for_another_issuer_or_without_our_client_auth_is_not_used(
+    backend: Backend,
+) {
+    for (mode, says) in [
+        (Mode::DiscoveryOtherIssuer, "names the issuer"),
+        (
+            Mode::DiscoveryPostOnly,
+            "does not allow token_auth client_secret_basic",
+        ),
+    ] {
+        let (app, idp) = spawn(backend, true).await;
+        idp.set_mode(mode);
+        let r = super::no_redirects()
+            .get(app.url("/auth/oidc/test/start"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY, "{mode:?}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(says), "{mode:?}: {page}");
+        app.stop().await;
+    }
+}
+on_both_backends!(a_discovery_document_for_another_issuer_or_without_our_client_auth_is_not_used);

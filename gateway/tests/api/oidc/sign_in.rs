@@ -230,3 +230,21 @@ async fn usernames_stay_unique_and_one_identity_gets_one_account_under_concurren
 on_both_backends!(
     usernames_stay_unique_and_one_identity_gets_one_account_under_concurrent_first_sign_ins
 );
+
+async fn client_secret_post_is_used_when_configured(backend: Backend) {
+    let idp = super::test_idp::TestIdp::start(crate::support::START_MS / 1000).await;
+    let dir = std::env::temp_dir().join(format!("gw-oidc-{}", gateway::secrets::random_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = idp.config("test", &dir);
+    config.token_auth = gateway::oidc::TokenAuth::ClientSecretPost;
+    let app = crate::support::TestApp::spawn_with(backend, |c| {
+        c.identity_providers = vec![config];
+        c.accounts.auto_activate = true;
+    })
+    .await;
+    let o = sign_in(&app, &idp, ada()).await;
+    assert!(o.session.is_some(), "{}", o.body);
+    assert_eq!(idp.token_auth_seen(), ["post"]);
+    app.stop().await;
+}
+on_both_backends!(client_secret_post_is_used_when_configured);

@@ -35,6 +35,10 @@ pub enum Mode {
     Hs256WithClientSecret,
     /// Signed by a key the JWK Set does not publish.
     UnpublishedKey,
+    /// Discovery names another issuer than the one configured.
+    DiscoveryOtherIssuer,
+    /// Discovery allows only `client_secret_post` at the token endpoint.
+    DiscoveryPostOnly,
 }
 
 /// One user the IdP signs in: ID-token claims (sub, amr, acr, …) and userinfo claims.
@@ -183,9 +187,22 @@ impl TestIdp {
 }
 
 async fn discovery(State(s): State<Arc<Mutex<IdpState>>>) -> Response {
-    let issuer = s.lock().unwrap().issuer.clone();
+    let (issuer, mode) = {
+        let s = s.lock().unwrap();
+        (s.issuer.clone(), s.mode)
+    };
+    let named = if mode == Mode::DiscoveryOtherIssuer {
+        "https://evil.example".to_owned()
+    } else {
+        issuer.clone()
+    };
+    let methods = if mode == Mode::DiscoveryPostOnly {
+        json!(["client_secret_post"])
+    } else {
+        json!(["client_secret_basic", "client_secret_post"])
+    };
     axum::Json(json!({
-        "issuer": issuer,
+        "issuer": named,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
@@ -193,7 +210,7 @@ async fn discovery(State(s): State<Arc<Mutex<IdpState>>>) -> Response {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "HS256", "none"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": methods,
     }))
     .into_response()
 }

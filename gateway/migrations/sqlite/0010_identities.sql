@@ -25,3 +25,12 @@ CREATE TABLE oidc_attempts (
     next_path TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- Accounts an operator pre-created for an email (`gateway users invite`): the first identity whose
+-- IdP vouches for that email (email_verified) is linked to it, once.
+CREATE TABLE invitations (
+    user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX invitations_email ON invitations(email);

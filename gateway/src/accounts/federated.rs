@@ -1,7 +1,9 @@
 //! Accounts of federated identities (SPEC §8): the identity `(issuer, sub)` decides the account;
 //! an unknown one gets a new account named `GivenFamily#NNNN` (unique: the database's constraint
 //! decides, and a taken name is drawn again), active or `pendingApproval` as the operator chose.
-//! Every sign-in replaces the principal's claims with what the IdP said this time.
+//! An unknown identity whose IdP vouches for its email (`email_verified`) takes the account an
+//! operator invited for that email instead. Every sign-in replaces the principal's claims with what
+//! the IdP said this time.
 
 use super::{AccountError, AccountState, Accounts};
 use crate::audit::{Actor, event};
@@ -45,10 +47,13 @@ impl Accounts {
                 self.credentials.forget_user(user.id);
                 self.store.user_by_id(user.id).await?.unwrap_or(user)
             }
-            None => {
-                self.create_federated(id, profile, &claims, !auto_activate)
-                    .await?
-            }
+            None => match self.claim_invitation(id, &profile, &claims).await? {
+                Some(user) => user,
+                None => {
+                    self.create_federated(id, profile, &claims, !auto_activate)
+                        .await?
+                }
+            },
         };
         match self.state_of(&user).await? {
             AccountState::Active => {}
@@ -60,6 +65,76 @@ impl Accounts {
         Ok(FederatedOutcome::SignedIn(user, session))
     }
 
+    /// An unknown identity whose IdP vouches for its email takes the account invited for it.
+    async fn claim_invitation(
+        &self,
+        id: &VerifiedIdentity,
+        profile: &NewUser,
+        claims: &FederatedClaims,
+    ) -> Result<Option<User>, AccountError> {
+        let (Some(email), true) = (&id.email, id.email_verified) else {
+            return Ok(None);
+        };
+        let identity = new_identity(id);
+        let now = self.clock.now_ms();
+        let user_id = match self.store.claim_invitation(email, &identity, now).await {
+            Ok(Some(user_id)) => user_id,
+            Ok(None)
+            | Err(CreateFederatedError::IdentityTaken)
+            | Err(CreateFederatedError::UsernameTaken) => return Ok(None),
+            Err(CreateFederatedError::Store(e)) => return Err(e.into()),
+        };
+        self.store
+            .refresh_federated_user(user_id, profile, claims, &identity.id, now)
+            .await?;
+        self.credentials.forget_user(user_id);
+        let user = self.store.user_by_id(user_id).await?;
+        if let Some(u) = &user {
+            tracing::info!(user = %u.username, idp = %id.idp_id, "identity linked to an invited account");
+        }
+        Ok(user)
+    }
+
+    /// `gateway users invite EMAIL`: an account the first identity with this verified email takes.
+    pub async fn invite(&self, email: &str, admin: bool) -> Result<User, AccountError> {
+        let email = email.trim();
+        if email.len() > 254 || email.split('@').filter(|p| !p.is_empty()).count() != 2 {
+            return Err(AccountError::Invalid(format!(
+                "email: {email:?} is not an address"
+            )));
+        }
+        let local = email.split('@').next().unwrap_or("");
+        let base = username_base(Some(local), None);
+        for _ in 0..USERNAME_DRAWS {
+            let [a, b] = random_bytes::<2>();
+            let username = format!("{base}#{:04}", u16::from_be_bytes([a, b]) % 10_000);
+            let new = NewUser {
+                username: username.clone(),
+                email: email.to_owned(),
+                first_name: String::new(),
+                last_name: String::new(),
+                organization: None,
+                role: if admin { Role::Admin } else { Role::User },
+                password_hash: None,
+            };
+            let now = self.clock.now_ms();
+            let audit = event(
+                now,
+                &Actor::Operator,
+                "user.invited",
+                &username,
+                json!({ "admin": admin }),
+            );
+            match self.store.create_invited_user(&new, now, &audit).await {
+                Ok(user) => return Ok(user),
+                Err(CreateFederatedError::UsernameTaken) => continue,
+                Err(CreateFederatedError::IdentityTaken) => continue,
+                Err(CreateFederatedError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Err(AccountError::UsernameTaken(format!("{base}#NNNN")))
+    }
+
     async fn create_federated(
         &self,
         id: &VerifiedIdentity,
@@ -68,15 +143,7 @@ impl Accounts {
         pending: bool,
     ) -> Result<User, AccountError> {
         let base = username_base(id.given_name.as_deref(), id.family_name.as_deref());
-        let identity = Identity {
-            id: random_id(),
-            user_id: 0,
-            idp_id: id.idp_id.clone(),
-            issuer: id.issuer.clone(),
-            subject: id.subject.clone(),
-            email: id.email.clone(),
-            linked_at: 0,
-        };
+        let identity = new_identity(id);
         for _ in 0..USERNAME_DRAWS {
             let [a, b] = random_bytes::<2>();
             profile.username = format!("{base}#{:04}", u16::from_be_bytes([a, b]) % 10_000);
@@ -110,6 +177,18 @@ impl Accounts {
             }
         }
         Err(AccountError::UsernameTaken(format!("{base}#NNNN")))
+    }
+}
+
+fn new_identity(id: &VerifiedIdentity) -> Identity {
+    Identity {
+        id: random_id(),
+        user_id: 0,
+        idp_id: id.idp_id.clone(),
+        issuer: id.issuer.clone(),
+        subject: id.subject.clone(),
+        email: id.email.clone(),
+        linked_at: 0,
     }
 }
 

@@ -237,6 +237,87 @@ impl Store {
         Ok(())
     }
 
+    /// A user pre-created for `email` (stored lower-case), audited.
+    pub async fn create_invited_user(
+        &self,
+        new: &NewUser,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<User, CreateFederatedError> {
+        let sql = format!(
+            "INSERT INTO users (username, email, first_name, last_name, organization, role, password_hash, created_at) \
+             VALUES ($1, $2, '', '', NULL, $3, NULL, $4) RETURNING {}",
+            USER_COLUMNS.replace("u.", "")
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&new.username)
+                .bind(&new.email)
+                .bind(new.role.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => CreateFederatedError::UsernameTaken,
+                    _ => CreateFederatedError::Store(e.into()),
+                })?;
+            let created = user(row);
+            sqlx::query("INSERT INTO invitations (user_id, email, created_at) VALUES ($1, $2, $3)")
+                .bind(created.id)
+                .bind(new.email.to_lowercase())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(&mut *tx, audit);
+            tx.commit().await?;
+            Ok(created)
+        })
+    }
+
+    /// Links `identity` to the oldest account invited for its (verified) email, using the
+    /// invitation up; `None` when there is none.
+    pub async fn claim_invitation(
+        &self,
+        email: &str,
+        identity: &Identity,
+        now: i64,
+    ) -> Result<Option<i64>, CreateFederatedError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let found: Option<(i64,)> = sqlx::query_as(
+                "SELECT user_id FROM invitations WHERE email = $1 ORDER BY created_at, user_id LIMIT 1")
+                .bind(email.to_lowercase())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((user_id,)) = found else { return Ok(None) };
+            let gone = sqlx::query("DELETE FROM invitations WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if gone == 0 {
+                return Ok(None);
+            }
+            sqlx::query(INSERT_IDENTITY)
+                .bind(&identity.id)
+                .bind(user_id)
+                .bind(&identity.idp_id)
+                .bind(&identity.issuer)
+                .bind(&identity.subject)
+                .bind(&identity.email)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => CreateFederatedError::IdentityTaken,
+                    _ => CreateFederatedError::Store(e.into()),
+                })?;
+            tx.commit().await?;
+            Ok(Some(user_id))
+        })
+    }
+
     /// Users waiting for an admin's approval, oldest first.
     pub async fn pending_users(&self) -> StoreResult<Vec<User>> {
         let sql = format!(

@@ -248,3 +248,47 @@ async fn client_secret_post_is_used_when_configured(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(client_secret_post_is_used_when_configured);
+
+async fn an_invited_email_is_linked_only_when_the_identity_provider_verified_it(backend: Backend) {
+    let (app, idp) = spawn(backend, false).await;
+    let invited = app
+        .app
+        .accounts
+        .invite("Ada@Uni-A.example", false)
+        .await
+        .unwrap();
+    assert!(invited.username.starts_with("Ada#"), "{}", invited.username);
+    let bob_invited = app
+        .app
+        .accounts
+        .invite("bob@uni-b.example", false)
+        .await
+        .unwrap();
+
+    // Bob's IdP does not vouch for his email: a new account (pending), the invitation stays.
+    let bob = sign_in(&app, &idp, bob()).await;
+    assert_eq!(bob.status, StatusCode::FORBIDDEN, "{}", bob.body);
+    let pending = app.app.accounts.pending().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_ne!(pending[0].username, bob_invited.username);
+
+    // Ada's does: she signs into the invited account at once (it needs no approval).
+    let ada_in = sign_in(&app, &idp, ada()).await;
+    assert_eq!(ada_in.status, StatusCode::SEE_OTHER, "{}", ada_in.body);
+    let p = me(&app, &ada_in.session.unwrap()).await;
+    assert_eq!(p["username"], invited.username.as_str());
+    assert_eq!(p["firstName"], "Ada");
+    assert_eq!(p["organization"], "uni-a.example");
+
+    // The invitation is used up: another identity with the same verified email gets its own account.
+    let mut twin = ada();
+    twin.id_token["sub"] = json!("ada-2");
+    let twin_in = sign_in(&app, &idp, twin).await;
+    assert_eq!(
+        twin_in.status,
+        StatusCode::FORBIDDEN,
+        "a new account, pending"
+    );
+    app.stop().await;
+}
+on_both_backends!(an_invited_email_is_linked_only_when_the_identity_provider_verified_it);

@@ -36,6 +36,8 @@ pub struct App {
     pub manifests: Arc<Manifests>,
     pub broker: Broker,
     pub connections: Connections,
+    /// The operator's OpenID Providers (SPEC §8); empty without `identity_providers:`.
+    pub identity_providers: crate::oidc::IdentityProviders,
     pub http_metrics: crate::http::metrics::HttpMetrics,
     /// Whether the change feed is listening (SPEC §10), for `/readyz`.
     pub feed_health: crate::changes::FeedHealth,
@@ -97,7 +99,20 @@ impl App {
             Duration::from_millis(config.broker.connect_timeout_ms),
         )
         .map_err(|e| anyhow::anyhow!("while setting up the broker's client: {e}"))?;
+        let identity_providers = crate::oidc::IdentityProviders::new(
+            &config.identity_providers,
+            &crate::outbound::OutboundConfig {
+                extra_roots: config.manifest.extra_roots.clone(),
+                allow_private: Vec::new(),
+                connect_timeout: Duration::from_millis(config.manifest.connect_timeout_ms),
+            },
+            store.clone(),
+            clock.clone(),
+            issuer.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("while setting up the identity providers: {e}"))?;
         Ok(Arc::new(Self {
+            identity_providers,
             http_metrics: Default::default(),
             feed_health: Default::default(),
             connections: Connections::new(
@@ -312,6 +327,9 @@ async fn expire_sessions(app: AppState, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = app.accounts.delete_expired_sessions().await {
             tracing::warn!(error = %e, "removing expired sessions failed");
+        }
+        if let Err(e) = app.identity_providers.sweep().await {
+            tracing::warn!(error = %e, "removing abandoned identity-provider sign-ins failed");
         }
         if let Err(e) = app.accounts.sweep_sign_in_throttle().await {
             tracing::warn!(error = %e, "removing old sign-in counters failed");

@@ -58,6 +58,10 @@ pub struct Config {
     /// How log lines are written to stderr: `text` for people, `json` (one object a line) for
     /// collectors. The level is `GATEWAY_LOG`.
     pub log_format: LogFormat,
+    /// OpenID Providers users sign in with (SPEC §8). Empty: local passwords only.
+    pub identity_providers: Vec<crate::oidc::IdentityProviderConfig>,
+    /// How accounts of identities seen for the first time start.
+    pub accounts: crate::oidc::AccountsConfig,
 }
 
 /// Where the key-encryption key comes from: `GATEWAY_KEY_ENCRYPTION_KEY` (the key itself), else
@@ -278,6 +282,8 @@ impl Default for Config {
             server: ServerConfig::default(),
             keys: KeysConfig::default(),
             log_format: LogFormat::default(),
+            identity_providers: Vec::new(),
+            accounts: crate::oidc::AccountsConfig::default(),
         }
     }
 }
@@ -406,6 +412,7 @@ impl Config {
                 ));
             }
         }
+        crate::oidc::config::validate(&self.identity_providers).map_err(ConfigError::Invalid)?;
         let db = self.database_url();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -569,6 +576,31 @@ mod tests {
         assert_eq!(c.listen, Config::default().listen);
         assert_eq!(c.sign_in.max_failures, 5);
         assert!(c.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn identity_providers_and_auto_activation_come_from_the_environment() {
+        let env: HashMap<&str, &str> = [
+            (
+                "GATEWAY_IDENTITY_PROVIDERS",
+                r#"[{"id":"wayf","display_name":"WAYF","issuer":"https://wayf.example","client_id":"gw","token_auth":"client_secret_post"}]"#,
+            ),
+            ("GATEWAY_ACCOUNTS_AUTO_ACTIVATE", "true"),
+        ]
+        .into();
+        let c = Config::load(None, |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.identity_providers.len(), 1);
+        assert_eq!(c.identity_providers[0].id, "wayf");
+        assert!(c.accounts.auto_activate);
+        let err = Config::load(None, |k| {
+            (k == "GATEWAY_IDENTITY_PROVIDERS").then(|| {
+                r#"[{"id":"x","display_name":"X","issuer":"http://idp.example","client_id":"gw"}]"#
+                    .into()
+            })
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("loopback"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod manifests;
 pub mod model;
 pub mod netaddr;
+pub mod oidc;
 pub mod outbound;
 pub mod problem;
 pub mod projects;

@@ -5,6 +5,7 @@ use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
 mod accounting;
 mod audit;
 mod connections;
+mod identities;
 mod lifecycle;
 mod projects;
 
@@ -13,6 +14,7 @@ pub use accounting::{
 };
 pub use audit::{AuditEntry, AuditEvent};
 pub use connections::{Attempt, Connection, ConnectionState, Reported, parse_state, state_str};
+pub use identities::{Identity, OidcAttempt, VerifiedIdentity};
 pub use lifecycle::{AccountStateRecord, AccountStatus};
 pub use projects::{Member, Project, ProjectRole};
 
@@ -49,6 +51,17 @@ pub struct User {
     pub organization: Option<String>,
     pub role: Role,
     pub created_at: i64,
+    /// What the identity provider of the last federated sign-in vouched for (SPEC §8).
+    pub federated: FederatedClaims,
+}
+
+/// The principal's §8 fields. A local account keeps the defaults: no assurance, no IdP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FederatedClaims {
+    pub assurance: Vec<String>,
+    pub two_factor: bool,
+    pub identity_provider: Option<String>,
+    pub site_username: Option<String>,
 }
 
 #[derive(Debug, Clone)]

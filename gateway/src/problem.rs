@@ -38,6 +38,7 @@ problem_codes! {
     AccountSuspended = 403, "accountSuspended", "Account not active";
     AccountExpired = 403, "accountExpired", "Account not active";
     AccountDisabled = 403, "accountDisabled", "Account not active";
+    AccountPendingApproval = 403, "accountPendingApproval", "Account awaiting approval";
     CrossOriginRequest = 403, "crossOriginRequest", "Cross-origin request refused";
     ProviderInactive = 403, "providerInactive", "Provider not active";
     ConnectionRequired = 403, "connectionRequired", "Connection required";

@@ -102,6 +102,7 @@ mod tests {
             organization: None,
             role: Role::User,
             created_at: 0,
+            federated: Default::default(),
         }
     }
 

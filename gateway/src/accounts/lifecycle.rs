@@ -14,9 +14,15 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountState {
     Active,
-    Suspended { until: Option<i64> },
-    Expired { since: i64 },
+    Suspended {
+        until: Option<i64>,
+    },
+    Expired {
+        since: i64,
+    },
     Disabled,
+    /// Created by a federated sign-in and waiting for an admin (SPEC §8).
+    PendingApproval,
 }
 
 impl AccountState {
@@ -24,6 +30,7 @@ impl AccountState {
     pub fn at(record: &AccountStateRecord, now: i64) -> Self {
         match record.status {
             AccountStatus::Disabled => return Self::Disabled,
+            AccountStatus::PendingApproval => return Self::PendingApproval,
             AccountStatus::Suspended if record.suspended_until.is_none_or(|end| end > now) => {
                 return Self::Suspended {
                     until: record.suspended_until,
@@ -43,6 +50,7 @@ impl AccountState {
             Self::Suspended { .. } => "suspended",
             Self::Expired { .. } => "expired",
             Self::Disabled => "disabled",
+            Self::PendingApproval => "pendingApproval",
         }
     }
 
@@ -53,6 +61,7 @@ impl AccountState {
             Self::Suspended { .. } => "accountSuspended",
             Self::Expired { .. } => "accountExpired",
             Self::Disabled => "accountDisabled",
+            Self::PendingApproval => "accountPendingApproval",
         }
     }
 }
@@ -67,6 +76,7 @@ impl fmt::Display for AccountState {
             Self::Suspended { until: None } => f.write_str("the account is suspended"),
             Self::Expired { since } => write!(f, "the account expired on {}", rfc3339(*since)),
             Self::Disabled => f.write_str("the account is disabled"),
+            Self::PendingApproval => f.write_str("the account awaits approval by an administrator"),
         }
     }
 }
@@ -152,7 +162,7 @@ impl Accounts {
         let now = self.clock.now_ms();
         let current = self.lifecycle(username).await?;
         let from = current.record.status;
-        if from == AccountStatus::Active {
+        if matches!(from, AccountStatus::Active | AccountStatus::PendingApproval) {
             return Err(transition(
                 username,
                 "neither suspended nor disabled",
@@ -177,6 +187,43 @@ impl Accounts {
         self.credentials.clear();
         tracing::info!(user = %username, actor = %actor.name(), "account resumed");
         self.lifecycle(username).await
+    }
+
+    /// Activates an account that waits for approval (SPEC §8); any other state is refused.
+    pub async fn approve(
+        &self,
+        actor: &Actor,
+        username: &str,
+    ) -> Result<AccountLifecycle, AccountError> {
+        let now = self.clock.now_ms();
+        let current = self.lifecycle(username).await?;
+        let from = current.record.status;
+        if from != AccountStatus::PendingApproval {
+            return Err(transition(username, from.as_str(), "approved"));
+        }
+        let audit = event(now, actor, "user.approved", username, json!({}));
+        if !self
+            .store
+            .transition_account(
+                current.user.id,
+                from,
+                AccountStatus::Active,
+                None,
+                now,
+                &audit,
+            )
+            .await?
+        {
+            return Err(changed_meanwhile(username));
+        }
+        self.credentials.clear();
+        tracing::info!(user = %username, actor = %actor.name(), "account approved");
+        self.lifecycle(username).await
+    }
+
+    /// Users waiting for approval, oldest first.
+    pub async fn pending(&self) -> Result<Vec<User>, AccountError> {
+        Ok(self.store.pending_users().await?)
     }
 
     /// Disables the account and, in the same transaction, revokes all its sessions and API tokens.
@@ -309,13 +356,19 @@ mod tests {
             AccountState::Suspended { until: None },
             AccountState::Expired { since: 0 },
             AccountState::Disabled,
+            AccountState::PendingApproval,
         ]
         .iter()
         .map(|s| s.code())
         .collect();
         assert_eq!(
             codes,
-            ["accountSuspended", "accountExpired", "accountDisabled"]
+            [
+                "accountSuspended",
+                "accountExpired",
+                "accountDisabled",
+                "accountPendingApproval"
+            ]
         );
     }
 }

@@ -2,11 +2,13 @@
 //! Passwords are argon2id hashes; sessions and API tokens are random secrets stored as hashes.
 
 mod credentials;
+mod federated;
 mod lifecycle;
 mod password;
 mod throttle;
 mod username;
 
+pub use federated::FederatedOutcome;
 pub use lifecycle::{AccountLifecycle, AccountState};
 pub use throttle::{Locked, ThrottlePolicy};
 pub use username::Username;
@@ -200,13 +202,19 @@ impl Accounts {
         self.throttle.succeeded(admitted).await?;
         // Only someone who knows the password learns the account's state.
         self.ensure_active(&user).await?;
+        let session = self.open_session(&user).await?;
+        tracing::info!(user = %user.username, "signed in");
+        Ok((user, session))
+    }
+
+    /// A new session of `user`, already checked; the secret is for the cookie.
+    async fn open_session(&self, user: &User) -> Result<Secret, AccountError> {
         let session = Secret::generate(SESSION_PREFIX);
         let now = self.clock.now_ms();
         self.store
             .insert_session(&session.hash(), user.id, now, now + self.session_ttl_ms)
             .await?;
-        tracing::info!(user = %user.username, "signed in");
-        Ok((user, session))
+        Ok(session)
     }
 
     /// The change feed said a session or API token changed elsewhere: ask the database next time.
@@ -335,8 +343,10 @@ pub fn principal(user: &User) -> Principal {
         last_name: user.last_name.clone(),
         uid: user.id,
         email: user.email.clone(),
-        two_factor_authentication: false,
+        two_factor_authentication: user.federated.two_factor,
         organization: user.organization.clone(),
-        site_username: None,
+        assurance: user.federated.assurance.clone(),
+        identity_provider: user.federated.identity_provider.clone(),
+        site_username: user.federated.site_username.clone(),
     }
 }

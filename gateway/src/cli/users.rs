@@ -21,6 +21,20 @@ pub enum LifecycleCommand {
     },
     /// End a user's suspension or disabling.
     Resume { username: String },
+    /// Pre-create an account for EMAIL and print its username: the first sign-in whose identity
+    /// provider vouches for this email (email_verified) takes it.
+    Invite {
+        email: String,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Activate an account a federated sign-in created, which awaits approval.
+    Approve { username: String },
+    /// List users; with --pending, those awaiting approval (one username a line).
+    List {
+        #[arg(long)]
+        pending: bool,
+    },
     /// Disable a user and revoke all their sessions and API tokens.
     Disable { username: String },
     /// Set the end of a user's membership (--at RFC3339; a past time expires them now) or remove it.
@@ -44,12 +58,29 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
             .transpose()
             .map_err(anyhow::Error::msg)
     };
+    if let LifecycleCommand::Invite { email, admin } = &command {
+        println!("{}", accounts.invite(email, *admin).await?.username);
+        return Ok(());
+    }
+    if let LifecycleCommand::List { pending } = command {
+        if !pending {
+            anyhow::bail!("only `gateway users list --pending` is available");
+        }
+        for user in accounts.pending().await? {
+            println!("{}", user.username);
+        }
+        return Ok(());
+    }
     let done = match command {
         LifecycleCommand::Status { username } => accounts.lifecycle(&username).await?,
         LifecycleCommand::Suspend { username, until } => {
             accounts.suspend(&me, &username, parse(until)?).await?
         }
         LifecycleCommand::Resume { username } => accounts.resume(&me, &username).await?,
+        LifecycleCommand::Approve { username } => accounts.approve(&me, &username).await?,
+        LifecycleCommand::List { .. } | LifecycleCommand::Invite { .. } => {
+            unreachable!("answered above")
+        }
         LifecycleCommand::Disable { username } => app.disable_user(&me, &username).await?,
         LifecycleCommand::SetExpiry { username, at, .. } => {
             accounts.set_expiry(&me, &username, parse(at)?).await?

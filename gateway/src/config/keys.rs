@@ -17,6 +17,10 @@ pub enum Kind {
     Number,
     /// Comma-separated; items are trimmed and empty ones dropped.
     List,
+    /// `true` or `false`.
+    Flag,
+    /// A YAML (or JSON) value of the same shape as the key in the file.
+    Yaml,
 }
 
 #[derive(Debug)]
@@ -104,6 +108,10 @@ keys! {
     "sign_in.max_lock_secs" => GATEWAY_SIGN_IN_MAX_LOCK_SECS (Number): "The longest lock, seconds.";
     "keys.encryption_key_file" => GATEWAY_KEY_ENCRYPTION_KEY_FILE (Text):
         "File holding the key-encryption key (mode 0600).";
+    "identity_providers" => GATEWAY_IDENTITY_PROVIDERS (Yaml):
+        "OpenID Connect identity providers users sign in with (SPEC §8); the /login page offers each by its\ndisplay_name beside the password form. Endpoints and keys come from\n{issuer}/.well-known/openid-configuration; an http:// issuer is accepted only on a loopback address.\nRegister {public_url}/auth/oidc/{id}/callback as the redirect URI at the IdP. The variable holds the\nsame list as YAML or JSON, e.g. '[{\"id\":\"wayf\",…}]'. One entry:\n - id: wayf                                   # in URLs and as the principal's identityProvider\n   display_name: WAYF\n   issuer: https://wayf.example.org\n   client_id: ucloud-gateway\n   client_secret_file: /etc/gateway/wayf-secret   # the secret's first line\n   scopes: openid profile email                   # default\n   organization_claim: schac_home_organization    # default\n   assurance_claim: eduperson_assurance           # default\n   username_claim: null                           # a claim with a site username, if released\n   token_auth: client_secret_basic                # or client_secret_post";
+    "accounts.auto_activate" => GATEWAY_ACCOUNTS_AUTO_ACTIVATE (Flag):
+        "New identities get an active account at once (true) or wait in pendingApproval until an admin\napproves them (`gateway users approve USERNAME`, the Approvals page).";
 }
 
 /// The comment above a section (the first part of a dotted path).
@@ -155,6 +163,14 @@ pub fn apply_env(
                     .map(|item| Value::String(item.to_owned()))
                     .collect(),
             ),
+            Kind::Flag => Value::Bool(
+                text.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::Env(key.env, "expected true or false".into()))?,
+            ),
+            Kind::Yaml => {
+                serde_yaml::from_str(&text).map_err(|e| ConfigError::Env(key.env, e.to_string()))?
+            }
         };
         set(&mut tree, key.path, value);
         // Keys read together (tls.cert with tls.key) are checked once both are set.
@@ -297,6 +313,14 @@ mod tests {
             (Kind::Text, "providers.test_registration") => text("owner"),
             (Kind::Text, "keys.encryption_key_file") => text("/run/secrets/kek"),
             (Kind::List, "trusted_proxies") => list("10.0.0.0/8"),
+            (Kind::Flag, _) => {
+                let flag = !default.as_bool().expect("a flag");
+                (flag.to_string(), Value::Bool(flag))
+            }
+            (Kind::Yaml, "identity_providers") => {
+                let text = r#"[{"id":"wayf","display_name":"WAYF","issuer":"https://wayf.example.org","client_id":"gw","client_secret_file":"/etc/gw/secret","scopes":"openid profile email","organization_claim":"schac_home_organization","assurance_claim":"eduperson_assurance","username_claim":null,"token_auth":"client_secret_basic"}]"#;
+                (text.to_owned(), serde_yaml::from_str(text).expect("yaml"))
+            }
             (Kind::List, "manifest.extra_roots") => list("/etc/gateway/ca.pem"),
             (Kind::List, "manifest.allow_private") => list("provider.internal"),
             (_, path) => panic!("give {path} a sample value in this test"),

@@ -140,6 +140,7 @@ impl ApiError {
             AccountInactive(AccountState::Suspended { .. }) => ProblemCode::AccountSuspended,
             AccountInactive(AccountState::Expired { .. }) => ProblemCode::AccountExpired,
             AccountInactive(AccountState::Disabled) => ProblemCode::AccountDisabled,
+            AccountInactive(AccountState::PendingApproval) => ProblemCode::AccountPendingApproval,
             // Never refused for being active: a caller bug, answered as one.
             AccountInactive(AccountState::Active) => ProblemCode::InternalError,
             TooManyAttempts(_) => ProblemCode::TooManyAttempts,

@@ -52,6 +52,19 @@ pub async fn resume(
     Ok(Json(view(&done)))
 }
 
+/// Activates an account created by a federated sign-in that awaits approval (SPEC §8).
+pub async fn approve(
+    State(app): State<AppState>,
+    AdminAuth(admin): AdminAuth,
+    Path(username): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let done = app
+        .accounts
+        .approve(&Actor::user(&admin), &username)
+        .await?;
+    Ok(Json(view(&done)))
+}
+
 pub async fn disable(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,

@@ -97,6 +97,10 @@ pub fn router(app: AppState) -> Router {
             post(lifecycle::suspend),
         )
         .route(
+            "/api/admin/users/{username}/approve",
+            post(lifecycle::approve),
+        )
+        .route(
             "/api/admin/users/{username}/resume",
             post(lifecycle::resume),
         )
@@ -114,6 +118,8 @@ pub fn router(app: AppState) -> Router {
             get(|| async { axum::response::Redirect::to("/providers") }),
         )
         .route("/login", get(web::login_form).post(web::login_submit))
+        .route("/auth/oidc/{idp}/start", get(web::oidc_start))
+        .route("/auth/oidc/{idp}/callback", get(web::oidc_callback))
         .route("/logout", post(web::logout_submit))
         .route("/providers", get(web::providers_page))
         .route("/connections", get(web::connections_page))
@@ -129,6 +135,10 @@ pub fn router(app: AppState) -> Router {
         .route("/tokens/{id}/delete", post(web::token_delete))
         .route("/admin/providers", get(web::admin_providers))
         .route("/admin/providers/{id}/approve", post(web::admin_approve))
+        .route(
+            "/admin/users/{username}/approve",
+            post(web::admin_approve_user),
+        )
         .route(
             "/api/connections",
             get(connections::list).post(connections::start),

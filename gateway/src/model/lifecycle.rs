@@ -6,6 +6,8 @@ pub enum AccountStatus {
     Active,
     Suspended,
     Disabled,
+    /// A federated sign-in created the account; an admin has not approved it yet (SPEC §8).
+    PendingApproval,
 }
 
 impl AccountStatus {
@@ -14,6 +16,7 @@ impl AccountStatus {
             Self::Active => "active",
             Self::Suspended => "suspended",
             Self::Disabled => "disabled",
+            Self::PendingApproval => "pendingApproval",
         }
     }
 
@@ -22,6 +25,7 @@ impl AccountStatus {
             "active" => Some(Self::Active),
             "suspended" => Some(Self::Suspended),
             "disabled" => Some(Self::Disabled),
+            "pendingApproval" => Some(Self::PendingApproval),
             _ => None,
         }
     }

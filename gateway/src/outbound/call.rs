@@ -73,7 +73,18 @@ impl ProviderClients {
         request: Request<Body>,
         bounds: Bounds,
     ) -> Result<Reply, CallError> {
-        let client = self.for_provider(metadata);
+        exchange(self.for_provider(metadata), request, bounds).await
+    }
+}
+
+/// Sends `request` with `client` and reads the whole answer, within `bounds`: the one bounded
+/// exchange every gateway-made call (to providers and to identity providers) goes through.
+pub async fn exchange(
+    client: &super::HttpClient,
+    request: Request<Body>,
+    bounds: Bounds,
+) -> Result<Reply, CallError> {
+    {
         let exchange = async {
             let response = client.request(request).await.map_err(|e| classify(&e))?;
             let (parts, body) = response.into_parts();

@@ -1,7 +1,8 @@
 //! THE outbound policy (SPEC §1): every call the gateway makes to a provider — brokering, manifest
 //! fetches, unlink, rename — goes through a client built here. Production providers: HTTPS only,
 //! public addresses checked at connect time by [`Dialer`] (`allow_private` names the exceptions);
-//! test providers: any scheme and address. Both: the system roots plus the operator's extra roots,
+//! test providers: any scheme and address. Identity providers ([`idp_client`]): the production rule,
+//! with the configured issuers' hosts as the exceptions. Both: the system roots plus the operator's extra roots,
 //! a connect timeout, never a redirect (hyper follows none), and [`call`]'s time and size bounds
 //! for the gateway's own calls.
 
@@ -72,6 +73,30 @@ impl ProviderClients {
             ProviderEnv::Test => &self.test,
         }
     }
+}
+
+/// The client for calls to the operator's identity providers (SPEC §8): HTTPS, or HTTP when
+/// `allow_http` (an issuer on loopback); public addresses only, except for `trusted_hosts` — the
+/// hosts of configured issuers, which are the operator's own trusted configuration.
+pub fn idp_client(
+    config: &OutboundConfig,
+    trusted_hosts: impl IntoIterator<Item = String>,
+    allow_http: bool,
+) -> Result<HttpClient, String> {
+    let tls = tls_config(&config.extra_roots)?;
+    let dialer = Dialer::new(
+        AddressRule::public_only(trusted_hosts),
+        config.connect_timeout,
+    );
+    let schemes = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+    let connector = if allow_http {
+        schemes.https_or_http()
+    } else {
+        schemes.https_only()
+    }
+    .enable_all_versions()
+    .wrap_connector(dialer);
+    Ok(builder().build(connector))
 }
 
 fn builder() -> hyper_util::client::legacy::Builder {

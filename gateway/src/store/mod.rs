@@ -10,6 +10,8 @@ mod changes;
 pub use changes::{CHANNEL as CHANGE_CHANNEL, Feed, FeedEvent};
 mod connections;
 pub use connections::NewAttempt;
+mod identities;
+pub use identities::CreateFederatedError;
 mod keys;
 pub use keys::SealedKey;
 mod lifecycle;

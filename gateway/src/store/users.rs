@@ -1,9 +1,9 @@
 //! Users, sign-in sessions and personal API tokens. Secrets arrive here already hashed.
 
 use super::{Store, StoreResult, conflict, with_pool};
-use crate::model::{ApiToken, NewUser, Role, User};
+use crate::model::{ApiToken, FederatedClaims, NewUser, Role, User};
 
-type UserRow = (
+pub(super) type UserRow = (
     i64,
     String,
     String,
@@ -12,14 +12,37 @@ type UserRow = (
     Option<String>,
     String,
     i64,
+    String,
+    bool,
+    Option<String>,
+    Option<String>,
 );
 
-const USER_COLUMNS: &str =
-    "u.id, u.username, u.email, u.first_name, u.last_name, u.organization, u.role, u.created_at";
+pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name, u.organization, u.role, u.created_at, \
+     u.assurance, u.two_factor, u.identity_provider, u.site_username";
 
-fn user(row: UserRow) -> User {
-    let (id, username, email, first_name, last_name, organization, role, created_at) = row;
+pub(super) fn user(row: UserRow) -> User {
+    let (
+        id,
+        username,
+        email,
+        first_name,
+        last_name,
+        organization,
+        role,
+        created_at,
+        assurance,
+        two_factor,
+        identity_provider,
+        site_username,
+    ) = row;
     User {
+        federated: FederatedClaims {
+            assurance: serde_json::from_str(&assurance).unwrap_or_default(),
+            two_factor,
+            identity_provider,
+            site_username,
+        },
         id,
         username,
         email,
@@ -106,13 +129,19 @@ impl Store {
             Option<String>,
             String,
             i64,
+            String,
+            bool,
+            Option<String>,
+            Option<String>,
             Option<String>,
         );
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(username)
             .fetch_optional(pool)
             .await?);
-        Ok(row.map(|(a, b, c, d, e, f, g, h, hash)| (user((a, b, c, d, e, f, g, h)), hash)))
+        Ok(row.map(|(a, b, c, d, e, f, g, h, i, j, k, l, hash)| {
+            (user((a, b, c, d, e, f, g, h, i, j, k, l)), hash)
+        }))
     }
 
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<()> {

@@ -20,6 +20,7 @@ mod lifecycle;
 mod manifests;
 mod migrations;
 mod observability;
+mod oidc;
 mod projects;
 mod provider_double;
 mod providers;

@@ -53,8 +53,13 @@ pub struct Principal {
     pub email: String,
     pub two_factor_authentication: bool,
     pub organization: Option<String>,
-    /// SPEC §8: a site username the user's identity provider released (`siteUsername`), or
-    /// `None`; the `identityClaim` username policy uses it.
+    /// Assurance URIs the user's identity provider vouched for (SPEC §8); empty when unknown.
+    #[serde(default)]
+    pub assurance: Vec<String>,
+    /// The gateway's id of the identity provider of the last sign-in; `None` for local accounts.
+    #[serde(default)]
+    pub identity_provider: Option<String>,
+    /// A site username the identity provider released (`username_claim`), if any.
     #[serde(default)]
     pub site_username: Option<String>,
 }
@@ -84,4 +89,24 @@ pub struct UsermapClaims {
     pub service: ServiceClaims,
     pub nonce: String,
     pub return_url: String,
+}
+
+#[cfg(test)]
+mod principal_tests {
+    use super::Principal;
+
+    #[test]
+    fn a_principal_without_the_federated_fields_still_parses() {
+        let old = r#"{"username":"a#1","role":"USER","firstName":"A","lastName":"B","uid":1,
+            "email":"a@b","twoFactorAuthentication":false,"organization":null}"#;
+        let p: Principal = serde_json::from_str(old).expect("an older gateway's principal");
+        assert!(p.assurance.is_empty());
+        assert_eq!((p.identity_provider, p.site_username), (None, None));
+        let new = r#"{"username":"a#1","role":"USER","firstName":"A","lastName":"B","uid":1,
+            "email":"a@b","twoFactorAuthentication":true,"organization":"sdu.dk",
+            "assurance":["https://refeds.org/assurance/IAP/medium"],"identityProvider":"wayf","siteUsername":"ab"}"#;
+        let p: Principal = serde_json::from_str(new).expect("a §8 principal");
+        assert_eq!(p.identity_provider.as_deref(), Some("wayf"));
+        assert_eq!(p.site_username.as_deref(), Some("ab"));
+    }
 }

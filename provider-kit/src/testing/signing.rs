@@ -100,6 +100,8 @@ pub fn principal(username: &str) -> Principal {
         email: "dan@example.org".into(),
         two_factor_authentication: true,
         organization: Some("sdu.dk".into()),
+        assurance: Vec::new(),
+        identity_provider: None,
         site_username: None,
     }
 }

@@ -64,6 +64,8 @@ impl NamedFrom {
             email: self.email.clone(),
             two_factor_authentication: false,
             organization: None,
+            assurance: Vec::new(),
+            identity_provider: None,
             site_username: self.site_username.clone(),
         }
     }

@@ -23,7 +23,7 @@ pub struct NextQuery {
 pub async fn login_form(State(app): State<AppState>, Query(q): Query<NextQuery>) -> Response {
     let token = crate::secrets::random_id();
     let next = safe_next(q.next.as_deref());
-    let body = form(&token, &next, None);
+    let body = format!("{}{}", form(&token, &next, None), idp_links(&app, &next));
     let mut response = page("Sign in", &body, None);
     let secure = if app.is_https() { "; Secure" } else { "" };
     let cookie = format!(
@@ -47,6 +47,25 @@ fn form(token: &str, next: &str, error: Option<&str>) -> String {
          <p><button id=\"sign-in\">Sign in</button></p></form>",
         escape(next)
     )
+}
+
+/// "Sign in with {display_name}" for each configured IdP (SPEC §8).
+fn idp_links(app: &AppState, next: &str) -> String {
+    let idps = app.identity_providers.list();
+    if idps.is_empty() {
+        return String::new();
+    }
+    let links: String = idps
+        .iter()
+        .map(|(id, name)| {
+            format!(
+                "<li><a class=\"idp\" id=\"idp-{id}\" href=\"/auth/oidc/{id}/start?next={}\">Sign in with {}</a></li>",
+                escape(&super::urlencode(next)),
+                escape(name)
+            )
+        })
+        .collect();
+    format!("<h2>Or sign in with your institution</h2><ul>{links}</ul>")
 }
 
 #[derive(Deserialize)]

@@ -2,11 +2,15 @@
 //! admin's approval list. No assets from anywhere; every form carries a CSRF token derived from the
 //! session; every page is sent with a strict Content-Security-Policy and no Referer.
 
+mod approvals;
 mod login;
+mod oidc;
 mod pages;
 mod wallets;
 
+pub use approvals::admin_approve_user;
 pub use login::{login_form, login_submit, logout_submit};
+pub use oidc::{oidc_callback, oidc_start};
 pub use pages::{
     admin_approve, admin_providers, connect_confirm, connect_start, connections_page,
     disconnect_submit, providers_page, token_create, token_delete, tokens_page,

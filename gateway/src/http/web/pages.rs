@@ -418,6 +418,7 @@ pub async fn admin_providers(State(app): State<AppState>, parts: Parts) -> Respo
         }
         body.push_str("</table>");
     }
+    body.push_str(&super::approvals::pending_users_section(&app, &csrf).await);
     page("Providers awaiting approval", &body, Some((&user, &csrf)))
 }
 

@@ -88,6 +88,8 @@ pub fn principal(username: &str, first: &str, last: &str, email: &str) -> Princi
         email: email.into(),
         two_factor_authentication: false,
         organization: None,
+        assurance: Vec::new(),
+        identity_provider: None,
         site_username: None,
     }
 }

@@ -31,8 +31,6 @@ pub enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// List every user: username, role, account state, email.
-    List,
     #[command(flatten)]
     Lifecycle(super::users::LifecycleCommand),
 }
@@ -112,19 +110,6 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn users_list(config: Config) -> anyhow::Result<()> {
-    let app = app(config).await?;
-    for user in app.accounts.users().await? {
-        println!(
-            "{}\t{}\t{}",
-            user.username,
-            user.role.as_str().to_lowercase(),
-            user.email
-        );
-    }
-    Ok(())
-}
-
 pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
     let (username, email, first_name, last_name, organization, admin, password_stdin) =
         match command {
@@ -145,7 +130,6 @@ pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> 
                 admin,
                 password_stdin,
             ),
-            UsersCommand::List => return users_list(config).await,
             UsersCommand::Lifecycle(c) => return super::users::lifecycle(config, c).await,
         };
     let password = if password_stdin {

@@ -233,3 +233,15 @@ fn manifest_check(file: &std::path::Path) -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks its command tree (duplicate names, conflicting flags) only when a command is
+    /// parsed; this checks all of it at once, so two commands named alike fail here, not in use.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

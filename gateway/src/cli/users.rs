@@ -30,7 +30,8 @@ pub enum LifecycleCommand {
     },
     /// Activate an account a federated sign-in created, which awaits approval.
     Approve { username: String },
-    /// List users; with --pending, those awaiting approval (one username a line).
+    /// List every user (username, role, email; a line each); with --pending, only the usernames of
+    /// accounts awaiting approval.
     List {
         #[arg(long)]
         pending: bool,
@@ -64,7 +65,11 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
     }
     if let LifecycleCommand::List { pending } = command {
         if !pending {
-            anyhow::bail!("only `gateway users list --pending` is available");
+            for user in accounts.users().await? {
+                let role = user.role.as_str().to_lowercase();
+                println!("{}\t{role}\t{}", user.username, user.email);
+            }
+            return Ok(());
         }
         for user in accounts.pending().await? {
             println!("{}", user.username);

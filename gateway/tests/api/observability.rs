@@ -2,7 +2,7 @@
 
 use crate::broker::recorded_federation;
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, wait_until};
 use crate::upstream::MANIFEST;
 use gateway::config::LogFormat;
 use reqwest::StatusCode;
@@ -146,7 +146,21 @@ async fn a_json_access_line_names_route_status_id_and_principal_and_never_a_secr
         .unwrap()
         .to_owned();
 
-    let lines = captured.access_lines();
+    // A line is written when the response body ends, which may be just after the client has read
+    // it: wait (boundedly) for both lines rather than racing the server.
+    let lines = wait_until(std::time::Duration::from_secs(5), || {
+        let lines = captured.access_lines();
+        let both = lines
+            .iter()
+            .filter(|l| {
+                l["fields"]["request_id"] == "me-call-1"
+                    || l["fields"]["route"] == "/ucloud/{id}/{*path}"
+            })
+            .count()
+            >= 2;
+        std::future::ready(both.then_some(lines))
+    })
+    .await;
     let me = lines
         .iter()
         .find(|l| l["fields"]["request_id"] == "me-call-1")

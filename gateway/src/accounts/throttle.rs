@@ -99,9 +99,10 @@ impl SignInThrottle {
                 claim: None,
             },
         ];
+        let names = [keys[0].name.as_str(), keys[1].name.as_str()];
+        let counts = self.store.throttle_count(&names, now, floor).await?;
         let mut refused_until = 0;
-        for key in &mut keys {
-            let counted = self.store.throttle_count(&key.name, now, floor).await?;
+        for (key, counted) in keys.iter_mut().zip(counts) {
             let lock = self.policy.lock_ms(counted.failures);
             if lock == 0 {
                 continue;

@@ -28,37 +28,47 @@ impl Store {
         Ok(latest)
     }
 
-    /// Counts one attempt for `key` in one statement, starting a new window when the old one began
-    /// before `window_floor` and no lock is running, so concurrent attempts never count twice as one.
+    /// Counts one more attempt for each of `keys` (a new window when the last ran out and no lock
+    /// holds), all in one transaction: concurrent attempts see the keys' counts in one order, so no
+    /// attempt is refused by one key's count while another's is still within its allowance.
     pub async fn throttle_count(
         &self,
-        key: &str,
+        keys: &[&str],
         now: i64,
         window_floor: i64,
-    ) -> StoreResult<Counted> {
-        let row: (i64, i64) = with_pool!(self, pool => {
-            sqlx::query_as(
-                "INSERT INTO sign_in_throttle (key, failures, window_start, locked_until) \
-                 VALUES ($1, 1, $2, 0) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                   failures = CASE WHEN sign_in_throttle.window_start < $3 \
+    ) -> StoreResult<Vec<Counted>> {
+        const COUNT: &str = "INSERT INTO sign_in_throttle (key, failures, window_start, locked_until) \
+             VALUES ($1, 1, $2, 0) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN sign_in_throttle.window_start < $3 \
+                                AND sign_in_throttle.locked_until <= $2 \
+                          THEN 1 ELSE sign_in_throttle.failures + 1 END, \
+               window_start = CASE WHEN sign_in_throttle.window_start < $3 \
                                     AND sign_in_throttle.locked_until <= $2 \
-                              THEN 1 ELSE sign_in_throttle.failures + 1 END, \
-                   window_start = CASE WHEN sign_in_throttle.window_start < $3 \
-                                        AND sign_in_throttle.locked_until <= $2 \
-                                  THEN $2 ELSE sign_in_throttle.window_start END \
-                 RETURNING failures, locked_until",
-            )
-            .bind(key)
-            .bind(now)
-            .bind(window_floor)
-            .fetch_one(pool)
-            .await?
+                              THEN $2 ELSE sign_in_throttle.window_start END \
+             RETURNING failures, locked_until";
+        let rows: Vec<(i64, i64)> = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut rows = Vec::with_capacity(keys.len());
+            for key in keys {
+                let row: (i64, i64) = sqlx::query_as(COUNT)
+                    .bind(*key)
+                    .bind(now)
+                    .bind(window_floor)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                rows.push(row);
+            }
+            tx.commit().await?;
+            rows
         });
-        Ok(Counted {
-            failures: row.0,
-            locked_until: row.1,
-        })
+        Ok(rows
+            .into_iter()
+            .map(|(failures, locked_until)| Counted {
+                failures,
+                locked_until,
+            })
+            .collect())
     }
 
     /// Locks `key` until `until` (never shortening a running lock).

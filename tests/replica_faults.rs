@@ -66,20 +66,7 @@ async fn a_replica_killed_mid_burst_loses_or_doubles_no_charge_and_leaves_no_con
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let grant = GRANT.to_string();
-    r.a.run(
-        &[
-            "wallets",
-            "grant",
-            "--user",
-            "alice",
-            "--provider",
-            "hpc",
-            "--units",
-            &grant,
-        ],
-        "",
-    );
+    r.grant("alice", "hpc", GRANT);
     for i in 0..USERS {
         let (status, body) = r
             .post(
@@ -247,19 +234,7 @@ async fn both_replicas_say_not_ready_while_postgres_is_away_and_recover_by_thems
     let owner = r.user("owner");
     let alice = r.user("alice");
     let refresh = r.register(&owner, "hpc", e2e::free_port()).await;
-    r.a.run(
-        &[
-            "wallets",
-            "grant",
-            "--user",
-            "alice",
-            "--provider",
-            "hpc",
-            "--units",
-            "1000",
-        ],
-        "",
-    );
+    r.grant("alice", "hpc", 1000);
     let access = r.access_token(&r.a, &refresh).await;
     for (n, replica) in [&r.a, &r.b].into_iter().enumerate() {
         let (status, body) = r

@@ -217,19 +217,7 @@ async fn during_an_immediate_rotation_no_replica_rejects_a_token_signed_by_the_o
     let owner = r.user("owner");
     let alice = r.user("alice");
     let refresh = r.register(&owner, "hpc", e2e::free_port()).await;
-    r.a.run(
-        &[
-            "wallets",
-            "grant",
-            "--user",
-            "alice",
-            "--provider",
-            "hpc",
-            "--units",
-            "100000",
-        ],
-        "",
-    );
+    r.grant("alice", "hpc", 100_000);
     let old_kid = r.published_kids(&r.a).await[0].clone();
     // Tokens from A, each used at once on B (and the reverse), while A rotates with --immediate.
     let drive = |n: usize, tag: &'static str| {

@@ -87,6 +87,24 @@ impl Replicas {
         )
     }
 
+    /// `gateway wallets grant`, run beside the replicas: `units` to `username` at `provider`.
+    pub fn grant(&self, username: &str, provider: &str, units: u64) {
+        let units = units.to_string();
+        self.a.run(
+            &[
+                "wallets",
+                "grant",
+                "--user",
+                username,
+                "--provider",
+                provider,
+                "--units",
+                &units,
+            ],
+            "",
+        );
+    }
+
     /// `GET path` on `replica` with a bearer token: status and body (`Null` if not JSON).
     pub async fn get(&self, replica: &Gateway, token: &str, path: &str) -> (u16, Value) {
         let r = self

@@ -2,17 +2,14 @@
 //! CLI command) changed, and which cache drops or reloads what.
 //!
 //! The database's triggers write each change in the transaction that makes it (`store::Feed`); this
-//! module parses the line and applies it to exactly the cache entry it names. A full re-read runs
+//! module parses the line, and `background::change_feed` applies it to exactly the cache entry it
+//! names. A full re-read runs
 //! whenever the feed may have missed something (a reconnected listener) and every
 //! `change_resync_secs` as the safety net. The sign-in throttle has no cache: its counters are read
 //! from the database on every attempt, so every replica sees them at once.
 
-use crate::app::App;
-use crate::store::FeedEvent;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-use tokio::sync::watch;
 
 /// One change, parsed from a `kind:key` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,52 +50,6 @@ impl Change {
     }
 }
 
-/// Drops or reloads what `change` names.
-pub async fn apply(app: &App, change: &Change) {
-    let result = match change {
-        Change::Credential(hash) => {
-            app.accounts.forget_credential(hash);
-            Ok(())
-        }
-        Change::User(id) => {
-            app.accounts.forget_user_credentials(*id);
-            Ok(())
-        }
-        Change::Provider(id) => app.registry.reload_one(id).await.map_err(|e| e.to_string()),
-        Change::Manifest(id) => app
-            .manifests
-            .reload_one(id)
-            .await
-            .map_err(|e| e.to_string()),
-        Change::Keys => app.keys.reload().await.map_err(|e| e.to_string()),
-        Change::Brokered {
-            user_id,
-            provider_id,
-        } => {
-            app.connections.forget_brokered(provider_id, *user_id);
-            Ok(())
-        }
-    };
-    if let Err(error) = result {
-        tracing::warn!(?change, %error, "applying a change from the feed failed; the next resync retries");
-    }
-}
-
-/// Re-reads everything cached: the feed may have missed changes.
-pub async fn resync(app: &App) {
-    app.accounts.forget_all_credentials();
-    app.connections.forget_all_brokered();
-    if let Err(e) = app.registry.reload_cache().await {
-        tracing::warn!(error = %e, "resync: re-reading providers failed");
-    }
-    if let Err(e) = app.manifests.reload_from_store().await {
-        tracing::warn!(error = %e, "resync: re-reading manifests failed");
-    }
-    if let Err(e) = app.keys.reload().await {
-        tracing::warn!(error = %e, "resync: re-reading the key ring failed; keeping the keys loaded");
-    }
-}
-
 /// Whether this process hears every change now. False from start until the PostgreSQL listener
 /// first listens, and from a lost connection until it listens again and has re-read everything;
 /// `/readyz` answers 503 meanwhile, since revocations could be missed.
@@ -110,48 +61,8 @@ impl FeedHealth {
         self.0.load(Ordering::SeqCst)
     }
 
-    fn set(&self, live: bool) {
+    pub(crate) fn set(&self, live: bool) {
         self.0.store(live, Ordering::SeqCst);
-    }
-}
-
-/// Follows the feed until `stop`: applies each change, resyncs when told to.
-pub async fn follow(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
-    let mut feed = app.store.change_feed().await;
-    if !feed.needs_listener() {
-        app.feed_health.set(true);
-    }
-    loop {
-        let event = tokio::select! {
-            _ = stop.changed() => return,
-            event = feed.next() => event,
-        };
-        match event {
-            FeedEvent::Changed(line) => match Change::parse(&line) {
-                Some(change) => apply(&app, &change).await,
-                None => {
-                    tracing::warn!(%line, "unknown change on the feed; re-reading everything");
-                    resync(&app).await;
-                }
-            },
-            FeedEvent::Resync => {
-                resync(&app).await;
-                app.feed_health.set(true);
-            }
-            FeedEvent::Lost => app.feed_health.set(false),
-        }
-    }
-}
-
-/// The safety net: a full re-read every `change_resync_secs`.
-pub async fn resync_periodically(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
-    let every = Duration::from_secs(app.config.change_resync_secs.max(1));
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        resync(&app).await;
     }
 }
 

@@ -7,7 +7,8 @@
 
 mod setup;
 
-use crate::app::{App, AppState, serve_with_metrics, shutdown_signal};
+use crate::app::{App, AppState};
+use crate::serve::{serve_with_metrics, shutdown_signal};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use anyhow::Context;

@@ -1,6 +1,7 @@
 //! `gateway serve`: bind, build the App, serve until a signal.
 
-use crate::app::{App, serve_with_metrics, shutdown_signal};
+use crate::app::App;
+use crate::serve::{serve_with_metrics, shutdown_signal};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::store::ServeLock;

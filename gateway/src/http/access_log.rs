@@ -1,7 +1,7 @@
 //! The access log and the request id: the outermost layer of the public router. Every request
 //! gets one id (the caller's `X-Request-Id` when valid, else a fresh one — the broker's own rule,
 //! `broker::request_id`), which every answer echoes and the broker sends upstream; every request
-//! ends in one `gateway::access` log line and one count in `metrics::HttpMetrics`.
+//! ends in one `gateway::access` log line and one count in `request_metrics::HttpMetrics`.
 //!
 //! The line names the matched route (never the raw path or query), the status, the latency, the
 //! id, and who was authenticated (a username or provider id, recorded by the identity extractors

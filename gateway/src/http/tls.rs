@@ -13,7 +13,7 @@ pub fn acceptor(config: Arc<rustls::ServerConfig>) -> TlsAcceptor {
 }
 
 /// Serves `router` over TLS on `listener` with the default limits until `shutdown` resolves
-/// (the gateway itself goes through `app::serve`; test doubles use this).
+/// (the gateway itself goes through `serve::serve`; test doubles use this).
 pub async fn serve_tls(
     router: Router,
     listener: TcpListener,

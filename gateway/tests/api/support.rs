@@ -1,7 +1,8 @@
 //! Test harness: the real gateway on port 0 with a fresh database (SQLite file or its own PostgreSQL
 //! database), a hand-moved clock, and helpers that speak the product's language.
 
-use gateway::app::{App, AppState, serve_with_metrics};
+use gateway::app::{App, AppState};
+use gateway::serve::serve_with_metrics;
 use gateway::clock::ManualClock;
 use gateway::config::Config;
 use reqwest::StatusCode;

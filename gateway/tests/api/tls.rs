@@ -1,7 +1,8 @@
 //! The gateway's own HTTPS listener, with certificates from `gateway certs dev`.
 
 use crate::support::{Backend, TestDb};
-use gateway::app::{App, serve};
+use gateway::app::App;
+use gateway::serve::serve;
 use gateway::clock::ManualClock;
 use gateway::config::{Config, TlsConfig};
 use serde_json::json;

@@ -4,7 +4,8 @@
 
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, TestDb, wait_until};
-use gateway::app::{App, serve_with_metrics};
+use gateway::app::App;
+use gateway::serve::serve_with_metrics;
 use gateway::clock::ManualClock;
 use gateway::config::Config;
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! `gateway audit list`: the audit log from the command line, newest first, one event per line.
 
-use super::admin::app;
+use super::open::app;
 use crate::clock::rfc3339;
 use crate::config::Config;
 use clap::Subcommand;

@@ -1,10 +1,15 @@
-//! The `gateway` command line. Every command calls the same domain code as the HTTP API.
+//! The `gateway` command line: one file per command (`users.rs`, `tokens.rs`, `providers.rs`, …),
+//! each starting from `open::app`. Every command calls the same domain code as the HTTP API.
 
-mod admin;
 mod audit;
 mod dev;
+mod keys;
 pub mod logging;
+mod migrate;
+mod open;
+mod providers;
 mod serve;
+mod tokens;
 mod users;
 mod wallets;
 
@@ -45,16 +50,16 @@ enum Command {
     Config(ConfigCommand),
     /// Manage end-users and their account lifecycle.
     #[command(subcommand)]
-    Users(admin::UsersCommand),
+    Users(users::UsersCommand),
     /// Manage personal API tokens.
     #[command(subcommand)]
-    Tokens(admin::TokensCommand),
+    Tokens(tokens::TokensCommand),
     /// Approve, suspend and resume providers; rotate or revoke their refresh tokens.
     #[command(subcommand)]
-    Providers(admin::ProvidersCommand),
+    Providers(providers::ProvidersCommand),
     /// Manage the signing key ring.
     #[command(subcommand)]
-    Keys(admin::KeysCommand),
+    Keys(keys::KeysCommand),
     /// Grant units and list wallets.
     #[command(subcommand)]
     Wallets(wallets::WalletsCommand),
@@ -159,11 +164,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve::serve(config).await,
         Command::Dev(args) => dev::dev(config, args).await,
-        Command::Migrate => admin::migrate(config).await,
-        Command::Users(c) => admin::users(config, c).await,
-        Command::Tokens(c) => admin::tokens(config, c).await,
-        Command::Providers(c) => admin::providers(config, c).await,
-        Command::Keys(c) => admin::keys(config, c).await,
+        Command::Migrate => migrate::migrate(config).await,
+        Command::Users(c) => users::users(config, c).await,
+        Command::Tokens(c) => tokens::tokens(config, c).await,
+        Command::Providers(c) => providers::providers(config, c).await,
+        Command::Keys(c) => keys::keys(config, c).await,
         Command::Wallets(c) => wallets::wallets(config, c).await,
         Command::Audit(c) => audit::audit(config, c).await,
         Command::Config(_)

@@ -1,7 +1,11 @@
 //! `gateway users status|suspend|resume|disable|set-expiry`: the account lifecycle from the command
 //! line, through the same domain calls as `/api/admin/users/…`, audited as `_operator`.
 
-use super::admin::app;
+mod create;
+
+pub use create::{UsersCommand, users};
+
+use super::open::app;
 use crate::accounts::{AccountLifecycle, AccountState};
 use crate::audit::Actor;
 use crate::clock::{parse_rfc3339, rfc3339};

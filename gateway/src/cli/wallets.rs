@@ -1,7 +1,7 @@
 //! `gateway wallets grant|list`: grants and balances from the command line, through the same domain
 //! calls as `/api/admin/wallets/grant`, audited as `_operator`.
 
-use super::admin::app;
+use super::open::app;
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::model::OwnerRef;

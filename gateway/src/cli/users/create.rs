@@ -1,0 +1,90 @@
+//! `gateway users create`, and the `users` command that joins it with the lifecycle commands of
+//! `users.rs`.
+
+use crate::accounts::UserInput;
+use crate::audit::Actor;
+use crate::cli::open::app;
+use crate::config::Config;
+use anyhow::Context;
+use clap::Subcommand;
+use std::io::Read;
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Create an end-user (or, with --admin, an operator).
+    Create {
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    #[command(flatten)]
+    Lifecycle(super::LifecycleCommand),
+}
+
+pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
+    let (username, email, first_name, last_name, organization, admin, password_stdin) =
+        match command {
+            UsersCommand::Create {
+                username,
+                email,
+                first_name,
+                last_name,
+                organization,
+                admin,
+                password_stdin,
+            } => (
+                username,
+                email,
+                first_name,
+                last_name,
+                organization,
+                admin,
+                password_stdin,
+            ),
+            UsersCommand::Lifecycle(c) => return super::lifecycle(config, c).await,
+        };
+    let password = if password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("while reading the password from stdin")?;
+        Some(text.lines().next().unwrap_or_default().to_owned())
+    } else {
+        None
+    };
+    let app = app(config).await?;
+    let user = app
+        .accounts
+        .create_user(UserInput {
+            username,
+            email,
+            first_name,
+            last_name,
+            organization,
+            admin,
+            password,
+        })
+        .await?;
+    let detail = serde_json::json!({ "role": user.role.as_str() });
+    app.audit
+        .record(&Actor::Operator, "user.created", &user.username, detail)
+        .await;
+    println!(
+        "created {} {} (uid {})",
+        user.role.as_str().to_lowercase(),
+        user.username,
+        user.id
+    );
+    Ok(())
+}

@@ -2,10 +2,11 @@
 //! and its own disconnection; the browser's return to the gateway.
 
 use super::errors::ApiError;
+use super::connect::start_attempt;
 use super::extract::{JsonBody, ProviderAuth, UserAuth, session};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::connections::{CompletionRefused, ConnectionError, ReportOutcome, Started};
+use crate::connections::{CompletionRefused, ConnectionError, ReportOutcome};
 use crate::http::input::{Path, Query};
 use crate::model::{Connection, state_str};
 use axum::Json;
@@ -37,22 +38,6 @@ pub async fn start(
             "redirect": { "method": "POST", "url": started.url, "fields": { "token": started.token } },
         })),
     ))
-}
-
-/// Shared by the API and the connect page.
-pub async fn start_attempt(
-    app: &AppState,
-    user: &crate::model::User,
-    parts: &Parts,
-    provider: &str,
-) -> Result<Started, ApiError> {
-    let provider = app.registry.get(user, provider).await?;
-    let session = if super::extract::bearer(parts).is_some() {
-        None
-    } else {
-        session(parts, app)
-    };
-    Ok(app.connections.start(user, session, &provider).await?)
 }
 
 pub async fn list(

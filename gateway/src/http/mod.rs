@@ -8,6 +8,7 @@ mod api_tokens;
 mod audit;
 mod broker;
 pub mod client_addr;
+mod connect;
 pub mod connections;
 pub mod errors;
 pub mod extract;

@@ -161,7 +161,7 @@ pub async fn connect_start(
     let (user, session) = signed_in!(app, parts, form = f.csrf);
     let csrf = csrf_token(&session);
     let started =
-        match crate::http::connections::start_attempt(&app, &user, &parts, &f.provider).await {
+        match crate::http::connect::start_attempt(&app, &user, &parts, &f.provider).await {
             Ok(s) => s,
             Err(e) => {
                 return page(

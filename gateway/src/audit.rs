@@ -1,13 +1,10 @@
 //! The audit log: security-relevant events, stored in the database and read by admins
 //! (`GET /api/admin/audit`, `gateway audit list`).
 //!
-//! Actions (stable names): `provider.registered`, `provider.approved`, `provider.suspended`,
-//! `provider.resumed`, `provider.refreshTokenRotated`, `provider.refreshTokenRevoked`, `keys.rotated`,
-//! `keys.revoked`,
-//! `user.created`, `user.suspended`, `user.resumed`, `user.disabled`, `user.expirySet`,
-//! `wallet.granted`, `project.created`, `project.memberSet`, `project.memberRemoved`.
-//! Changes made by this crate's own stores (grants, lifecycle, projects) write their event in the
-//! same transaction; events about changes made elsewhere are recorded right after, with `record`.
+//! Every action is an [`AuditAction`] variant; its stable wire name is written once, in
+//! [`AuditAction::as_str`]. Changes made by this crate's own stores (grants, lifecycle, projects)
+//! write their event in the same transaction; the registry records its own events right after its
+//! changes; other events (keys, users created) are recorded right after, with [`Audit::record`].
 
 use crate::clock::SharedClock;
 use crate::model::{AuditEntry, AuditEvent, User};
@@ -39,12 +36,64 @@ impl Actor {
     }
 }
 
+/// Declares [`AuditAction`]: each variant with its stable name, so the enum, its list and its
+/// names cannot drift apart.
+macro_rules! audit_actions {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every audited action, one variant each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum AuditAction {
+            $($variant,)*
+        }
+
+        impl AuditAction {
+            pub const ALL: &[Self] = &[$(Self::$variant,)*];
+
+            /// The stable name stored in the log and shown by the API and the CLI.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    ProviderRegistered => "provider.registered",
+    ProviderApproved => "provider.approved",
+    ProviderSuspended => "provider.suspended",
+    ProviderResumed => "provider.resumed",
+    ProviderRefreshTokenRotated => "provider.refreshTokenRotated",
+    ProviderRefreshTokenRevoked => "provider.refreshTokenRevoked",
+    KeysRotated => "keys.rotated",
+    KeysRevoked => "keys.revoked",
+    UserCreated => "user.created",
+    UserInvited => "user.invited",
+    UserCreatedByIdentityProvider => "user.createdByIdentityProvider",
+    UserSuspended => "user.suspended",
+    UserResumed => "user.resumed",
+    UserApproved => "user.approved",
+    UserDisabled => "user.disabled",
+    UserExpirySet => "user.expirySet",
+    WalletGranted => "wallet.granted",
+    ProjectCreated => "project.created",
+    ProjectMemberSet => "project.memberSet",
+    ProjectMemberRemoved => "project.memberRemoved",
+}
+
 /// An event at `at`; `detail` should be a JSON object without secrets.
-pub fn event(at: i64, actor: &Actor, action: &str, target: &str, detail: Value) -> AuditEvent {
+pub fn event(
+    at: i64,
+    actor: &Actor,
+    action: AuditAction,
+    target: &str,
+    detail: Value,
+) -> AuditEvent {
     AuditEvent {
         at,
         actor: actor.name(),
-        action: action.to_owned(),
+        action: action.as_str().to_owned(),
         target: target.to_owned(),
         detail: detail.to_string(),
     }
@@ -66,7 +115,7 @@ impl Audit {
 
     /// Records an event about a change that has already happened. The change stands even if this
     /// write fails, so a failure is logged loudly rather than returned.
-    pub async fn record(&self, actor: &Actor, action: &str, target: &str, detail: Value) {
+    pub async fn record(&self, actor: &Actor, action: AuditAction, target: &str, detail: Value) {
         let event = event(self.clock.now_ms(), actor, action, target, detail);
         record(&self.store, &event).await;
     }
@@ -90,12 +139,22 @@ pub async fn record(store: &Store, event: &AuditEvent) {
     }
 }
 
-/// The audit action of an admin's provider lifecycle change.
-pub fn provider_action(action: crate::registry::Action) -> &'static str {
-    use crate::registry::Action::*;
-    match action {
-        Approve => "provider.approved",
-        Suspend => "provider.suspended",
-        Resume => "provider.resumed",
+#[cfg(test)]
+mod tests {
+    use super::AuditAction;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_action_has_its_own_name_in_the_area_dot_verb_form() {
+        let names: HashSet<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), AuditAction::ALL.len());
+        for name in names {
+            let (area, verb) = name.split_once('.').expect(name);
+            assert!(
+                ["provider", "keys", "user", "wallet", "project"].contains(&area),
+                "{name}"
+            );
+            assert!(verb.chars().all(|c| c.is_ascii_alphabetic()), "{name}");
+        }
     }
 }

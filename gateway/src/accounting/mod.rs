@@ -6,7 +6,7 @@ mod charge;
 
 pub use charge::{ChargeRequest, Charged};
 
-use crate::audit::{Actor, event};
+use crate::audit::{Actor, AuditAction, event};
 use crate::clock::SharedClock;
 use crate::model::{ChargeRecord, Owner, OwnerRef, User, Wallet};
 use crate::store::{Store, StoreError};
@@ -78,7 +78,7 @@ impl Accounting {
         let target = format!("{provider}/{}", owner.key());
         let audit = |balance| {
             let detail = json!({ "provider": provider, "owner": owner_json(&owner.to_ref()), "units": units, "balance": balance });
-            event(now, actor, "wallet.granted", &target, detail)
+            event(now, actor, AuditAction::WalletGranted, &target, detail)
         };
         let granted = self
             .store

@@ -6,7 +6,7 @@
 //! the IdP said this time.
 
 use super::{AccountError, AccountState, Accounts};
-use crate::audit::{Actor, event};
+use crate::audit::{Actor, AuditAction, event};
 use crate::model::{FederatedClaims, Identity, NewUser, Role, User, VerifiedIdentity};
 use crate::secrets::{Secret, random_bytes, random_id};
 use crate::store::CreateFederatedError;
@@ -121,7 +121,7 @@ impl Accounts {
             let audit = event(
                 now,
                 &Actor::Operator,
-                "user.invited",
+                AuditAction::UserInvited,
                 &username,
                 json!({ "admin": admin }),
             );
@@ -151,7 +151,7 @@ impl Accounts {
             let audit = event(
                 now,
                 &Actor::User(profile.username.clone()),
-                "user.createdByIdentityProvider",
+                AuditAction::UserCreatedByIdentityProvider,
                 &profile.username,
                 json!({ "identityProvider": id.idp_id, "pendingApproval": pending }),
             );

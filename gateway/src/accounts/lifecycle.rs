@@ -4,7 +4,7 @@
 //! effect on the caller's next request. Admin actions are audited in the same transaction.
 
 use super::{AccountError, Accounts};
-use crate::audit::{Actor, event};
+use crate::audit::{Actor, AuditAction, event};
 use crate::clock::rfc3339;
 use crate::model::{AccountStateRecord, AccountStatus, User};
 use serde_json::json;
@@ -136,7 +136,7 @@ impl Accounts {
         let audit = event(
             now,
             actor,
-            "user.suspended",
+            AuditAction::UserSuspended,
             username,
             json!({ "until": until.map(rfc3339) }),
         );
@@ -172,7 +172,7 @@ impl Accounts {
         let audit = event(
             now,
             actor,
-            "user.resumed",
+            AuditAction::UserResumed,
             username,
             json!({ "from": from.as_str() }),
         );
@@ -201,7 +201,7 @@ impl Accounts {
         if from != AccountStatus::PendingApproval {
             return Err(transition(username, from.as_str(), "approved"));
         }
-        let audit = event(now, actor, "user.approved", username, json!({}));
+        let audit = event(now, actor, AuditAction::UserApproved, username, json!({}));
         if !self
             .store
             .transition_account(
@@ -242,7 +242,7 @@ impl Accounts {
         }
         let audit = |sessions, tokens| {
             let detail = json!({ "sessionsRevoked": sessions, "apiTokensRevoked": tokens });
-            event(now, actor, "user.disabled", username, detail)
+            event(now, actor, AuditAction::UserDisabled, username, detail)
         };
         let Some((sessions, tokens)) = self
             .store
@@ -267,7 +267,7 @@ impl Accounts {
         let now = self.clock.now_ms();
         let user = self.user(username).await?;
         let detail = json!({ "expiresAt": expires_at.map(rfc3339) });
-        let audit = event(now, actor, "user.expirySet", username, detail);
+        let audit = event(now, actor, AuditAction::UserExpirySet, username, detail);
         self.store
             .set_account_expiry(user.id, expires_at, now, &audit)
             .await?;

@@ -3,7 +3,7 @@
 //! audited as `_operator`.
 
 use super::open::app;
-use crate::audit::{Actor, provider_action};
+use crate::audit::Actor;
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::registry::Action;
@@ -44,29 +44,15 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
             return Ok(());
         }
         ProvidersCommand::RotateToken { id } => {
-            println!("{}", registry.rotate_refresh_token(&id).await?.expose());
             let detail = serde_json::json!({});
-            app.audit
-                .record(
-                    &Actor::Operator,
-                    "provider.refreshTokenRotated",
-                    &id,
-                    detail,
-                )
-                .await;
+            let refresh = registry
+                .rotate_refresh_token(&id, &Actor::Operator, detail)
+                .await?;
+            println!("{}", refresh.expose());
             return Ok(());
         }
         ProvidersCommand::RevokeToken { id } => {
-            registry.revoke_refresh_token(&id).await?;
-            let detail = serde_json::json!({});
-            app.audit
-                .record(
-                    &Actor::Operator,
-                    "provider.refreshTokenRevoked",
-                    &id,
-                    detail,
-                )
-                .await;
+            registry.revoke_refresh_token(&id, &Actor::Operator).await?;
             println!("revoked the refresh token of {id}");
             return Ok(());
         }
@@ -74,11 +60,7 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
         ProvidersCommand::Suspend { id } => (id, Action::Suspend),
         ProvidersCommand::Resume { id } => (id, Action::Resume),
     };
-    let provider = registry.apply(&id, action).await?;
-    let detail = serde_json::json!({ "status": provider.status.as_str() });
-    app.audit
-        .record(&Actor::Operator, provider_action(action), &id, detail)
-        .await;
+    let provider = registry.apply(&id, action, &Actor::Operator).await?;
     println!(
         "{} is now {}",
         provider.metadata.id,

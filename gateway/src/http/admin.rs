@@ -5,7 +5,7 @@ use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody};
 use crate::accounts::{UserInput, principal};
 use crate::app::AppState;
-use crate::audit::{Actor, provider_action};
+use crate::audit::{Actor, AuditAction};
 use crate::http::input::Path;
 use crate::registry::Action;
 use axum::Json;
@@ -20,13 +20,9 @@ async fn lifecycle(
     id: &str,
     action: Action,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = app.registry.apply(id, action).await?;
-    tracing::info!(%admin, provider = %id, ?action, "admin changed provider status");
     let actor = Actor::User(admin.to_owned());
-    let detail = json!({ "status": provider.status.as_str() });
-    app.audit
-        .record(&actor, provider_action(action), id, detail)
-        .await;
+    let provider = app.registry.apply(id, action, &actor).await?;
+    tracing::info!(%admin, provider = %id, ?action, "admin changed provider status");
     Ok(Json(
         json!({ "id": provider.metadata.id, "status": provider.status.as_str() }),
     ))
@@ -62,11 +58,11 @@ pub async fn rotate_refresh_token(
     AdminAuth(a): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let refresh = app.registry.rotate_refresh_token(&id).await?;
     let actor = Actor::user(&a);
-    app.audit
-        .record(&actor, "provider.refreshTokenRotated", &id, json!({}))
-        .await;
+    let refresh = app
+        .registry
+        .rotate_refresh_token(&id, &actor, json!({}))
+        .await?;
     Ok(Json(json!({ "id": id, "refreshToken": refresh.expose() })))
 }
 
@@ -75,11 +71,9 @@ pub async fn revoke_refresh_token(
     AdminAuth(a): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.registry.revoke_refresh_token(&id).await?;
-    let actor = Actor::user(&a);
-    app.audit
-        .record(&actor, "provider.refreshTokenRevoked", &id, json!({}))
-        .await;
+    app.registry
+        .revoke_refresh_token(&id, &Actor::user(&a))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -103,7 +97,7 @@ pub async fn rotate_key(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let detail = json!({ "immediate": q.immediate });
     app.audit
-        .record(&Actor::user(&a), "keys.rotated", &key.kid, detail)
+        .record(&Actor::user(&a), AuditAction::KeysRotated, &key.kid, detail)
         .await;
     Ok(Json(
         json!({ "kid": key.kid, "activeFrom": crate::clock::rfc3339(key.active_from) }),
@@ -121,7 +115,7 @@ pub async fn revoke_key(
     app.audit
         .record(
             &Actor::user(&a),
-            "keys.revoked",
+            AuditAction::KeysRevoked,
             &revoked.kid,
             json!({ "replacedBy": replaced_by }),
         )
@@ -170,7 +164,7 @@ pub async fn create_user(
         .await?;
     let detail = json!({ "role": user.role.as_str() });
     app.audit
-        .record(&Actor::user(&a), "user.created", &user.username, detail)
+        .record(&Actor::user(&a), AuditAction::UserCreated, &user.username, detail)
         .await;
     Ok((
         StatusCode::CREATED,

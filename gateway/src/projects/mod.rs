@@ -5,7 +5,7 @@
 //! removed or demoted). The PI and ADMINs add and remove USERs; only the PI adds, demotes or removes
 //! ADMINs. Any member but the PI may leave. A project looks missing to whoever is not a member.
 
-use crate::audit::{Actor, event};
+use crate::audit::{Actor, AuditAction, event};
 use crate::clock::SharedClock;
 use crate::model::{Member, Project, ProjectRole, User};
 use crate::secrets::random_id;
@@ -70,7 +70,7 @@ impl Projects {
         let audit = event(
             project.created_at,
             &Actor::user(creator),
-            "project.created",
+            AuditAction::ProjectCreated,
             &project.id,
             detail,
         );
@@ -122,7 +122,7 @@ impl Projects {
         check_may_manage(actor_role, touches_admin)?;
         let now = self.clock.now_ms();
         let detail = json!({ "username": username, "role": role.as_str() });
-        let audit = event(now, &Actor::user(actor), "project.memberSet", id, detail);
+        let audit = event(now, &Actor::user(actor), AuditAction::ProjectMemberSet, id, detail);
         if !self
             .store
             .upsert_project_member(id, target.id, role, now, &audit)
@@ -168,7 +168,7 @@ impl Projects {
         let audit = event(
             now,
             &Actor::user(actor),
-            "project.memberRemoved",
+            AuditAction::ProjectMemberRemoved,
             id,
             detail,
         );

@@ -1,7 +1,8 @@
 //! Provider registration and lifecycle (SPEC §1): immutable metadata, approval, suspension,
 //! refresh-token rotation and revocation, who may register a test provider, and who may see which
-//! provider.
+//! provider. Each change records its own audit event, whoever asked for it (API, page or CLI).
 
+use crate::audit::{Actor, AuditAction};
 use crate::clock::SharedClock;
 use crate::config::TestRegistration;
 use crate::model::{Provider, ProviderStatus, Role, User};
@@ -46,6 +47,15 @@ impl Action {
             Self::Approve => (&[PendingApproval], Active, "approved"),
             Self::Suspend => (&[Active], Suspended, "suspended"),
             Self::Resume => (&[Suspended], Active, "resumed"),
+        }
+    }
+
+    /// What the audit log calls it.
+    pub fn audit_action(self) -> AuditAction {
+        match self {
+            Self::Approve => AuditAction::ProviderApproved,
+            Self::Suspend => AuditAction::ProviderSuspended,
+            Self::Resume => AuditAction::ProviderResumed,
         }
     }
 }
@@ -144,15 +154,13 @@ impl Registry {
             })?;
         tracing::info!(provider = %provider.metadata.id, owner = %owner.username, status = provider.status.as_str(), "provider registered");
         let detail = serde_json::json!({ "env": provider.metadata.env.as_str(), "status": provider.status.as_str() });
-        let actor = crate::audit::Actor::user(owner);
-        let event = crate::audit::event(
-            self.clock.now_ms(),
-            &actor,
-            "provider.registered",
+        self.audit(
+            &Actor::user(owner),
+            AuditAction::ProviderRegistered,
             provider.metadata.id.as_str(),
             detail,
-        );
-        crate::audit::record(&self.store, &event).await;
+        )
+        .await;
         Ok((provider, refresh))
     }
 
@@ -181,7 +189,13 @@ impl Registry {
         Ok(self.store.list_providers().await?)
     }
 
-    pub async fn apply(&self, id: &str, action: Action) -> Result<Provider, RegistryError> {
+    /// Applies an admin's (or the operator's) lifecycle `action`, recorded as `actor`'s.
+    pub async fn apply(
+        &self,
+        id: &str,
+        action: Action,
+        actor: &Actor,
+    ) -> Result<Provider, RegistryError> {
         let (from, to, verb) = action.rule();
         match self
             .store
@@ -194,6 +208,8 @@ impl Registry {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(id.to_owned(), Arc::new(p.clone()));
                 tracing::info!(provider = %id, action = verb, "provider lifecycle changed");
+                let detail = serde_json::json!({ "status": p.status.as_str() });
+                self.audit(actor, action.audit_action(), id, detail).await;
                 Ok(p)
             }
             None => {
@@ -208,7 +224,13 @@ impl Registry {
     }
 
     /// Replaces the refresh token: the old one stops working at once; the new one is returned once.
-    pub async fn rotate_refresh_token(&self, id: &str) -> Result<Secret, RegistryError> {
+    /// `detail` goes into the audit event (a JSON object without secrets).
+    pub async fn rotate_refresh_token(
+        &self,
+        id: &str,
+        actor: &Actor,
+        detail: serde_json::Value,
+    ) -> Result<Secret, RegistryError> {
         let refresh = Secret::generate(REFRESH_TOKEN_PREFIX);
         if !self
             .store
@@ -218,11 +240,13 @@ impl Registry {
             return Err(RegistryError::NotFound(id.to_owned()));
         }
         tracing::info!(provider = %id, "refresh token rotated");
+        self.audit(actor, AuditAction::ProviderRefreshTokenRotated, id, detail)
+            .await;
         Ok(refresh)
     }
 
     /// Removes the refresh token; the provider cannot obtain access tokens until one is rotated in.
-    pub async fn revoke_refresh_token(&self, id: &str) -> Result<(), RegistryError> {
+    pub async fn revoke_refresh_token(&self, id: &str, actor: &Actor) -> Result<(), RegistryError> {
         if !self
             .store
             .set_refresh_token_hash(id, None, self.clock.now_ms())
@@ -231,7 +255,16 @@ impl Registry {
             return Err(RegistryError::NotFound(id.to_owned()));
         }
         tracing::info!(provider = %id, "refresh token revoked");
+        let detail = serde_json::json!({});
+        self.audit(actor, AuditAction::ProviderRefreshTokenRevoked, id, detail)
+            .await;
         Ok(())
+    }
+
+    /// Records an event about a change already made (a failed write is logged, not returned).
+    async fn audit(&self, actor: &Actor, action: AuditAction, id: &str, detail: serde_json::Value) {
+        let event = crate::audit::event(self.clock.now_ms(), actor, action, id, detail);
+        crate::audit::record(&self.store, &event).await;
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::provider_double::{Behaviour, Double, VALID};
 use crate::support::{Backend, TestApp};
+use gateway::audit::Actor;
 use gateway::manifests::Refreshed;
 use gateway::model::Provider;
 use reqwest::StatusCode;
@@ -373,7 +374,12 @@ async fn a_reload_request_takes_effect_immediately(backend: Backend) {
     );
 
     // The provider itself, with its access token.
-    let refresh = app.app.registry.rotate_refresh_token("dev").await.unwrap();
+    let refresh = app
+        .app
+        .registry
+        .rotate_refresh_token("dev", &Actor::Operator, json!({}))
+        .await
+        .unwrap();
     let (_, oauth) = app.oauth_refresh(refresh.expose()).await;
     let access = oauth["access_token"].as_str().unwrap();
     let (status, body) = app

@@ -125,7 +125,7 @@ pub async fn ensure_user(
         .with_context(|| format!("while creating the user {username}"))?;
     let detail = serde_json::json!({ "role": user.role.as_str(), "by": "gateway dev" });
     app.audit
-        .record(&Actor::Operator, "user.created", &user.username, detail)
+        .record(&Actor::Operator, crate::audit::AuditAction::UserCreated, &user.username, detail)
         .await;
     Ok((user, Found::Created))
 }
@@ -209,20 +209,12 @@ pub async fn ensure_provider(
         None => false,
     };
     if !valid {
+        let detail = serde_json::json!({ "by": "gateway dev" });
         let refresh = app
             .registry
-            .rotate_refresh_token(&id)
+            .rotate_refresh_token(&id, &Actor::Operator, detail)
             .await
             .context("while rotating the dev provider's refresh token")?;
-        let detail = serde_json::json!({ "by": "gateway dev" });
-        app.audit
-            .record(
-                &Actor::Operator,
-                "provider.refreshTokenRotated",
-                &id,
-                detail,
-            )
-            .await;
         *token = Some(refresh.expose().to_owned());
     }
     let found = if existing.owner_id == owner.id {

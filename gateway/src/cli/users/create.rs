@@ -78,7 +78,7 @@ pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> 
         .await?;
     let detail = serde_json::json!({ "role": user.role.as_str() });
     app.audit
-        .record(&Actor::Operator, "user.created", &user.username, detail)
+        .record(&Actor::Operator, crate::audit::AuditAction::UserCreated, &user.username, detail)
         .await;
     println!(
         "created {} {} (uid {})",

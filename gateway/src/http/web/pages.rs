@@ -436,14 +436,9 @@ pub async fn admin_approve(
             Some((&user, &csrf_token(&session))),
         );
     }
-    match app.registry.apply(&id, Action::Approve).await {
-        Ok(_) => {
-            let actor = crate::audit::Actor::user(&user);
-            app.audit
-                .record(&actor, "provider.approved", &id, serde_json::json!({}))
-                .await;
-            Redirect::to("/admin/providers").into_response()
-        }
+    let actor = crate::audit::Actor::user(&user);
+    match app.registry.apply(&id, Action::Approve, &actor).await {
+        Ok(_) => Redirect::to("/admin/providers").into_response(),
         Err(e) => page(
             "Approvals",
             &paragraph(&e.to_string()),

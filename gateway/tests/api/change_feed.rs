@@ -97,7 +97,11 @@ async fn a_provider_suspended_by_another_process_is_suspended_here_within_a_seco
     let other = other_process(&app).await;
     other
         .registry
-        .apply("hpc", gateway::registry::Action::Suspend)
+        .apply(
+            "hpc",
+            gateway::registry::Action::Suspend,
+            &gateway::audit::Actor::Operator,
+        )
         .await
         .unwrap();
     wait_until(WITHIN, || async {

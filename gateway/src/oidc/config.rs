@@ -111,21 +111,11 @@ pub fn check_issuer(issuer: &str) -> Result<(), String> {
     }
     match url.scheme() {
         "https" if url.host().is_some() => Ok(()),
-        "http" if is_loopback(&url) => Ok(()),
+        "http" if crate::outbound::is_loopback(&url) => Ok(()),
         "http" => Err(format!(
             "issuer {issuer:?}: http is accepted only on a loopback address; use https"
         )),
         _ => Err(format!("issuer {issuer:?} must be an https URL")),
-    }
-}
-
-/// `localhost`, 127.0.0.0/8 or ::1.
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

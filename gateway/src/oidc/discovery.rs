@@ -2,7 +2,8 @@
 //! `jwks_uri`, fetched through the outbound policy, bounded, checked, and cached. The JWK Set is
 //! fetched again when a token names a key we do not have (at most every `MIN_JWKS_REFETCH_SECS`).
 
-use super::config::{IdentityProviderConfig, TokenAuth, is_loopback};
+use super::config::{IdentityProviderConfig, TokenAuth};
+use crate::outbound::is_loopback;
 use super::id_token::acceptable;
 use crate::outbound::{Body, Bounds, CallError, HttpClient, call::exchange};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};

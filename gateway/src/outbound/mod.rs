@@ -2,7 +2,9 @@
 //! fetches, unlink, rename — goes through a client built here. Production providers: HTTPS only,
 //! public addresses checked at connect time by [`Dialer`] (`allow_private` names the exceptions);
 //! test providers: any scheme and address. Identity providers ([`idp_client`]): the production rule,
-//! with the configured issuers' hosts as the exceptions. Both: the system roots plus the operator's extra roots,
+//! with the configured issuers' hosts as the exceptions, and plain http only for an issuer on
+//! loopback ([`is_loopback`]). All of them: one roots constructor ([`client_tls`]: the system roots
+//! plus the operator's extra roots), one address rule ([`AddressRule`], checked by the [`Dialer`]),
 //! a connect timeout, never a redirect (hyper follows none), and [`call`]'s time and size bounds
 //! for the gateway's own calls.
 
@@ -10,7 +12,7 @@ mod address;
 pub mod call;
 mod dial;
 
-pub use address::{AddressRule, ForbiddenAddress, non_public};
+pub use address::{AddressRule, ForbiddenAddress, is_loopback, non_public};
 pub use call::{Bounds, CallError, Reply};
 pub use dial::{DialError, Dialer};
 
@@ -44,25 +46,11 @@ pub struct ProviderClients {
 
 impl ProviderClients {
     pub fn new(config: &OutboundConfig) -> Result<Self, String> {
-        let tls = tls_config(&config.extra_roots)?;
-        let production = Dialer::new(
-            AddressRule::public_only(config.allow_private.iter().cloned()),
-            config.connect_timeout,
-        );
-        let production = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_only()
-            .enable_all_versions()
-            .wrap_connector(production);
-        let test = Dialer::new(AddressRule::Any, config.connect_timeout);
-        let test = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_all_versions()
-            .wrap_connector(test);
+        let tls = client_tls(&config.extra_roots)?;
+        let production = AddressRule::public_only(config.allow_private.iter().cloned());
         Ok(Self {
-            production: builder().build(production),
-            test: builder().build(test),
+            production: client(tls.clone(), production, config.connect_timeout, false),
+            test: client(tls, AddressRule::Any, config.connect_timeout, true),
         })
     }
 
@@ -83,11 +71,20 @@ pub fn idp_client(
     trusted_hosts: impl IntoIterator<Item = String>,
     allow_http: bool,
 ) -> Result<HttpClient, String> {
-    let tls = tls_config(&config.extra_roots)?;
-    let dialer = Dialer::new(
-        AddressRule::public_only(trusted_hosts),
-        config.connect_timeout,
-    );
+    let tls = client_tls(&config.extra_roots)?;
+    let rule = AddressRule::public_only(trusted_hosts);
+    Ok(client(tls, rule, config.connect_timeout, allow_http))
+}
+
+/// A pooled client that dials through `rule` and speaks `tls` (HTTP/1.1 and HTTP/2); plain HTTP
+/// too when `allow_http`. Every outbound client is made here, from the one roots constructor and
+/// the one address rule.
+fn client(
+    tls: rustls::ClientConfig,
+    rule: AddressRule,
+    connect_timeout: Duration,
+    allow_http: bool,
+) -> HttpClient {
     let schemes = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
     let connector = if allow_http {
         schemes.https_or_http()
@@ -95,18 +92,17 @@ pub fn idp_client(
         schemes.https_only()
     }
     .enable_all_versions()
-    .wrap_connector(dialer);
-    Ok(builder().build(connector))
-}
-
-fn builder() -> hyper_util::client::legacy::Builder {
-    let mut b = Client::builder(TokioExecutor::new());
-    b.pool_idle_timeout(Duration::from_secs(90))
+    .wrap_connector(Dialer::new(rule, connect_timeout));
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(256);
-    b
+    builder.build(connector)
 }
 
-fn tls_config(extra_roots: &[PathBuf]) -> Result<rustls::ClientConfig, String> {
+/// The TLS roots of every outbound client: the platform verifier (the system's trust store) plus
+/// the operator's `extra_roots` (PEM files, e.g. the dev CA).
+pub fn client_tls(extra_roots: &[PathBuf]) -> Result<rustls::ClientConfig, String> {
     let mut roots = Vec::new();
     for path in extra_roots {
         for cert in CertificateDer::pem_file_iter(path)

@@ -271,3 +271,69 @@ async fn by_default_only_an_admin_may_register_a_test_provider(backend: Backend)
     );
 }
 crate::on_both_backends!(by_default_only_an_admin_may_register_a_test_provider);
+
+// No database takes part: this drives the two kinds of outbound client alone.
+/// The client for production providers (broker, manifest fetch, unlink, rename) and the one for
+/// identity providers are built from one policy: each refuses a loopback address its host was not
+/// allowed onto before connecting, and each trusts exactly the system roots plus `extra_roots`.
+#[tokio::test]
+async fn the_provider_and_identity_provider_clients_refuse_the_same_address_and_trust_the_same_roots()
+ {
+    use gateway::outbound::{Bounds, CallError, OutboundConfig, ProviderClients, call, idp_client};
+    let certs = dev_certs("policy");
+    let double = Double::https("hpc", &certs, Behaviour::Serve {
+        body: VALID.into(),
+        content_type: "application/yaml",
+        etag: None,
+    })
+    .await;
+    let url = format!("https://localhost:{}/ucloud/hpc/manifest", double.port);
+    let bounds = Bounds {
+        timeout: std::time::Duration::from_secs(5),
+        max_body: 64 * 1024,
+    };
+    let clients = |extra_roots: Vec<std::path::PathBuf>, allowed: &[&str]| {
+        let allowed: Vec<String> = allowed.iter().map(|h| h.to_string()).collect();
+        let config = OutboundConfig {
+            extra_roots,
+            allow_private: allowed.clone(),
+            connect_timeout: std::time::Duration::from_secs(2),
+        };
+        let provider = ProviderClients::new(&config).unwrap().production;
+        let idp = idp_client(&config, allowed, false).unwrap();
+        [("provider", provider), ("identity provider", idp)]
+    };
+    let get = |client: gateway::outbound::HttpClient| {
+        let url = url.clone();
+        async move {
+            let request = call::request(http::Method::GET, &url, "t", &[], None).unwrap();
+            call::exchange(&client, request, bounds).await
+        }
+    };
+    let ca = vec![certs.join("ca.pem")];
+
+    for (kind, client) in clients(ca.clone(), &[]) {
+        match get(client).await {
+            Err(CallError::Forbidden(refused)) => {
+                assert_eq!((refused.host.as_str(), refused.kind), ("localhost", "loopback"), "{kind}");
+            }
+            other => panic!("{kind} client: {other:?}"),
+        }
+    }
+    assert_eq!(double.hits(), 0, "no request reached the forbidden address");
+
+    for (kind, client) in clients(ca, &["localhost"]) {
+        let reply = get(client).await.unwrap_or_else(|e| panic!("{kind} client: {e}"));
+        assert_eq!(reply.status, http::StatusCode::OK, "{kind}");
+        assert_eq!(reply.body, VALID.as_bytes(), "{kind}");
+    }
+    assert_eq!(double.hits(), 2);
+
+    for (kind, client) in clients(Vec::new(), &["localhost"]) {
+        match get(client).await {
+            Err(CallError::Tls(why)) => assert!(why.contains("trusted CA"), "{kind}: {why}"),
+            other => panic!("{kind} client trusted a CA it was not given: {other:?}"),
+        }
+    }
+    assert_eq!(double.hits(), 2, "no request crossed an untrusted handshake");
+}

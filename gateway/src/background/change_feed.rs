@@ -4,6 +4,7 @@
 
 use crate::app::App;
 use crate::changes::Change;
+use super::tick;
 use crate::store::FeedEvent;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -85,11 +86,7 @@ pub async fn follow(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
 /// The safety net: a full re-read every `change_resync_secs`.
 pub async fn resync_periodically(app: std::sync::Arc<App>, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_secs(app.config.change_resync_secs.max(1));
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(every) => {}
-        }
+    while tick(&mut stop, every).await {
         resync(&app).await;
     }
 }

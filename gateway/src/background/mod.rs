@@ -20,14 +20,18 @@ pub fn start(app: &AppState, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>
     ]
 }
 
+/// Waits `period`: true when it passed, false when `stop` turned true first (the loop returns).
+async fn tick(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
+    tokio::select! {
+        _ = stop.changed() => false,
+        () = tokio::time::sleep(period) => true,
+    }
+}
+
 /// Picks up keys another replica (or `gateway keys rotate`) added, and drops expired ones.
 async fn reload_keys(app: AppState, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_secs(app.config.key_reload_secs.max(1));
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(every) => {}
-        }
+    while tick(&mut stop, every).await {
         if let Err(e) = app.keys.reload().await {
             tracing::warn!(error = %e, "key ring reload failed; keeping the keys loaded");
         }
@@ -35,11 +39,7 @@ async fn reload_keys(app: AppState, mut stop: watch::Receiver<bool>) {
 }
 
 async fn expire_sessions(app: AppState, mut stop: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(Duration::from_secs(600)) => {}
-        }
+    while tick(&mut stop, Duration::from_secs(600)).await {
         if let Err(e) = app.accounts.delete_expired_sessions().await {
             tracing::warn!(error = %e, "removing expired sessions failed");
         }
@@ -56,11 +56,7 @@ async fn expire_sessions(app: AppState, mut stop: watch::Receiver<bool>) {
 async fn refresh_manifests(app: AppState, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis(app.config.manifest.poll_ms);
     let mut ticks: u64 = 0;
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(every) => {}
-        }
+    while tick(&mut stop, every).await {
         ticks += 1;
         if let Err(e) = app.registry.reload_cache().await {
             tracing::warn!(error = %e, "re-reading providers failed");

@@ -6,54 +6,52 @@ use crate::audit::Actor;
 use crate::cli::open::app;
 use crate::config::Config;
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use std::io::Read;
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
     /// Create an end-user (or, with --admin, an operator).
-    Create {
-        username: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long)]
-        first_name: String,
-        #[arg(long)]
-        last_name: String,
-        #[arg(long)]
-        organization: Option<String>,
-        #[arg(long)]
-        admin: bool,
-        /// Read the password from standard input (first line).
-        #[arg(long)]
-        password_stdin: bool,
-    },
+    Create(CreateArgs),
     #[command(flatten)]
     Lifecycle(super::LifecycleCommand),
 }
 
+#[derive(Args)]
+pub struct CreateArgs {
+    username: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    first_name: String,
+    #[arg(long)]
+    last_name: String,
+    #[arg(long)]
+    organization: Option<String>,
+    #[arg(long)]
+    admin: bool,
+    /// Read the password from standard input (first line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
 pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
-    let (username, email, first_name, last_name, organization, admin, password_stdin) =
-        match command {
-            UsersCommand::Create {
-                username,
-                email,
-                first_name,
-                last_name,
-                organization,
-                admin,
-                password_stdin,
-            } => (
-                username,
-                email,
-                first_name,
-                last_name,
-                organization,
-                admin,
-                password_stdin,
-            ),
-            UsersCommand::Lifecycle(c) => return super::lifecycle(config, c).await,
-        };
+    match command {
+        UsersCommand::Create(args) => create(config, args).await,
+        UsersCommand::Lifecycle(c) => super::lifecycle(config, c).await,
+    }
+}
+
+async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
+    let CreateArgs {
+        username,
+        email,
+        first_name,
+        last_name,
+        organization,
+        admin,
+        password_stdin,
+    } = args;
     let password = if password_stdin {
         let mut text = String::new();
         std::io::stdin()

@@ -9,6 +9,11 @@
 //! module paths differ) is. Any strongly connected set of more than one module fails, naming the
 //! lines that make it.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected value"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -106,8 +111,14 @@ fn the_checker_finds_a_cycle_through_groups_super_and_nested_modules() {
             "app.rs",
             "// use crate::quiet; (a comment)\nconst S: &str = \"crate::quiet::X\";\nuse crate::{clock, http::{router, metrics::M}};\n",
         ),
-        ("http/mod.rs", "pub mod web;\npub mod api;\nuse crate::app::AppState;\n"),
-        ("http/web.rs", "use super::api::start;\nfn f<'a>(c: char) -> bool { c == '{' }\n"),
+        (
+            "http/mod.rs",
+            "pub mod web;\npub mod api;\nuse crate::app::AppState;\n",
+        ),
+        (
+            "http/web.rs",
+            "use super::api::start;\nfn f<'a>(c: char) -> bool { c == '{' }\n",
+        ),
         (
             "http/api.rs",
             "#[cfg(test)]\nmod tests { use super::super::web::page; }\n",
@@ -326,7 +337,11 @@ fn paths(code: &str, module: &Module) -> Vec<(usize, Module)> {
             {
                 let mut here: Module = module.clone();
                 here.extend(inline.iter().map(|(n, _)| n.clone()));
-                let mut base = if t == "crate" { Vec::new() } else { here.clone() };
+                let mut base = if t == "crate" {
+                    Vec::new()
+                } else {
+                    here.clone()
+                };
                 let mut j = i;
                 if t == "super" {
                     base.pop();
@@ -402,7 +417,9 @@ fn tree(tokens: &[(usize, String)], mut i: usize) -> (usize, Vec<Module>) {
 }
 
 fn is_ident(t: &str) -> bool {
-    t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+    t.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
         && t.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 

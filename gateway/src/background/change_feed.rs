@@ -2,9 +2,9 @@
 //! [`Change::parse`], drops or reloads exactly the cache entry it names; a full re-read runs when
 //! the feed may have missed something and every `change_resync_secs`.
 
+use super::tick;
 use crate::app::App;
 use crate::changes::Change;
-use super::tick;
 use crate::store::FeedEvent;
 use std::time::Duration;
 use tokio::sync::watch;

@@ -8,9 +8,9 @@
 mod setup;
 
 use crate::app::{App, AppState};
-use crate::serve::{serve_with_metrics, shutdown_signal};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::serve::{serve_with_metrics, shutdown_signal};
 use anyhow::Context;
 use provider_kit::client::{Credentials, Secret};
 use provider_kit::devprovider::{DevProvider, DevProviderConfig};

@@ -40,7 +40,12 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
             let key = app.keys.rotate(app.key_activation(immediate)).await?;
             let detail = serde_json::json!({ "immediate": immediate });
             app.audit
-                .record(&Actor::Operator, crate::audit::AuditAction::KeysRotated, &key.kid, detail)
+                .record(
+                    &Actor::Operator,
+                    crate::audit::AuditAction::KeysRotated,
+                    &key.kid,
+                    detail,
+                )
                 .await;
             println!("{}", key.kid);
             eprintln!("published now; signing from {}", rfc3339(key.active_from));
@@ -50,7 +55,12 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
             let replaced_by = revoked.replaced_by.as_ref().map(|k| k.kid.as_str());
             let detail = serde_json::json!({ "replacedBy": replaced_by });
             app.audit
-                .record(&Actor::Operator, crate::audit::AuditAction::KeysRevoked, &revoked.kid, detail)
+                .record(
+                    &Actor::Operator,
+                    crate::audit::AuditAction::KeysRevoked,
+                    &revoked.kid,
+                    detail,
+                )
                 .await;
             println!("revoked {}", revoked.kid);
             if let Some(new) = &revoked.replaced_by {

@@ -1,9 +1,9 @@
 //! `gateway serve`: bind, build the App, serve until a signal.
 
 use crate::app::App;
-use crate::serve::{serve_with_metrics, shutdown_signal};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::serve::{serve_with_metrics, shutdown_signal};
 use crate::store::ServeLock;
 use anyhow::Context;
 use std::sync::Arc;

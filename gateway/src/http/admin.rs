@@ -164,7 +164,12 @@ pub async fn create_user(
         .await?;
     let detail = json!({ "role": user.role.as_str() });
     app.audit
-        .record(&Actor::user(&a), AuditAction::UserCreated, &user.username, detail)
+        .record(
+            &Actor::user(&a),
+            AuditAction::UserCreated,
+            &user.username,
+            detail,
+        )
         .await;
     Ok((
         StatusCode::CREATED,

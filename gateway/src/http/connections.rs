@@ -1,8 +1,8 @@
 //! Connections over the API (SPEC §4): start an attempt, list, disconnect; the provider's report
 //! and its own disconnection; the browser's return to the gateway.
 
-use super::errors::ApiError;
 use super::connect::start_attempt;
+use super::errors::ApiError;
 use super::extract::{JsonBody, ProviderAuth, UserAuth, session};
 use crate::app::AppState;
 use crate::clock::rfc3339;

@@ -3,8 +3,8 @@
 //! fetched again when a token names a key we do not have (at most every `MIN_JWKS_REFETCH_SECS`).
 
 use super::config::{IdentityProviderConfig, TokenAuth};
-use crate::outbound::is_loopback;
 use super::id_token::acceptable;
+use crate::outbound::is_loopback;
 use crate::outbound::{Body, Bounds, CallError, HttpClient, call::exchange};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};

@@ -122,7 +122,13 @@ impl Projects {
         check_may_manage(actor_role, touches_admin)?;
         let now = self.clock.now_ms();
         let detail = json!({ "username": username, "role": role.as_str() });
-        let audit = event(now, &Actor::user(actor), AuditAction::ProjectMemberSet, id, detail);
+        let audit = event(
+            now,
+            &Actor::user(actor),
+            AuditAction::ProjectMemberSet,
+            id,
+            detail,
+        );
         if !self
             .store
             .upsert_project_member(id, target.id, role, now, &audit)

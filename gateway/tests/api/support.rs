@@ -2,9 +2,9 @@
 //! database), a hand-moved clock, and helpers that speak the product's language.
 
 use gateway::app::{App, AppState};
-use gateway::serve::serve_with_metrics;
 use gateway::clock::ManualClock;
 use gateway::config::Config;
+use gateway::serve::serve_with_metrics;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;

@@ -2,9 +2,9 @@
 
 use crate::support::{Backend, TestDb};
 use gateway::app::App;
-use gateway::serve::serve;
 use gateway::clock::ManualClock;
 use gateway::config::{Config, TlsConfig};
+use gateway::serve::serve;
 use serde_json::json;
 use std::sync::Arc;
 

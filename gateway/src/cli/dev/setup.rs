@@ -125,7 +125,12 @@ pub async fn ensure_user(
         .with_context(|| format!("while creating the user {username}"))?;
     let detail = serde_json::json!({ "role": user.role.as_str(), "by": "gateway dev" });
     app.audit
-        .record(&Actor::Operator, crate::audit::AuditAction::UserCreated, &user.username, detail)
+        .record(
+            &Actor::Operator,
+            crate::audit::AuditAction::UserCreated,
+            &user.username,
+            detail,
+        )
         .await;
     Ok((user, Found::Created))
 }

@@ -76,7 +76,12 @@ async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
         .await?;
     let detail = serde_json::json!({ "role": user.role.as_str() });
     app.audit
-        .record(&Actor::Operator, crate::audit::AuditAction::UserCreated, &user.username, detail)
+        .record(
+            &Actor::Operator,
+            crate::audit::AuditAction::UserCreated,
+            &user.username,
+            detail,
+        )
         .await;
     println!(
         "created {} {} (uid {})",

@@ -160,17 +160,17 @@ pub async fn connect_start(
 ) -> Response {
     let (user, session) = signed_in!(app, parts, form = f.csrf);
     let csrf = csrf_token(&session);
-    let started =
-        match crate::http::connect::start_attempt(&app, &user, &parts, &f.provider).await {
-            Ok(s) => s,
-            Err(e) => {
-                return page(
-                    "Connect",
-                    &paragraph(&e.problem().detail),
-                    Some((&user, &csrf)),
-                );
-            }
-        };
+    let started = match crate::http::connect::start_attempt(&app, &user, &parts, &f.provider).await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return page(
+                "Connect",
+                &paragraph(&e.problem().detail),
+                Some((&user, &csrf)),
+            );
+        }
+    };
     let nonce = crate::secrets::random_id();
     let origin = url::Url::parse(&started.url)
         .map(|u| u.origin().ascii_serialization())

@@ -5,9 +5,9 @@
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, TestDb, wait_until};
 use gateway::app::App;
-use gateway::serve::serve_with_metrics;
 use gateway::clock::ManualClock;
 use gateway::config::Config;
+use gateway::serve::serve_with_metrics;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -281,11 +281,15 @@ async fn the_provider_and_identity_provider_clients_refuse_the_same_address_and_
  {
     use gateway::outbound::{Bounds, CallError, OutboundConfig, ProviderClients, call, idp_client};
     let certs = dev_certs("policy");
-    let double = Double::https("hpc", &certs, Behaviour::Serve {
-        body: VALID.into(),
-        content_type: "application/yaml",
-        etag: None,
-    })
+    let double = Double::https(
+        "hpc",
+        &certs,
+        Behaviour::Serve {
+            body: VALID.into(),
+            content_type: "application/yaml",
+            etag: None,
+        },
+    )
     .await;
     let url = format!("https://localhost:{}/ucloud/hpc/manifest", double.port);
     let bounds = Bounds {
@@ -315,7 +319,11 @@ async fn the_provider_and_identity_provider_clients_refuse_the_same_address_and_
     for (kind, client) in clients(ca.clone(), &[]) {
         match get(client).await {
             Err(CallError::Forbidden(refused)) => {
-                assert_eq!((refused.host.as_str(), refused.kind), ("localhost", "loopback"), "{kind}");
+                assert_eq!(
+                    (refused.host.as_str(), refused.kind),
+                    ("localhost", "loopback"),
+                    "{kind}"
+                );
             }
             other => panic!("{kind} client: {other:?}"),
         }
@@ -323,7 +331,9 @@ async fn the_provider_and_identity_provider_clients_refuse_the_same_address_and_
     assert_eq!(double.hits(), 0, "no request reached the forbidden address");
 
     for (kind, client) in clients(ca, &["localhost"]) {
-        let reply = get(client).await.unwrap_or_else(|e| panic!("{kind} client: {e}"));
+        let reply = get(client)
+            .await
+            .unwrap_or_else(|e| panic!("{kind} client: {e}"));
         assert_eq!(reply.status, http::StatusCode::OK, "{kind}");
         assert_eq!(reply.body, VALID.as_bytes(), "{kind}");
     }
@@ -335,5 +345,9 @@ async fn the_provider_and_identity_provider_clients_refuse_the_same_address_and_
             other => panic!("{kind} client trusted a CA it was not given: {other:?}"),
         }
     }
-    assert_eq!(double.hits(), 2, "no request crossed an untrusted handshake");
+    assert_eq!(
+        double.hits(),
+        2,
+        "no request crossed an untrusted handshake"
+    );
 }

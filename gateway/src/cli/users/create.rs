@@ -43,16 +43,7 @@ pub async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> 
 }
 
 async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
-    let CreateArgs {
-        username,
-        email,
-        first_name,
-        last_name,
-        organization,
-        admin,
-        password_stdin,
-    } = args;
-    let password = if password_stdin {
+    let password = if args.password_stdin {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
@@ -65,12 +56,12 @@ async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
     let user = app
         .accounts
         .create_user(UserInput {
-            username,
-            email,
-            first_name,
-            last_name,
-            organization,
-            admin,
+            username: args.username,
+            email: args.email,
+            first_name: args.first_name,
+            last_name: args.last_name,
+            organization: args.organization,
+            admin: args.admin,
             password,
         })
         .await?;

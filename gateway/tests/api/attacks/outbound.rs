@@ -27,6 +27,15 @@ async fn hang_up_port() -> (u16, Arc<AtomicUsize>) {
     (port, accepted)
 }
 
+/// A provider double's behaviour: serve a valid manifest.
+fn serving_valid() -> Behaviour {
+    Behaviour::Serve {
+        body: VALID.into(),
+        content_type: "application/yaml",
+        etag: None,
+    }
+}
+
 /// A port nothing listens on.
 fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -120,16 +129,7 @@ on_both_backends!(
 
 async fn a_production_provider_is_not_fetched_before_an_admin_approves_it(backend: Backend) {
     let certs = dev_certs("pending");
-    let double = Double::https(
-        "hpc",
-        &certs,
-        Behaviour::Serve {
-            body: VALID.into(),
-            content_type: "application/yaml",
-            etag: None,
-        },
-    )
-    .await;
+    let double = Double::https("hpc", &certs, serving_valid()).await;
     let ca = certs.join("ca.pem");
     let app = TestApp::spawn_with(backend, |c| {
         c.manifest.extra_roots = vec![ca];
@@ -281,16 +281,7 @@ async fn the_provider_and_identity_provider_clients_refuse_the_same_address_and_
  {
     use gateway::outbound::{Bounds, CallError, OutboundConfig, ProviderClients, call, idp_client};
     let certs = dev_certs("policy");
-    let double = Double::https(
-        "hpc",
-        &certs,
-        Behaviour::Serve {
-            body: VALID.into(),
-            content_type: "application/yaml",
-            etag: None,
-        },
-    )
-    .await;
+    let double = Double::https("hpc", &certs, serving_valid()).await;
     let url = format!("https://localhost:{}/ucloud/hpc/manifest", double.port);
     let bounds = Bounds {
         timeout: std::time::Duration::from_secs(5),

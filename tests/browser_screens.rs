@@ -168,16 +168,12 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         .goto(&gateway.url("/connections/nothing/complete?nonce=x"))
         .await;
     look(&mut browser, "connection-refused").await;
-    browser
-        .goto(&gateway.url("/auth/oidc/nowhere/start"))
-        .await;
+    browser.goto(&gateway.url("/auth/oidc/nowhere/start")).await;
     look(&mut browser, "sign-in-failed").await;
 
     // A user who is not an admin.
     browser.goto(&gateway.url("/providers")).await;
-    browser
-        .click("form[action='/logout'] button")
-        .await;
+    browser.click("form[action='/logout'] button").await;
     browser
         .wait_for("location.pathname === '/login'", WAIT)
         .await;

@@ -1,7 +1,7 @@
 //! The audit log: security-relevant events, stored in the database and read by admins
 //! (`GET /api/admin/audit`, `gateway audit list`).
 //!
-//! Actions (stable names): `provider.registered`, `provider.approved`, `provider.suspended`,
+//! Actions (stable names): `provider.registered`, `provider.approved`, `provider.rejected`, `provider.suspended`,
 //! `provider.resumed`, `provider.refreshTokenRotated`, `provider.refreshTokenRevoked`, `keys.rotated`,
 //! `keys.revoked`,
 //! `user.created`, `user.suspended`, `user.resumed`, `user.disabled`, `user.expirySet`,
@@ -95,6 +95,7 @@ pub fn provider_action(action: crate::registry::Action) -> &'static str {
     use crate::registry::Action::*;
     match action {
         Approve => "provider.approved",
+        Reject => "provider.rejected",
         Suspend => "provider.suspended",
         Resume => "provider.resumed",
     }

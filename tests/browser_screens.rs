@@ -22,6 +22,11 @@ async fn look(browser: &mut Browser, name: &str) {
                 json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
             )
             .await;
+        // The page fits the width: nothing to scroll sideways (wide tables scroll in their box).
+        let fits = browser
+            .eval("document.documentElement.scrollWidth <= window.innerWidth")
+            .await;
+        assert_eq!(fits, true, "{name} overflows at {width} px");
         if let Some(dir) = &dir {
             std::fs::create_dir_all(dir).expect("screenshots folder");
             browser
@@ -29,6 +34,27 @@ async fn look(browser: &mut Browser, name: &str) {
                 .await;
         }
     }
+}
+
+/// The text of the element `id`, or null.
+async fn text_of(browser: &mut Browser, id: &str) -> serde_json::Value {
+    browser
+        .eval(&format!(
+            "(() => {{ const e = document.getElementById('{id}'); return e ? e.innerText : null; }})()"
+        ))
+        .await
+}
+
+/// An error page: announced to screen readers, with a way back to `href`.
+async fn assert_refusal(browser: &mut Browser, href: &str) {
+    let announced = browser
+        .eval("document.querySelector('[role=alert]') !== null")
+        .await;
+    assert_eq!(announced, true, "the error is announced");
+    let back = browser
+        .eval("(() => { const a = document.getElementById('back'); return a ? a.getAttribute('href') : null; })()")
+        .await;
+    assert_eq!(back, href, "the way back");
 }
 
 /// A form posted from the page without the session's CSRF token, as another site would post it.
@@ -86,6 +112,16 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
     browser
         .wait_for("location.pathname === '/login'", WAIT)
         .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('header .brand').innerText")
+            .await,
+        "Research Federation"
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('h1').innerText").await,
+        "Sign in"
+    );
     look(&mut browser, "login").await;
     browser.sign_in("alice", "wrong-password").await;
     browser
@@ -94,12 +130,30 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
             WAIT,
         )
         .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('[role=alert]').innerText")
+            .await,
+        "Wrong username or password."
+    );
     look(&mut browser, "login-error").await;
 
     browser.sign_in("alice", "alice-password").await;
     browser
         .wait_for("document.getElementById('connect-hpc') !== null", WAIT)
         .await;
+    // No Connect for the provider without a manifest: the page says why instead.
+    assert_eq!(
+        browser
+            .eval("document.getElementById('connect-nomanifest') === null")
+            .await,
+        true
+    );
+    let why = text_of(&mut browser, "why-not-nomanifest").await;
+    assert!(
+        why.as_str().unwrap_or_default().contains("valid manifest"),
+        "{why}"
+    );
     look(&mut browser, "providers").await;
 
     browser.click("#connect-hpc").await;
@@ -138,6 +192,7 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
             provider.port
         ))
         .await;
+    assert_refusal(&mut browser, &gateway.url("/connections")).await;
     look(&mut browser, "provider-error").await;
 
     browser.goto(&gateway.url("/tokens")).await;
@@ -152,23 +207,50 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
     browser
         .wait_for("document.body.innerText.includes('no longer valid')", WAIT)
         .await;
+    assert_refusal(&mut browser, "/tokens").await;
     look(&mut browser, "form-expired").await;
+    browser.goto(&gateway.url("/tokens")).await;
+    browser.click("a[id^=delete-]").await;
+    browser
+        .wait_for("document.getElementById('confirm-delete') !== null", WAIT)
+        .await;
+    look(&mut browser, "token-delete").await;
 
     browser.goto(&gateway.url("/wallets")).await;
     look(&mut browser, "wallets").await;
     browser.goto(&gateway.url("/admin/providers")).await;
+    let owner = text_of(&mut browser, "owner-cloud").await;
+    assert!(
+        owner.as_str().unwrap_or_default().starts_with("alice"),
+        "{owner}"
+    );
+    assert_eq!(
+        browser
+            .eval("document.getElementById('reject-cloud') !== null")
+            .await,
+        true
+    );
     look(&mut browser, "approvals").await;
 
     browser
         .goto(&gateway.url("/connections/new?provider=nomanifest"))
         .await;
+    assert_refusal(&mut browser, "/providers").await;
+    assert_eq!(
+        browser
+            .eval("document.getElementById('connect') === null")
+            .await,
+        true
+    );
     look(&mut browser, "connect-no-manifest").await;
 
     browser
         .goto(&gateway.url("/connections/nothing/complete?nonce=x"))
         .await;
+    assert_refusal(&mut browser, "/connections").await;
     look(&mut browser, "connection-refused").await;
     browser.goto(&gateway.url("/auth/oidc/nowhere/start")).await;
+    assert_refusal(&mut browser, "/login").await;
     look(&mut browser, "sign-in-failed").await;
 
     // A user who is not an admin.
@@ -182,5 +264,6 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         .wait_for("location.pathname === '/providers'", WAIT)
         .await;
     browser.goto(&gateway.url("/admin/providers")).await;
+    assert_refusal(&mut browser, "/providers").await;
     look(&mut browser, "approvals-not-admin").await;
 }

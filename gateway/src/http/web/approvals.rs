@@ -51,7 +51,10 @@ async fn manifest_words(app: &AppState, id: &str) -> String {
                 super::pages::offers(m)
             ),
             (None, Some(e)) => format!("not valid: {e}"),
-            (None, None) => "not fetched yet".to_owned(),
+            (None, None) => {
+                "not fetched yet: a production provider's manifest is fetched once it is approved"
+                    .to_owned()
+            }
         },
         Err(e) => format!("unknown ({e})"),
     }

@@ -3,15 +3,15 @@
 //! form whose `csrf` field matches the session, or a 403 page. Each refusal page says why and
 //! offers a way back. Instrumented with nothing: the session secret never reaches a log.
 
-use super::{Chrome, Link, Message, csrf_token, safe_next, same, urlencode};
+use super::{Chrome, Link, Message, csrf_token, same, urlencode};
 use crate::app::AppState;
 use crate::http::extract::session;
 use crate::http::input::{BodyBytes, Form};
 use crate::model::{Role, User};
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 
@@ -103,8 +103,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
         if !same(&user.csrf, &presented) {
-            let came_from = referer_path(&parts);
-            return Err(form_expired(app, &user, came_from));
+            return Err(form_expired(app, &user, page_of_form(parts.uri.path())));
         }
         let Form(form) =
             Form::<T>::from_request(Request::from_parts(parts.clone(), Body::from(bytes)), app)
@@ -114,35 +113,32 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
-/// The gateway page a form was posted from (`Referrer-Policy: same-origin` sends it), if any.
-fn referer_path(parts: &Parts) -> Option<String> {
-    let referer = parts.headers.get(header::REFERER)?.to_str().ok()?;
-    let url = url::Url::parse(referer).ok()?;
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    Some(safe_next(Some(&path)))
+/// The page a form posted to `path` belongs to: where a refused form leads back to (a page to
+/// GET, never the POST's own address, which a form's result page would show as the Referer).
+fn page_of_form(path: &str) -> &'static str {
+    match path.split('/').nth(1).unwrap_or_default() {
+        "tokens" => "/tokens",
+        "admin" => "/admin/providers",
+        "connections" if path == "/connections/new" => "/providers",
+        "connections" => "/connections",
+        _ => "/providers",
+    }
 }
 
 const FORM_EXPIRED: &str = "This form is no longer valid. Go back, reload the page and try again.";
 
-fn form_expired(app: &AppState, user: &WebUser, back: Option<String>) -> Response {
+fn form_expired(app: &AppState, user: &WebUser, back: &str) -> Response {
     Message::error(
         StatusCode::FORBIDDEN,
         "Form expired",
         FORM_EXPIRED,
-        Link::new(
-            "back",
-            back.unwrap_or_else(|| "/providers".into()),
-            "Go back",
-        ),
+        Link::new("back", back, "Go back"),
     )
     .render(Chrome::of(app, user))
 }
 
 /// The same refusal for the compatibility [`super::check_csrf`], which has no app at hand.
-pub(super) fn form_expired_page(back: Option<String>) -> Response {
+pub(super) fn form_expired_page(back: &str) -> Response {
     let page = super::MessagePage {
         title: "Form expired",
         chrome: super::compat_chrome(None).narrow(),
@@ -150,11 +146,22 @@ pub(super) fn form_expired_page(back: Option<String>) -> Response {
         message: FORM_EXPIRED,
         alert: true,
         action: None,
-        back: Link::new(
-            "back",
-            back.unwrap_or_else(|| "/providers".into()),
-            "Go back",
-        ),
+        back: Link::new("back", back, "Go back"),
     };
     super::respond(StatusCode::FORBIDDEN, &page, super::Csp::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_of_form;
+
+    #[test]
+    fn a_refused_form_leads_back_to_a_page_not_to_its_post_address() {
+        assert_eq!(page_of_form("/tokens/new"), "/tokens");
+        assert_eq!(page_of_form("/tokens/abc/delete"), "/tokens");
+        assert_eq!(page_of_form("/connections/new"), "/providers");
+        assert_eq!(page_of_form("/connections/hpc/disconnect"), "/connections");
+        assert_eq!(page_of_form("/admin/users/bob/approve"), "/admin/providers");
+        assert_eq!(page_of_form("/logout"), "/providers");
+    }
 }

@@ -205,7 +205,7 @@ pub fn check_csrf(session: &str, presented: &str) -> Result<(), Box<Response>> {
     if same(&csrf_token(session), presented) {
         Ok(())
     } else {
-        Err(Box::new(identity::form_expired_page(None)))
+        Err(Box::new(identity::form_expired_page("/providers")))
     }
 }
 

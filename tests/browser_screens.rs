@@ -45,6 +45,14 @@ async fn text_of(browser: &mut Browser, id: &str) -> serde_json::Value {
         .await
 }
 
+/// Whether the page has an element `id`.
+async fn has(browser: &mut Browser, id: &str) -> bool {
+    browser
+        .eval(&format!("document.getElementById('{id}') !== null"))
+        .await
+        == true
+}
+
 /// An error page: announced to screen readers, with a way back to `href`.
 async fn assert_refusal(browser: &mut Browser, href: &str) {
     let announced = browser
@@ -93,19 +101,7 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
             .expect("register");
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
     }
-    gateway.run(
-        &[
-            "wallets",
-            "grant",
-            "--user",
-            "alice",
-            "--provider",
-            "hpc",
-            "--units",
-            "500",
-        ],
-        "",
-    );
+    gateway.grant("alice", "hpc", 500);
 
     let mut browser = Browser::launch().await;
     browser.goto(&gateway.url("/providers")).await;
@@ -143,12 +139,7 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         .wait_for("document.getElementById('connect-hpc') !== null", WAIT)
         .await;
     // No Connect for the provider without a manifest: the page says why instead.
-    assert_eq!(
-        browser
-            .eval("document.getElementById('connect-nomanifest') === null")
-            .await,
-        true
-    );
+    assert!(!has(&mut browser, "connect-nomanifest").await);
     let why = text_of(&mut browser, "why-not-nomanifest").await;
     assert!(
         why.as_str().unwrap_or_default().contains("valid manifest"),
@@ -224,24 +215,14 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         owner.as_str().unwrap_or_default().starts_with("alice"),
         "{owner}"
     );
-    assert_eq!(
-        browser
-            .eval("document.getElementById('reject-cloud') !== null")
-            .await,
-        true
-    );
+    assert!(has(&mut browser, "reject-cloud").await);
     look(&mut browser, "approvals").await;
 
     browser
         .goto(&gateway.url("/connections/new?provider=nomanifest"))
         .await;
     assert_refusal(&mut browser, "/providers").await;
-    assert_eq!(
-        browser
-            .eval("document.getElementById('connect') === null")
-            .await,
-        true
-    );
+    assert!(!has(&mut browser, "connect").await);
     look(&mut browser, "connect-no-manifest").await;
 
     browser

@@ -168,7 +168,7 @@ async fn render_login(
     error: Option<&str>,
 ) -> Response {
     let Some(attempt_id) = attempt_id(headers) else {
-        return pages::error(&back(&flow), &FlowError::NoAttempt);
+        return pages::error(&back(flow), &FlowError::NoAttempt);
     };
     match flow.pending(&attempt_id).await {
         Ok(attempt) => pages::login(
@@ -179,7 +179,7 @@ async fn render_login(
             &attempt,
             error,
         ),
-        Err(error) => pages::error(&back(&flow), &error),
+        Err(error) => pages::error(&back(flow), &error),
     }
 }
 

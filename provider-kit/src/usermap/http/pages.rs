@@ -265,6 +265,18 @@ mod tests {
             .to_str()
             .expect("ASCII");
         assert!(csp.contains("form-action 'self';"), "{csp}");
+        // The embedded stylesheet is allowed by its hash alone: no other inline style, no script.
+        assert!(
+            csp.contains(&format!(
+                "style-src {};",
+                crate::style::inline_style_source()
+            )),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+            "{csp}"
+        );
     }
 
     #[test]

@@ -106,19 +106,7 @@ async fn a_user_connects_their_account_in_the_browser_and_is_brokered_as_it() {
         .await;
 
     // Balances and charges are on the wallets page.
-    gateway.run(
-        &[
-            "wallets",
-            "grant",
-            "--user",
-            "alice",
-            "--provider",
-            "hpc",
-            "--units",
-            "500",
-        ],
-        "",
-    );
+    gateway.grant("alice", "hpc", 500);
     browser.goto(&gateway.url("/wallets")).await;
     browser
         .wait_for(

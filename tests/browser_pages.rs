@@ -41,7 +41,31 @@ async fn a_user_signs_in_and_makes_an_api_token_in_the_browser() {
     let token = browser
         .eval("document.getElementById('new-token').innerText")
         .await;
-    let token = token.as_str().unwrap();
+    let token = token.as_str().unwrap().to_owned();
+    let token = token.as_str();
+
+    // The Copy button (the gateway's script file, allowed by CSP script-src 'self') copies it.
+    let origin = gateway.url("");
+    browser
+        .call(
+            "Browser.grantPermissions",
+            serde_json::json!({ "origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+        )
+        .await;
+    browser
+        .call(
+            "Emulation.setFocusEmulationEnabled",
+            serde_json::json!({ "enabled": true }),
+        )
+        .await;
+    browser.click("#copy-token").await;
+    browser
+        .wait_for(
+            "document.getElementById('copy-token').innerText === 'Copied'",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(browser.eval("navigator.clipboard.readText()").await, token);
 
     // The token the page showed works for the API.
     let me: serde_json::Value = reqwest::Client::new()
@@ -94,6 +118,51 @@ async fn a_user_signs_in_and_makes_an_api_token_in_the_browser() {
         "the forged form created nothing"
     );
 
-    let shot = std::env::temp_dir().join("gateway-tokens-page.png");
-    browser.screenshot(&shot).await;
+    browser
+        .wait_for(
+            "document.querySelector('[role=alert]') !== null && document.getElementById('back') !== null",
+            Duration::from_secs(10),
+        )
+        .await;
+
+    // Deleting asks first: the confirmation page names the token; only its button deletes.
+    browser.goto(&gateway.url("/tokens")).await;
+    browser.click("a[id^=delete-]").await;
+    browser
+        .wait_for(
+            "document.getElementById('confirm-delete') !== null",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('main p').innerText.includes('laptop')")
+            .await,
+        true
+    );
+    let me = |token: String| {
+        let url = gateway.url("/api/me");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        me(token.to_owned()).await,
+        200,
+        "not deleted before the click"
+    );
+    browser.click("#confirm-delete").await;
+    browser
+        .wait_for(
+            "location.pathname === '/tokens' && document.querySelector('a[id^=delete-]') === null",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(me(token.to_owned()).await, 401, "deleted after it");
 }

@@ -102,6 +102,25 @@ async fn operator_journey(gateway: Gateway) {
         .unwrap();
     assert_eq!(hpc["status"], "active");
 
+    // A provider the operator does not want is rejected: suspended, and audited.
+    let r = http
+        .post(gateway.url("/api/providers"))
+        .bearer_auth(token)
+        .json(&json!({ "id": "spam", "domain": "spam.example.org", "https": true, "env": "production" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        gateway.run(&["providers", "reject", "spam"], "").trim(),
+        "spam is now suspended"
+    );
+    let again = gateway.run_raw(&["providers", "reject", "spam"], "");
+    assert!(
+        !again.status.success(),
+        "only a waiting provider can be rejected"
+    );
+
     let refresh = reg["refreshToken"].as_str().unwrap();
     let access = |refresh: String| {
         let http = http.clone();

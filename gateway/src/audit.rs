@@ -62,6 +62,7 @@ macro_rules! audit_actions {
 audit_actions! {
     ProviderRegistered => "provider.registered",
     ProviderApproved => "provider.approved",
+    ProviderRejected => "provider.rejected",
     ProviderSuspended => "provider.suspended",
     ProviderResumed => "provider.resumed",
     ProviderRefreshTokenRotated => "provider.refreshTokenRotated",

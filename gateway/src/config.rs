@@ -62,6 +62,8 @@ pub struct Config {
     pub identity_providers: Vec<crate::oidc::IdentityProviderConfig>,
     /// How accounts of identities seen for the first time start.
     pub accounts: crate::oidc::AccountsConfig,
+    /// The federation's name, at the top of every web page.
+    pub federation_name: String,
 }
 
 /// Where the key-encryption key comes from: `GATEWAY_KEY_ENCRYPTION_KEY` (the key itself), else
@@ -284,6 +286,7 @@ impl Default for Config {
             log_format: LogFormat::default(),
             identity_providers: Vec::new(),
             accounts: crate::oidc::AccountsConfig::default(),
+            federation_name: "Research Federation".into(),
         }
     }
 }

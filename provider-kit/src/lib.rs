@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod metrics;
 pub mod protocol;
 pub mod router;
+pub mod style;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;

@@ -109,6 +109,24 @@ impl Gateway {
             .to_owned()
     }
 
+    /// `gateway wallets grant --user USERNAME --provider PROVIDER --units UNITS`.
+    pub fn grant(&self, username: &str, provider: &str, units: u64) {
+        let units = units.to_string();
+        self.run(
+            &[
+                "wallets",
+                "grant",
+                "--user",
+                username,
+                "--provider",
+                provider,
+                "--units",
+                &units,
+            ],
+            "",
+        );
+    }
+
     /// Creates the user and returns a personal API token of theirs.
     pub fn create_user_with_token(&self, user: &NewUser<'_>) -> String {
         self.create_user(user);

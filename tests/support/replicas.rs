@@ -89,20 +89,7 @@ impl Replicas {
 
     /// `gateway wallets grant`, run beside the replicas: `units` to `username` at `provider`.
     pub fn grant(&self, username: &str, provider: &str, units: u64) {
-        let units = units.to_string();
-        self.a.run(
-            &[
-                "wallets",
-                "grant",
-                "--user",
-                username,
-                "--provider",
-                provider,
-                "--units",
-                &units,
-            ],
-            "",
-        );
+        self.a.grant(username, provider, units);
     }
 
     /// `GET path` on `replica` with a bearer token: status and body (`Null` if not JSON).

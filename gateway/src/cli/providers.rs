@@ -15,6 +15,8 @@ pub enum ProvidersCommand {
     List,
     /// Approve a production provider waiting for approval.
     Approve { id: String },
+    /// Reject a production provider waiting for approval: it becomes suspended (never brokered).
+    Reject { id: String },
     /// Suspend an active provider: it is no longer brokered and cannot refresh tokens.
     Suspend { id: String },
     /// Resume a suspended provider.
@@ -57,6 +59,7 @@ pub async fn providers(config: Config, command: ProvidersCommand) -> anyhow::Res
             return Ok(());
         }
         ProvidersCommand::Approve { id } => (id, Action::Approve),
+        ProvidersCommand::Reject { id } => (id, Action::Reject),
         ProvidersCommand::Suspend { id } => (id, Action::Suspend),
         ProvidersCommand::Resume { id } => (id, Action::Resume),
     };

@@ -48,6 +48,8 @@ keys! {
         "Address of the Prometheus listener (GET /metrics), kept off the public one. Empty: off.";
     "log_format" => GATEWAY_LOG_FORMAT (Text):
         "Log lines on stderr: text, or json (one object a line). The level: GATEWAY_LOG (e.g. info,\ngateway::access=warn to drop the access log).";
+    "federation_name" => GATEWAY_FEDERATION_NAME (Text):
+        "The federation's name, shown at the top of every web page.";
     "public_url" => GATEWAY_PUBLIC_URL (Text):
         "The issuer of tokens and the base of every URL handed out. Empty: http://<listen>.";
     "database_url" => GATEWAY_DATABASE_URL (Text):
@@ -305,6 +307,7 @@ mod tests {
             (Kind::Text, "listen") => text("0.0.0.0:9999"),
             (Kind::Text, "metrics_listen") => text(""),
             (Kind::Text, "log_format") => text("json"),
+            (Kind::Text, "federation_name") => text("Nordic Research Cloud"),
             (Kind::Text, "public_url") => text("https://gw.example"),
             (Kind::Text, "database_url") => text("postgres://db.example/gw"),
             (Kind::Text, "data_dir") => text("/var/lib/gateway"),

@@ -36,6 +36,14 @@ pub async fn approve(
     lifecycle(&app, &a.username, &id, Action::Approve).await
 }
 
+pub async fn reject(
+    State(app): State<AppState>,
+    AdminAuth(a): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&app, &a.username, &id, Action::Reject).await
+}
+
 pub async fn suspend(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,

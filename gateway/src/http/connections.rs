@@ -1,19 +1,19 @@
 //! Connections over the API (SPEC §4): start an attempt, list, disconnect; the provider's report
-//! and its own disconnection; the browser's return to the gateway.
+//! and its own disconnection. The browser's return is a page (`web/complete.rs`).
 
 use super::connect::start_attempt;
 use super::errors::ApiError;
-use super::extract::{JsonBody, ProviderAuth, UserAuth, session};
+use super::extract::{JsonBody, ProviderAuth, UserAuth};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::connections::{CompletionRefused, ConnectionError, ReportOutcome};
-use crate::http::input::{Path, Query};
+use crate::connections::ReportOutcome;
+use crate::http::input::Path;
 use crate::model::{Connection, state_str};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use provider_kit::protocol::{MappingReport, MappingReportAnswer};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -111,71 +111,6 @@ pub async fn provider_disconnect(
         .disconnect_by_provider(&provider, &username)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-pub struct CompleteQuery {
-    nonce: Option<String>,
-    code: Option<String>,
-}
-
-/// `GET /connections/{id}/complete?nonce=…&code=…`: the browser comes back from the provider.
-pub async fn complete(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<CompleteQuery>,
-    parts: Parts,
-) -> Response {
-    let nonce = q.nonce.unwrap_or_default();
-    let session = session(&parts, &app);
-    // An unknown, expired or inactive session is no session: the return changes nothing.
-    let user = match session {
-        Some(secret) => app.accounts.user_by_session(secret).await.ok().flatten(),
-        None => None,
-    };
-    let signed_in = user.as_ref().zip(session);
-    match app
-        .connections
-        .complete(&id, &nonce, q.code.as_deref(), signed_in)
-        .await
-    {
-        Ok(connection) => Redirect::to(&format!(
-            "/connections?connected={}",
-            connection.provider_id
-        ))
-        .into_response(),
-        Err(ConnectionError::Completion(why)) => refused_page(&why, &parts),
-        Err(e) => {
-            tracing::error!(error = %e, "completing a connection failed");
-            let body = super::web::paragraph("Something went wrong at the gateway; try again.");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                super::web::page("Connection not completed", &body, None),
-            )
-                .into_response()
-        }
-    }
-}
-
-/// The page a refused return shows: what happened, and the way on.
-fn refused_page(why: &CompletionRefused, parts: &Parts) -> Response {
-    use CompletionRefused::*;
-    let (status, title) = match why {
-        NotSignedIn => (StatusCode::UNAUTHORIZED, "Sign in to finish connecting"),
-        UnknownAttempt => (StatusCode::BAD_REQUEST, "Connection not completed"),
-        NotReported => (StatusCode::CONFLICT, "Connection not completed yet"),
-        OtherSession => (StatusCode::FORBIDDEN, "Connection not completed"),
-        EndedForOtherUser | EndedWithoutCode => (StatusCode::FORBIDDEN, "Connection cancelled"),
-    };
-    let mut body = super::web::paragraph(&why.to_string());
-    if *why == NotSignedIn {
-        let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        body.push_str(&format!(
-            "<p><a id=\"sign-in\" href=\"/login?next={}\">Sign in</a></p>",
-            super::web::escape(&super::web::urlencode(here))
-        ));
-    }
-    (status, super::web::page(title, &body, None)).into_response()
 }
 
 pub fn view(c: &Connection) -> Value {

@@ -38,6 +38,7 @@ use errors::ApiError;
 const API_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(app: AppState) -> Router {
+    web::remember_federation_name(&app);
     let guards = app.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -75,6 +76,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/admin/providers/{id}/approve", post(admin::approve))
         .route("/api/admin/providers/{id}/suspend", post(admin::suspend))
         .route("/api/admin/providers/{id}/resume", post(admin::resume))
+        .route("/api/admin/providers/{id}/reject", post(admin::reject))
         .route(
             "/api/admin/providers/{id}/refresh-token",
             post(admin::rotate_refresh_token).delete(admin::revoke_refresh_token),
@@ -128,14 +130,19 @@ pub fn router(app: AppState) -> Router {
             "/connections/new",
             get(web::connect_confirm).post(web::connect_start),
         )
-        .route("/connections/{id}/complete", get(connections::complete))
+        .route("/connections/{id}/complete", get(web::connection_complete))
         .route("/connections/{id}/disconnect", post(web::disconnect_submit))
         .route("/tokens", get(web::tokens_page))
         .route("/wallets", get(web::wallets_page))
         .route("/tokens/new", post(web::token_create))
-        .route("/tokens/{id}/delete", post(web::token_delete))
+        .route(
+            "/tokens/{id}/delete",
+            get(web::token_delete_confirm).post(web::token_delete),
+        )
         .route("/admin/providers", get(web::admin_providers))
         .route("/admin/providers/{id}/approve", post(web::admin_approve))
+        .route("/admin/providers/{id}/reject", post(web::admin_reject))
+        .route("/assets/{file}", get(web::asset))
         .route(
             "/admin/users/{username}/approve",
             post(web::admin_approve_user),

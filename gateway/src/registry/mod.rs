@@ -36,6 +36,9 @@ pub enum RegistryError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Approve,
+    /// Refuses a provider waiting for approval: it becomes `suspended` (never brokered, no
+    /// tokens), which an admin can still `Resume` should the refusal have been a mistake.
+    Reject,
     Suspend,
     Resume,
 }
@@ -45,6 +48,7 @@ impl Action {
         use ProviderStatus::*;
         match self {
             Self::Approve => (&[PendingApproval], Active, "approved"),
+            Self::Reject => (&[PendingApproval], Suspended, "rejected"),
             Self::Suspend => (&[Active], Suspended, "suspended"),
             Self::Resume => (&[Suspended], Active, "resumed"),
         }
@@ -54,6 +58,7 @@ impl Action {
     pub fn audit_action(self) -> AuditAction {
         match self {
             Self::Approve => AuditAction::ProviderApproved,
+            Self::Reject => AuditAction::ProviderRejected,
             Self::Suspend => AuditAction::ProviderSuspended,
             Self::Resume => AuditAction::ProviderResumed,
         }

@@ -21,6 +21,7 @@ mod manifests;
 mod migrations;
 mod observability;
 mod oidc;
+mod pages;
 mod projects;
 mod provider_double;
 mod providers;

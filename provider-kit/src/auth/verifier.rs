@@ -99,6 +99,11 @@ impl Verifier {
         })
     }
 
+    /// The gateway's issuer: its public URL, where a user goes back to.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
     /// The `aud` this verifier accepts.
     pub fn provider_id(&self) -> &str {
         &self.inner.provider_id

@@ -1,12 +1,13 @@
 //! The sign-in page. A login-CSRF cookie ties the form to the browser that loaded it, so another
 //! site cannot sign a victim into an account of its choosing.
 
-use super::{escape, page, safe_next, same};
+use super::{Chrome, Csp, respond, safe_next, same};
 use crate::accounts::AccountError;
 use crate::app::AppState;
 use crate::http::client_addr::ClientAddr;
 use crate::http::extract::{cookie, session, session_clear_cookie, session_set_cookie};
 use crate::http::input::{Form, Query};
+use askama::Template;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -20,11 +21,53 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
+struct Idp {
+    id: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    error: Option<&'a str>,
+    login_csrf: &'a str,
+    next: &'a str,
+    next_encoded: String,
+    /// "Sign in with {display_name}" for each configured IdP (SPEC §8).
+    idps: Vec<Idp>,
+}
+
+/// The sign-in page; `error` is announced above the form.
+fn sign_in_page(
+    app: &AppState,
+    status: StatusCode,
+    token: &str,
+    next: &str,
+    error: Option<&str>,
+) -> Response {
+    let page = LoginPage {
+        title: "Sign in",
+        chrome: Chrome::new(app, None).narrow(),
+        error,
+        login_csrf: token,
+        next,
+        next_encoded: super::urlencode(next),
+        idps: app
+            .identity_providers
+            .list()
+            .into_iter()
+            .map(|(id, name)| Idp { id, name })
+            .collect(),
+    };
+    respond(status, &page, Csp::default())
+}
+
 pub async fn login_form(State(app): State<AppState>, Query(q): Query<NextQuery>) -> Response {
     let token = crate::secrets::random_id();
     let next = safe_next(q.next.as_deref());
-    let body = format!("{}{}", form(&token, &next, None), idp_links(&app, &next));
-    let mut response = page("Sign in", &body, None);
+    let mut response = sign_in_page(&app, StatusCode::OK, &token, &next, None);
     let secure = if app.is_https() { "; Secure" } else { "" };
     let cookie = format!(
         "{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=1800{secure}"
@@ -33,39 +76,6 @@ pub async fn login_form(State(app): State<AppState>, Query(q): Query<NextQuery>)
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
-}
-
-fn form(token: &str, next: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    format!(
-        "{error}<form method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"login_csrf\" value=\"{token}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <p><label>Username <input id=\"username\" name=\"username\" autocomplete=\"username\" required maxlength=\"64\"></label></p>\
-         <p><label>Password <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label></p>\
-         <p><button id=\"sign-in\">Sign in</button></p></form>",
-        escape(next)
-    )
-}
-
-/// "Sign in with {display_name}" for each configured IdP (SPEC §8).
-fn idp_links(app: &AppState, next: &str) -> String {
-    let idps = app.identity_providers.list();
-    if idps.is_empty() {
-        return String::new();
-    }
-    let links: String = idps
-        .iter()
-        .map(|(id, name)| {
-            format!(
-                "<li><a class=\"idp\" id=\"idp-{id}\" href=\"/auth/oidc/{id}/start?next={}\">Sign in with {}</a></li>",
-                escape(&super::urlencode(next)),
-                escape(name)
-            )
-        })
-        .collect();
-    format!("<h2>Or sign in with your institution</h2><ul>{links}</ul>")
 }
 
 #[derive(Deserialize)]
@@ -85,17 +95,13 @@ pub async fn login_submit(
     let next = safe_next(f.next.as_deref());
     let expected = cookie(&parts, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same(expected, &f.login_csrf) {
-        let mut r = page(
-            "Sign in",
-            &form(
-                &f.login_csrf,
-                &next,
-                Some("This form expired; reload the page and sign in again."),
-            ),
-            None,
+        return sign_in_page(
+            &app,
+            StatusCode::FORBIDDEN,
+            &f.login_csrf,
+            &next,
+            Some("This form expired; reload the page and sign in again."),
         );
-        *r.status_mut() = StatusCode::FORBIDDEN;
-        return r;
     }
     match app.accounts.sign_in(&f.username, &f.password, client).await {
         Ok((_, secret)) => {
@@ -120,8 +126,7 @@ pub async fn login_submit(
                     "Wrong username or password.".to_owned(),
                 ),
             };
-            let mut r = page("Sign in", &form(&f.login_csrf, &next, Some(&message)), None);
-            *r.status_mut() = status;
+            let mut r = sign_in_page(&app, status, &f.login_csrf, &next, Some(&message));
             if let AccountError::TooManyAttempts(locked) = e
                 && let Ok(v) = locked.retry_after_secs.to_string().parse()
             {
@@ -142,14 +147,14 @@ fn wait_words(secs: u64) -> String {
 }
 
 #[derive(Deserialize)]
-pub struct CsrfForm {
+pub struct LogoutForm {
     csrf: String,
 }
 
 pub async fn logout_submit(
     State(app): State<AppState>,
     parts: Parts,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<LogoutForm>,
 ) -> Response {
     if let Some(secret) = session(&parts, &app) {
         if let Err(r) = super::check_csrf(secret, &f.csrf) {

@@ -1,30 +1,42 @@
-//! Server-rendered web pages: sign in, providers, connect, my connections, API tokens, and the
-//! admin's approval list. No assets from anywhere; every form carries a CSRF token derived from the
-//! session; every page is sent with a strict Content-Security-Policy and no Referer.
+//! Server-rendered web pages: sign in, providers, connect, my connections, API tokens, wallets and
+//! the admin's approvals. Every page is an askama template (`gateway/templates/`, HTML escaped by
+//! default) in one layout with the federation's name; the stylesheet and the one script are
+//! served from `/assets` (`assets.rs`), so the Content-Security-Policy allows no inline style or
+//! script at all. Signed-in handlers take `WebUser`/`WebAdmin`/`CsrfForm<T>` (`identity.rs`);
+//! every form carries a CSRF token derived from the session; every error page says what happened
+//! (`role=alert`) and offers a way back.
 
 mod approvals;
+mod assets;
+mod complete;
+mod identity;
 mod login;
 mod oidc;
 mod pages;
+mod tokens;
 mod wallets;
 
-pub use approvals::admin_approve_user;
+pub use approvals::{admin_approve, admin_approve_user, admin_providers, admin_reject};
+pub use assets::asset;
+pub use complete::connection_complete;
+pub use identity::{CsrfForm, WebAdmin, WebUser};
 pub use login::{login_form, login_submit, logout_submit};
 pub use oidc::{oidc_callback, oidc_start};
 pub use pages::{
-    admin_approve, admin_providers, connect_confirm, connect_start, connections_page,
-    disconnect_submit, providers_page, token_create, token_delete, tokens_page,
+    connect_confirm, connect_start, connections_page, disconnect_submit, providers_page,
 };
+pub use tokens::{token_create, token_delete, token_delete_confirm, tokens_page};
 pub use wallets::wallets_page;
 
-use super::extract::session;
 use crate::app::AppState;
-use crate::model::User;
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use crate::model::{Role, User};
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 
-/// Escapes text for HTML element content and double-quoted attributes.
+/// Escapes text for HTML element content and double-quoted attributes. Kept only for the pages
+/// still built with `format!` on other branches (agreements, access, identities) until they move
+/// to templates; new pages use a template, which escapes by default.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -40,57 +52,103 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// `<p>text</p>`, escaped: for the same pages as [`escape`].
 pub fn paragraph(text: &str) -> String {
     format!("<p>{}</p>", escape(text))
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
-nav a{margin-right:1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}\
-.state-ok{color:#070}.state-pending{color:#a60}.error{color:#b00}form.inline{display:inline}code{background:#f4f4f4;padding:.1rem .3rem}";
-
-/// A whole page. `user` shows the navigation; `extra_csp` widens `form-action` (the connect page
-/// posts to the provider).
-pub fn page(title: &str, body: &str, user: Option<(&User, &str)>) -> Response {
-    page_with(title, body, user, "", None)
+/// What every page's layout shows: the federation's name, the stylesheet, and the navigation of
+/// the signed-in user.
+pub struct Chrome {
+    pub federation: String,
+    pub stylesheet: &'static str,
+    pub user: Option<Nav>,
+    /// A narrow column (sign-in and message pages).
+    pub narrow: bool,
 }
 
-pub fn page_with(
-    title: &str,
-    body: &str,
-    user: Option<(&User, &str)>,
-    form_action: &str,
-    script_nonce: Option<&str>,
-) -> Response {
-    let nav = match user {
-        Some((u, csrf)) => {
-            let admin = if u.role == crate::model::Role::Admin {
-                "<a href=\"/admin/providers\">Approvals</a>"
-            } else {
-                ""
-            };
-            format!(
-                "<nav><a href=\"/providers\">Providers</a><a href=\"/connections\">My connections</a><a href=\"/wallets\">Wallets</a><a href=\"/tokens\">API tokens</a>{admin}\
-                 <form class=\"inline\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-                 <button>Sign out {}</button></form></nav>",
-                escape(&u.username)
-            )
+pub struct Nav {
+    pub username: String,
+    pub csrf: String,
+    pub admin: bool,
+}
+
+/// The chrome of the compatibility helpers, with the name remembered when the router was built.
+fn compat_chrome(user: Option<(&User, &str)>) -> Chrome {
+    let federation = FEDERATION_NAME
+        .get()
+        .cloned()
+        .unwrap_or_else(|| crate::config::Config::default().federation_name);
+    Chrome::named(federation, user)
+}
+
+impl Chrome {
+    pub fn new(app: &AppState, user: Option<(&User, &str)>) -> Self {
+        Self::named(app.config.federation_name.clone(), user)
+    }
+
+    fn named(federation: String, user: Option<(&User, &str)>) -> Self {
+        Self {
+            federation,
+            stylesheet: assets::stylesheet_href(),
+            user: user.map(|(u, csrf)| Nav {
+                username: u.username.clone(),
+                csrf: csrf.to_owned(),
+                admin: u.role == Role::Admin,
+            }),
+            narrow: false,
         }
-        None => String::new(),
+    }
+
+    /// The chrome of a signed-in page.
+    pub fn of(app: &AppState, user: &WebUser) -> Self {
+        Self::new(app, Some((&user.user, &user.csrf)))
+    }
+
+    pub fn narrow(mut self) -> Self {
+        self.narrow = true;
+        self
+    }
+}
+
+/// What a page's Content-Security-Policy allows beyond nothing: the gateway's stylesheet always;
+/// its script file when `script` is set; a form posting to `form_action` (the connect page posts
+/// to the provider).
+#[derive(Default)]
+pub struct Csp<'a> {
+    pub script: bool,
+    pub form_action: &'a str,
+}
+
+/// A rendered template as a response with the pages' headers.
+pub fn respond(status: StatusCode, page: &impl Template, csp: Csp<'_>) -> Response {
+    let html = match page.render() {
+        Ok(html) => html,
+        Err(error) => {
+            tracing::error!(%error, "a page did not render");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response();
+        }
     };
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head>\
-         <body>{nav}<h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
+    let script = if csp.script {
+        " script-src 'self';"
+    } else {
+        ""
+    };
+    let form_action = if csp.form_action.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", csp.form_action)
+    };
+    let policy = format!(
+        "default-src 'none'; style-src 'self';{script} form-action 'self'{form_action}; frame-ancestors 'none'; base-uri 'none'"
     );
-    let script = script_nonce
-        .map(|n| format!(" script-src 'nonce-{n}';"))
-        .unwrap_or_default();
-    let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {form_action};{script} frame-ancestors 'none'; base-uri 'none'"
-    );
-    let mut response = Html(html).into_response();
+    let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::try_from(csp) {
+    if let Ok(v) = HeaderValue::try_from(policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     headers.insert(
@@ -102,6 +160,151 @@ pub fn page_with(
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[derive(Template)]
+#[template(path = "legacy.html")]
+struct Legacy<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    body: &'a str,
+}
+
+/// The federation's name for [`page`], which is not handed the app. Set when the router is built.
+static FEDERATION_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn remember_federation_name(app: &AppState) {
+    let _ = FEDERATION_NAME.set(app.config.federation_name.clone());
+}
+
+/// A page whose body is already HTML, in the one layout: a thin compatibility shim for the pages
+/// still built with `format!` + [`escape`] on other branches (agreements, access, identities),
+/// removed once they move to templates.
+pub fn page(title: &str, body_html: &str, user: Option<(&User, &str)>) -> Response {
+    let page = Legacy {
+        title,
+        chrome: compat_chrome(user),
+        body: body_html,
+    };
+    respond(StatusCode::OK, &page, Csp::default())
+}
+
+/// The signed-in user and their session secret, or the redirect to sign in: the compatibility
+/// form of [`WebUser`] for the same pages as [`page`].
+pub async fn web_user(
+    app: &AppState,
+    parts: &axum::http::request::Parts,
+) -> Result<(User, String), Response> {
+    identity::signed_in(app, parts)
+        .await
+        .map(|w| (w.user, w.session))
+}
+
+/// Checks a form's CSRF field against the session: the compatibility form of [`CsrfForm`].
+pub fn check_csrf(session: &str, presented: &str) -> Result<(), Box<Response>> {
+    if same(&csrf_token(session), presented) {
+        Ok(())
+    } else {
+        Err(Box::new(identity::form_expired_page("/providers")))
+    }
+}
+
+/// A link on a message page.
+pub struct Link {
+    pub id: &'static str,
+    pub href: String,
+    pub text: String,
+}
+
+impl Link {
+    pub fn new(id: &'static str, href: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            id,
+            href: href.into(),
+            text: text.into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    message_id: &'a str,
+    message: &'a str,
+    alert: bool,
+    action: Option<Link>,
+    back: Link,
+}
+
+/// A page that says one thing: an error (`status` 4xx/5xx: announced with `role=alert`) or a
+/// notice, always with a way back and, when given, a way on.
+pub struct Message<'a> {
+    pub status: StatusCode,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub id: &'a str,
+    pub action: Option<Link>,
+    pub back: Link,
+}
+
+impl<'a> Message<'a> {
+    /// An error page with `text`, leading back to `back`.
+    pub fn error(status: StatusCode, title: &'a str, text: &'a str, back: Link) -> Self {
+        Self {
+            status,
+            title,
+            text,
+            id: "problem",
+            action: None,
+            back,
+        }
+    }
+
+    pub fn id(mut self, id: &'a str) -> Self {
+        self.id = id;
+        self
+    }
+
+    pub fn action(mut self, link: Link) -> Self {
+        self.action = Some(link);
+        self
+    }
+
+    pub fn render(self, chrome: Chrome) -> Response {
+        let alert = self.status.is_client_error() || self.status.is_server_error();
+        let page = MessagePage {
+            title: self.title,
+            chrome: chrome.narrow(),
+            message_id: self.id,
+            message: self.text,
+            alert,
+            action: self.action,
+            back: self.back,
+        };
+        respond(self.status, &page, Csp::default())
+    }
+}
+
+/// A moment on a page: `<time datetime="{iso}">{human}</time>`, e.g. "2 Dec 2026 17:40 UTC".
+pub struct When {
+    pub iso: String,
+    pub human: String,
+}
+
+pub fn when(ms: i64) -> When {
+    let format = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year] [hour]:[minute] UTC"
+    );
+    let human = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default();
+    When {
+        iso: crate::clock::rfc3339(ms),
+        human,
+    }
 }
 
 /// The CSRF token of a session: derived from its secret (which only the cookie holds).
@@ -116,41 +319,6 @@ pub fn same(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
-}
-
-/// The signed-in web user and their session secret, or a redirect to the sign-in page.
-pub async fn web_user(app: &AppState, parts: &Parts) -> Result<(User, String), Response> {
-    let back = || {
-        let next = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
-    };
-    let Some(secret) = session(parts, app) else {
-        return Err(back());
-    };
-    match app.accounts.user_by_session(secret).await {
-        Ok(Some(user)) => Ok((user, secret.to_owned())),
-        Ok(None) => Err(back()),
-        Err(e) => Err(page("Not signed in", &paragraph(&e.to_string()), None)),
-    }
-}
-
-/// Checks a form's CSRF field against the session.
-pub fn check_csrf(session: &str, presented: &str) -> Result<(), Box<Response>> {
-    if same(&csrf_token(session), presented) {
-        Ok(())
-    } else {
-        let mut r = page(
-            "Form expired",
-            &paragraph("This form is no longer valid. Go back, reload and try again."),
-            None,
-        );
-        *r.status_mut() = axum::http::StatusCode::FORBIDDEN;
-        Err(Box::new(r))
-    }
 }
 
 pub fn urlencode(s: &str) -> String {
@@ -202,6 +370,9 @@ mod tests {
             assert_eq!(safe_next(Some(evil)), "/providers", "{evil}");
         }
         assert!(same(&csrf_token("s"), &csrf_token("s")));
+        let at = when(1_796_233_200_000);
+        assert_eq!(at.human, "2 Dec 2026 17:40 UTC");
+        assert_eq!(at.iso, "2026-12-02T17:40:00Z");
         assert!(!same(&csrf_token("s"), &csrf_token("t")));
     }
 }

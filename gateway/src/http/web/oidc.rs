@@ -2,7 +2,7 @@
 //! the IdP with a short-lived cookie binding the attempt to it; `/auth/oidc/{idp}/callback` signs
 //! the user in. Every failure is a page that says why in plain words and leads back to `/login`.
 
-use super::{escape, page, safe_next};
+use super::{Chrome, Link, Message, safe_next};
 use crate::accounts::{AccountError, FederatedOutcome};
 use crate::app::AppState;
 use crate::http::extract::{cookie, session_set_cookie};
@@ -99,6 +99,7 @@ pub async fn oidc_callback(
                 r
             }
             Ok(FederatedOutcome::PendingApproval(user)) => message(
+                &app,
                 StatusCode::FORBIDDEN,
                 "Account awaits approval",
                 &format!(
@@ -108,6 +109,7 @@ pub async fn oidc_callback(
                 ),
             ),
             Err(AccountError::Inactive(state)) => message(
+                &app,
                 StatusCode::FORBIDDEN,
                 "Sign-in refused",
                 &format!("You cannot sign in: {state}."),
@@ -115,6 +117,7 @@ pub async fn oidc_callback(
             Err(e) => {
                 tracing::error!(error = %e, "federated sign-in failed");
                 message(
+                    &app,
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Sign-in failed",
                     "The gateway could not complete the sign-in. Try again later.",
@@ -130,7 +133,7 @@ pub async fn oidc_callback(
 }
 
 /// The page for a sign-in that did not happen.
-fn failure(_app: &AppState, e: &OidcError) -> Response {
+fn failure(app: &AppState, e: &OidcError) -> Response {
     let (status, title, text) = match e {
         OidcError::UnknownIdp(_) => (StatusCode::NOT_FOUND, "No such sign-in", format!("{e}.")),
         OidcError::Idp { name, .. } => (
@@ -172,7 +175,7 @@ fn failure(_app: &AppState, e: &OidcError) -> Response {
             )
         }
     };
-    message(status, title, &text)
+    message(app, status, title, &text)
 }
 
 fn capitalise(s: &str) -> String {
@@ -182,12 +185,13 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn message(status: StatusCode, title: &str, text: &str) -> Response {
-    let body = format!(
-        "<p class=\"error\" id=\"sign-in-problem\">{}</p><p><a href=\"/login\">Back to sign in</a></p>",
-        escape(text)
-    );
-    let mut r = page(title, &body, None);
-    *r.status_mut() = status;
-    r
+fn message(app: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
+    Message::error(
+        status,
+        title,
+        text,
+        Link::new("back", "/login", "Back to sign in"),
+    )
+    .id("sign-in-problem")
+    .render(Chrome::new(app, None))
 }

@@ -1,121 +1,136 @@
-//! The signed-in pages. Each handler: who is this (or go sign in), check the form's CSRF token,
-//! call one domain function, render.
+//! The signed-in pages of providers and connections: the providers list (Connect only where the
+//! provider is active and has a valid manifest; otherwise why not), the connect confirmation and
+//! the hand-over to the provider, my connections and disconnect. Each handler: who is this (an
+//! extractor), call one domain function, render a template.
 
-use super::{check_csrf, csrf_token, escape, page, page_with, paragraph, web_user};
+use super::{Chrome, Csp, CsrfForm, Link, Message, WebUser, respond};
 use crate::app::AppState;
-use crate::http::input::{Form, Path, Query};
-use crate::model::{ConnectionState, ProviderStatus, Role, state_str};
-use crate::registry::Action;
+use crate::http::input::{Path, Query};
+use crate::model::{ConnectionState, ProviderStatus, state_str};
+use askama::Template;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use provider_kit::protocol::Manifest;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-/// Unwraps a signed-in user or returns the redirect to sign in; with `form = TOKEN`, also checks
-/// a posted form's CSRF token against the session.
-macro_rules! signed_in {
-    ($app:expr, $parts:expr) => {
-        match web_user(&$app, &$parts).await {
-            Ok(found) => found,
-            Err(response) => return response,
-        }
-    };
-    ($app:expr, $parts:expr, form = $csrf:expr) => {{
-        let (user, session) = signed_in!($app, $parts);
-        if let Err(response) = check_csrf(&session, &$csrf) {
-            return *response;
-        }
-        (user, session)
-    }};
-}
-
 fn enabled_features(m: &Manifest) -> Vec<&'static str> {
     let f = &m.features;
-    let mut out = Vec::new();
-    let d = &f.compute.docker;
-    if d.enabled {
-        out.push("containers");
-    }
-    if f.compute.virtual_machine.enabled {
-        out.push("virtual machines");
-    }
-    if f.storage.enabled {
-        out.push("storage");
-    }
-    if f.block_devices.enabled {
-        out.push("block devices");
-    }
-    if f.ip_addresses.enabled {
-        out.push("IP addresses");
-    }
-    out
+    [
+        (f.compute.docker.enabled, "containers"),
+        (f.compute.virtual_machine.enabled, "virtual machines"),
+        (f.storage.enabled, "storage"),
+        (f.block_devices.enabled, "block devices"),
+        (f.ip_addresses.enabled, "IP addresses"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
 }
 
-pub async fn providers_page(State(app): State<AppState>, parts: Parts) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    let providers = match app.registry.list(&user).await {
+/// What a manifest offers, in words: for the providers and approvals pages.
+pub(super) fn offers(m: &Manifest) -> String {
+    let features = enabled_features(m);
+    if features.is_empty() {
+        "nothing yet".to_owned()
+    } else {
+        features.join(", ")
+    }
+}
+
+/// Why a provider cannot be connected to now, or `None` when it can.
+fn why_not_connectable(app: &AppState, id: &str, status: ProviderStatus) -> Option<&'static str> {
+    if status != ProviderStatus::Active {
+        return Some("Not available: the provider is not active.");
+    }
+    if app.manifests.current(id).is_none() {
+        return Some("Not available yet: the provider has not published a valid manifest.");
+    }
+    None
+}
+
+struct ProviderRow {
+    id: String,
+    domain: String,
+    status: &'static str,
+    offers: String,
+    accounts: &'static str,
+    connection: &'static str,
+    connect: bool,
+    why_not: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "providers.html")]
+struct ProvidersPage {
+    title: &'static str,
+    chrome: Chrome,
+    rows: Vec<ProviderRow>,
+}
+
+fn back_to_providers() -> Link {
+    Link::new("back", "/providers", "Back to Providers")
+}
+
+pub async fn providers_page(State(app): State<AppState>, user: WebUser) -> Response {
+    let providers = match app.registry.list(&user.user).await {
         Ok(p) => p,
         Err(e) => {
-            return page(
+            tracing::error!(error = %e, "listing providers failed");
+            return Message::error(
+                StatusCode::SERVICE_UNAVAILABLE,
                 "Providers",
-                &paragraph(&e.to_string()),
-                Some((&user, &csrf_token(&session))),
-            );
+                "The providers cannot be listed right now. Try again in a moment.",
+                Link::new("back", "/providers", "Try again"),
+            )
+            .render(Chrome::of(&app, &user));
         }
     };
     let connections: HashMap<String, ConnectionState> = app
         .connections
-        .list(&user)
+        .list(&user.user)
         .await
         .unwrap_or_default()
         .into_iter()
         .map(|c| (c.provider_id, c.state))
         .collect();
-    let mut rows = String::new();
-    for p in &providers {
-        let id = p.metadata.id.as_str();
-        let manifest = app.manifests.current(id);
-        let features = manifest
-            .as_deref()
-            .map(enabled_features)
-            .unwrap_or_default();
-        let mapping = manifest.as_deref().map(|m| {
-            if m.users.require_explicit_mapping {
-                "connect first"
-            } else {
-                "automatic"
+    let rows = providers
+        .iter()
+        .map(|p| {
+            let id = p.metadata.id.as_str();
+            let manifest = app.manifests.current(id);
+            let connected = connections.get(id) == Some(&ConnectionState::Ok);
+            let why_not = why_not_connectable(&app, id, p.status);
+            ProviderRow {
+                id: id.to_owned(),
+                domain: p.metadata.domain.clone(),
+                status: p.status.as_str(),
+                offers: manifest
+                    .as_deref()
+                    .map_or_else(|| "none (no manifest yet)".to_owned(), offers),
+                accounts: manifest.as_deref().map_or("-", |m| {
+                    if m.users.require_explicit_mapping {
+                        "connect first"
+                    } else {
+                        "automatic"
+                    }
+                }),
+                connection: connections
+                    .get(id)
+                    .map_or("not connected", |s| state_str(*s)),
+                connect: why_not.is_none() && !connected,
+                why_not: if connected { None } else { why_not },
             }
-        });
-        let connection = connections
-            .get(id)
-            .map(|s| state_str(*s))
-            .unwrap_or("not connected");
-        let action = if p.status == ProviderStatus::Active
-            && connections.get(id) != Some(&ConnectionState::Ok)
-        {
-            format!("<a id=\"connect-{id}\" href=\"/connections/new?provider={id}\">Connect</a>")
-        } else {
-            String::new()
-        };
-        rows.push_str(&format!(
-            "<tr><td><strong>{id}</strong><br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
-            escape(&p.metadata.domain),
-            p.status.as_str(),
-            escape(&if features.is_empty() { "none (no manifest yet)".to_owned() } else { features.join(", ") }),
-            mapping.unwrap_or("-"),
-            connection,
-        ));
-    }
-    let body = if providers.is_empty() {
-        paragraph("No providers are available to you yet.")
-    } else {
-        format!(
-            "<table><tr><th>Provider</th><th>Status</th><th>Offers</th><th>Accounts</th><th>Your connection</th><th></th></tr>{rows}</table>"
-        )
+        })
+        .collect();
+    let page = ProvidersPage {
+        title: "Providers",
+        chrome: Chrome::of(&app, &user),
+        rows,
     };
-    page("Providers", &body, Some((&user, &csrf_token(&session))))
+    respond(StatusCode::OK, &page, Csp::default())
 }
 
 #[derive(Deserialize)]
@@ -123,72 +138,122 @@ pub struct ProviderQuery {
     provider: String,
 }
 
+#[derive(Template)]
+#[template(path = "connect.html")]
+struct ConnectPage<'a> {
+    title: String,
+    chrome: Chrome,
+    provider: &'a str,
+    address: String,
+    username: &'a str,
+    csrf: &'a str,
+}
+
+/// A provider the user may connect to now, or the page that says why not.
+async fn connectable(
+    app: &AppState,
+    user: &WebUser,
+    id: &str,
+) -> Result<crate::model::Provider, Response> {
+    let refuse = |status, text: &str| {
+        Message::error(status, "Cannot connect", text, back_to_providers())
+            .render(Chrome::of(app, user))
+    };
+    let provider = match app.registry.get(&user.user, id).await {
+        Ok(p) => p,
+        Err(e) => return Err(refuse(StatusCode::NOT_FOUND, &e.to_string())),
+    };
+    if let Some(why) = why_not_connectable(app, id, provider.status) {
+        return Err(refuse(StatusCode::CONFLICT, why));
+    }
+    Ok(provider)
+}
+
 pub async fn connect_confirm(
     State(app): State<AppState>,
-    parts: Parts,
+    user: WebUser,
     Query(q): Query<ProviderQuery>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    let csrf = csrf_token(&session);
-    let provider = match app.registry.get(&user, &q.provider).await {
+    let provider = match connectable(&app, &user, &q.provider).await {
         Ok(p) => p,
-        Err(e) => return page("Connect", &paragraph(&e.to_string()), Some((&user, &csrf))),
+        Err(page) => return page,
     };
     let id = provider.metadata.id.as_str();
-    let body = format!(
-        "<p>You will be sent to <strong>{id}</strong> (<code>{}</code>) to sign in with your account there. \
-         When you come back, your gateway account <strong>{}</strong> will be connected to it.</p>\
-         <form method=\"post\" action=\"/connections/new\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"provider\" value=\"{id}\"><button id=\"connect\">Connect to {id}</button></form>",
-        escape(&provider.metadata.base_url()),
-        escape(&user.username)
-    );
-    page(&format!("Connect to {id}"), &body, Some((&user, &csrf)))
+    let page = ConnectPage {
+        title: format!("Connect to {id}"),
+        chrome: Chrome::of(&app, &user),
+        provider: id,
+        address: provider.metadata.base_url(),
+        username: &user.user.username,
+        csrf: &user.csrf,
+    };
+    respond(StatusCode::OK, &page, Csp::default())
 }
 
 #[derive(Deserialize)]
 pub struct ConnectForm {
-    csrf: String,
     provider: String,
 }
 
-/// Starts the attempt and sends the browser to the provider with an auto-submitting form.
+#[derive(Template)]
+#[template(path = "connecting.html")]
+struct ConnectingPage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    script: &'static str,
+    provider: &'a str,
+    url: &'a str,
+    token: &'a str,
+}
+
+/// Starts the attempt and sends the browser to the provider with a form the page's script submits
+/// (a button where scripts are off).
 pub async fn connect_start(
     State(app): State<AppState>,
     parts: Parts,
-    Form(f): Form<ConnectForm>,
+    CsrfForm(user, f): CsrfForm<ConnectForm>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts, form = f.csrf);
-    let csrf = csrf_token(&session);
-    let started = match crate::http::connect::start_attempt(&app, &user, &parts, &f.provider).await
+    if let Err(page) = connectable(&app, &user, &f.provider).await {
+        return page;
+    }
+    let started = match crate::http::connect::start_attempt(
+        &app,
+        &user.user,
+        &parts,
+        &f.provider,
+    )
+    .await
     {
         Ok(s) => s,
         Err(e) => {
-            return page(
-                "Connect",
-                &paragraph(&e.problem().detail),
-                Some((&user, &csrf)),
-            );
+            let problem = e.problem();
+            return Message::error(
+                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST),
+                "Cannot connect",
+                &problem.detail,
+                back_to_providers(),
+            )
+            .render(Chrome::of(&app, &user));
         }
     };
-    let nonce = crate::secrets::random_id();
     let origin = url::Url::parse(&started.url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let body = format!(
-        "<p>Taking you to {}…</p><form id=\"usermap\" method=\"post\" action=\"{}\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\"><noscript><button>Continue</button></noscript></form>\
-         <script nonce=\"{nonce}\">document.getElementById('usermap').submit();</script>",
-        escape(&f.provider),
-        escape(&started.url),
-        escape(&started.token)
-    );
-    page_with(
-        "Connecting…",
-        &body,
-        Some((&user, &csrf)),
-        &origin,
-        Some(&nonce),
+    let page = ConnectingPage {
+        title: "Connecting…",
+        chrome: Chrome::of(&app, &user).narrow(),
+        script: super::assets::script_href(),
+        provider: &f.provider,
+        url: &started.url,
+        token: started.token.as_str(),
+    };
+    respond(
+        StatusCode::OK,
+        &page,
+        Csp {
+            script: true,
+            form_action: &origin,
+        },
     )
 }
 
@@ -197,252 +262,103 @@ pub struct ConnectedQuery {
     connected: Option<String>,
 }
 
+struct ConnectionRow {
+    provider: String,
+    class: &'static str,
+    state: &'static str,
+    local: String,
+    next: String,
+    link: Option<String>,
+    again: bool,
+    disconnect: bool,
+}
+
+#[derive(Template)]
+#[template(path = "connections.html")]
+struct ConnectionsPage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    connected: Option<String>,
+    rows: Vec<ConnectionRow>,
+    csrf: &'a str,
+}
+
 pub async fn connections_page(
     State(app): State<AppState>,
-    parts: Parts,
+    user: WebUser,
     Query(q): Query<ConnectedQuery>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    let csrf = csrf_token(&session);
-    let connections = app.connections.list(&user).await.unwrap_or_default();
-    let mut body = q
-        .connected
-        .map(|p| {
-            format!(
-                "<p id=\"connected\" class=\"state-ok\">Connected to {}.</p>",
-                escape(&p)
-            )
-        })
-        .unwrap_or_default();
-    if connections.is_empty() {
-        body.push_str(&paragraph(
-            "You have no connections yet. Connect to a provider from the Providers page.",
-        ));
-    } else {
-        body.push_str("<table><tr><th>Provider</th><th>State</th><th>Local account</th><th>What next</th><th></th></tr>");
-        for c in &connections {
-            let (class, next) = match c.state {
-                ConnectionState::Ok => ("state-ok", "Ready to use.".to_owned()),
+    let connections = app.connections.list(&user.user).await.unwrap_or_default();
+    let rows = connections
+        .into_iter()
+        .map(|c| {
+            let (class, next, link, again) = match c.state {
+                ConnectionState::Ok => ("state-ok", "Ready to use.".to_owned(), None, false),
                 ConnectionState::PendingAccountLinking
-                | ConnectionState::PendingAdditionalValidation => {
-                    let link = c
-                        .comment_url
-                        .as_deref()
-                        .map(|u| {
-                            format!(
-                                " <a href=\"{}\" rel=\"noopener\">Follow this link</a>",
-                                escape(u)
-                            )
-                        })
-                        .unwrap_or_default();
-                    (
-                        "state-pending",
-                        format!(
-                            "{}{link}",
-                            escape(
-                                c.comment
-                                    .as_deref()
-                                    .unwrap_or("The provider needs more from you.")
-                            )
-                        ),
-                    )
-                }
+                | ConnectionState::PendingAdditionalValidation => (
+                    "state-pending",
+                    c.comment
+                        .clone()
+                        .unwrap_or_else(|| "The provider needs more from you.".to_owned()),
+                    c.comment_url.clone(),
+                    false,
+                ),
                 ConnectionState::Disconnected
                 | ConnectionState::Expired
-                | ConnectionState::Failed => (
-                    "",
-                    format!(
-                        "<a href=\"/connections/new?provider={}\">Connect again</a>",
-                        escape(&c.provider_id)
-                    ),
-                ),
+                | ConnectionState::Failed => ("", String::new(), None, true),
                 _ => (
                     "state-pending",
                     "Waiting for the provider; if this stays, connect again.".to_owned(),
+                    None,
+                    false,
                 ),
             };
-            let disconnect = if c.state == ConnectionState::Disconnected {
-                String::new()
-            } else {
-                format!(
-                    "<form class=\"inline\" method=\"post\" action=\"/connections/{}/disconnect\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button>Disconnect</button></form>",
-                    escape(&c.provider_id)
-                )
-            };
-            body.push_str(&format!(
-                "<tr><td>{}</td><td class=\"{class}\" id=\"state-{}\">{}</td><td>{}</td><td>{next}</td><td>{disconnect}</td></tr>",
-                escape(&c.provider_id),
-                escape(&c.provider_id),
-                state_str(c.state),
-                escape(c.local_identity.as_deref().unwrap_or("-")),
-            ));
-        }
-        body.push_str("</table>");
-    }
-    page("My connections", &body, Some((&user, &csrf)))
+            ConnectionRow {
+                disconnect: c.state != ConnectionState::Disconnected,
+                state: state_str(c.state),
+                local: c.local_identity.clone().unwrap_or_else(|| "-".to_owned()),
+                provider: c.provider_id,
+                class,
+                next,
+                link,
+                again,
+            }
+        })
+        .collect();
+    let page = ConnectionsPage {
+        title: "My connections",
+        chrome: Chrome::of(&app, &user),
+        connected: q.connected,
+        rows,
+        csrf: &user.csrf,
+    };
+    respond(StatusCode::OK, &page, Csp::default())
 }
 
 #[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
-}
+pub struct Empty {}
 
 pub async fn disconnect_submit(
     State(app): State<AppState>,
-    parts: Parts,
     Path(provider): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(user, _): CsrfForm<Empty>,
 ) -> Response {
-    let (user, session) = signed_in!(app, parts, form = f.csrf);
     let result = match app.registry.get_any(&provider).await {
         Ok(p) => app
             .connections
-            .disconnect(&user, &p)
+            .disconnect(&user.user, &p)
             .await
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     match result {
         Ok(()) => Redirect::to("/connections").into_response(),
-        Err(message) => page(
-            "My connections",
-            &paragraph(&message),
-            Some((&user, &csrf_token(&session))),
-        ),
-    }
-}
-
-pub async fn tokens_page(State(app): State<AppState>, parts: Parts) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    tokens_view(&app, &user, &session, None).await
-}
-
-async fn tokens_view(
-    app: &AppState,
-    user: &crate::model::User,
-    session: &str,
-    created: Option<&str>,
-) -> Response {
-    let csrf = csrf_token(session);
-    let mut body = created
-        .map(|t| {
-            format!(
-                "<p>Your new token (shown only now): <code id=\"new-token\">{}</code></p>",
-                escape(t)
-            )
-        })
-        .unwrap_or_default();
-    body.push_str("<table><tr><th>Name</th><th>Created</th><th></th></tr>");
-    for t in app.accounts.api_tokens(user).await.unwrap_or_default() {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td><form class=\"inline\" method=\"post\" action=\"/tokens/{}/delete\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button>Delete</button></form></td></tr>",
-            escape(&t.name),
-            crate::clock::rfc3339(t.created_at),
-            escape(&t.id)
-        ));
-    }
-    body.push_str(&format!(
-        "</table><form method=\"post\" action=\"/tokens/new\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label>Name <input name=\"name\" required maxlength=\"100\"></label> <button>Create token</button></form>"
-    ));
-    page("API tokens", &body, Some((user, &csrf)))
-}
-
-#[derive(Deserialize)]
-pub struct NewTokenForm {
-    csrf: String,
-    name: String,
-}
-
-pub async fn token_create(
-    State(app): State<AppState>,
-    parts: Parts,
-    Form(f): Form<NewTokenForm>,
-) -> Response {
-    let (user, session) = signed_in!(app, parts, form = f.csrf);
-    match app.accounts.create_api_token(&user, &f.name).await {
-        Ok((_, secret)) => tokens_view(&app, &user, &session, Some(secret.expose())).await,
-        Err(e) => page(
-            "API tokens",
-            &paragraph(&e.to_string()),
-            Some((&user, &csrf_token(&session))),
-        ),
-    }
-}
-
-pub async fn token_delete(
-    State(app): State<AppState>,
-    parts: Parts,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
-) -> Response {
-    let (user, _session) = signed_in!(app, parts, form = f.csrf);
-    let _ = app.accounts.delete_api_token(&user, &id).await;
-    Redirect::to("/tokens").into_response()
-}
-
-pub async fn admin_providers(State(app): State<AppState>, parts: Parts) -> Response {
-    let (user, session) = signed_in!(app, parts);
-    let csrf = csrf_token(&session);
-    if user.role != Role::Admin {
-        return page(
-            "Approvals",
-            &paragraph("Only admins approve providers."),
-            Some((&user, &csrf)),
-        );
-    }
-    let pending: Vec<_> = app
-        .registry
-        .list_all()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| p.status == ProviderStatus::PendingApproval)
-        .collect();
-    let mut body = String::new();
-    if pending.is_empty() {
-        body.push_str(&paragraph("No provider is waiting for approval."));
-    } else {
-        body.push_str(
-            "<table><tr><th>Provider</th><th>Address</th><th>Registered</th><th></th></tr>",
-        );
-        for p in &pending {
-            let id = p.metadata.id.as_str();
-            body.push_str(&format!(
-                "<tr><td>{id}</td><td><code>{}</code></td><td>{}</td><td><form class=\"inline\" method=\"post\" action=\"/admin/providers/{id}/approve\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button id=\"approve-{id}\">Approve</button></form></td></tr>",
-                escape(&p.metadata.namespace_url()),
-                crate::clock::rfc3339(p.created_at)
-            ));
-        }
-        body.push_str("</table>");
-    }
-    body.push_str(&super::approvals::pending_users_section(&app, &csrf).await);
-    page("Providers awaiting approval", &body, Some((&user, &csrf)))
-}
-
-pub async fn admin_approve(
-    State(app): State<AppState>,
-    parts: Parts,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
-) -> Response {
-    let (user, session) = signed_in!(app, parts, form = f.csrf);
-    if user.role != Role::Admin {
-        return page(
-            "Approvals",
-            &paragraph("Only admins approve providers."),
-            Some((&user, &csrf_token(&session))),
-        );
-    }
-    let actor = crate::audit::Actor::user(&user);
-    match app.registry.apply(&id, Action::Approve, &actor).await {
-        Ok(_) => Redirect::to("/admin/providers").into_response(),
-        Err(e) => page(
-            "Approvals",
-            &paragraph(&e.to_string()),
-            Some((&user, &csrf_token(&session))),
-        ),
+        Err(message) => Message::error(
+            StatusCode::BAD_REQUEST,
+            "Not disconnected",
+            &message,
+            Link::new("back", "/connections", "Back to My connections"),
+        )
+        .render(Chrome::of(&app, &user)),
     }
 }

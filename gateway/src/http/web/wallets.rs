@@ -1,70 +1,85 @@
 //! The wallets page: the caller's and their projects' balances per provider, and recent charges
 //! against their own wallets (accepted and refused), newest first.
 
-use super::{csrf_token, escape, page, paragraph, web_user};
+use super::{Chrome, Csp, Link, Message, WebUser, When, respond, when};
 use crate::app::AppState;
-use crate::clock::rfc3339;
 use crate::model::Owner;
+use askama::Template;
 use axum::extract::State;
-use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::Response;
 
-pub async fn wallets_page(State(app): State<AppState>, parts: Parts) -> Response {
-    let (user, session) = match web_user(&app, &parts).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let csrf = csrf_token(&session);
-    let wallets = match app.accounting.wallets(&user).await {
+struct WalletRow {
+    owner: String,
+    provider: String,
+    balance: i64,
+    updated: When,
+}
+
+struct ChargeRow {
+    at: When,
+    provider: String,
+    units: i64,
+    description: String,
+    outcome: &'static str,
+    balance: i64,
+}
+
+#[derive(Template)]
+#[template(path = "wallets.html")]
+struct WalletsPage {
+    title: &'static str,
+    chrome: Chrome,
+    wallets: Vec<WalletRow>,
+    charges: Vec<ChargeRow>,
+}
+
+pub async fn wallets_page(State(app): State<AppState>, user: WebUser) -> Response {
+    let wallets = match app.accounting.wallets(&user.user).await {
         Ok(w) => w,
-        Err(e) => return page("Wallets", &paragraph(&e.to_string()), Some((&user, &csrf))),
-    };
-    let mut body = String::new();
-    if wallets.is_empty() {
-        body.push_str(&paragraph(
-            "You have no wallets yet; an admin grants units per provider.",
-        ));
-    } else {
-        body.push_str(
-            "<table><tr><th>Owner</th><th>Provider</th><th>Balance</th><th>Updated</th></tr>",
-        );
-        for w in &wallets {
-            let owner = match &w.owner {
-                Owner::User { username, .. } => format!("you ({})", escape(username)),
-                Owner::Project { id } => format!("project {}", escape(id)),
-            };
-            body.push_str(&format!(
-                "<tr><td>{owner}</td><td>{}</td><td id=\"balance-{}\">{}</td><td>{}</td></tr>",
-                escape(&w.provider),
-                escape(&w.provider),
-                w.balance,
-                rfc3339(w.updated_at)
-            ));
+        Err(e) => {
+            tracing::error!(error = %e, "listing wallets failed");
+            return Message::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Wallets",
+                "The wallets cannot be shown right now. Try again in a moment.",
+                Link::new("back", "/wallets", "Try again"),
+            )
+            .render(Chrome::of(&app, &user));
         }
-        body.push_str("</table>");
-    }
+    };
+    let wallets = wallets
+        .into_iter()
+        .map(|w| WalletRow {
+            owner: match &w.owner {
+                Owner::User { username, .. } => format!("you ({username})"),
+                Owner::Project { id } => format!("project {id}"),
+            },
+            provider: w.provider,
+            balance: w.balance,
+            updated: when(w.updated_at),
+        })
+        .collect();
     let charges = app
         .accounting
-        .charges(&user, None, None, Some(50))
+        .charges(&user.user, None, None, Some(50))
         .await
-        .unwrap_or_default();
-    body.push_str("<h2>Recent charges</h2>");
-    if charges.is_empty() {
-        body.push_str(&paragraph("No charges yet."));
-    } else {
-        body.push_str("<table><tr><th>When</th><th>Provider</th><th>Units</th><th>What</th><th>Outcome</th><th>Balance after</th></tr>");
-        for c in &charges {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                rfc3339(c.at),
-                escape(&c.provider),
-                c.units,
-                escape(&c.description),
-                c.outcome.as_str(),
-                c.outcome.balance()
-            ));
-        }
-        body.push_str("</table>");
-    }
-    page("Wallets", &body, Some((&user, &csrf)))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| ChargeRow {
+            at: when(c.at),
+            outcome: c.outcome.as_str(),
+            balance: c.outcome.balance(),
+            provider: c.provider,
+            units: c.units,
+            description: c.description,
+        })
+        .collect();
+    let page = WalletsPage {
+        title: "Wallets",
+        chrome: Chrome::of(&app, &user),
+        wallets,
+        charges,
+    };
+    respond(StatusCode::OK, &page, Csp::default())
 }

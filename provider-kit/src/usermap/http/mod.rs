@@ -82,8 +82,18 @@ fn cookie(flow: &UsermapFlow, value: &str, max_age: i64) -> HeaderValue {
 /// A page in the flow's style (escaped, with its security headers) saying `message`: for a site's
 /// own `login` routes that have something to tell instead of a form.
 pub fn notice(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!("<p>{}</p>", pages::escape(message));
-    pages::page(status, title, &body, None)
+    pages::message(
+        status,
+        title,
+        message,
+        status.is_client_error() || status.is_server_error(),
+        None,
+    )
+}
+
+/// The way back from an error page: the gateway's connections page.
+fn back(flow: &UsermapFlow) -> String {
+    pages::back_to_gateway(flow.verifier().issuer())
 }
 
 /// The answer to a proven sign-in: `303` to the confirm page, where the user sees who is being
@@ -91,7 +101,7 @@ pub fn notice(status: StatusCode, title: &str, message: &str) -> Response {
 pub fn confirm_redirect(flow: &UsermapFlow) -> Response {
     let confirm = format!("{}/confirm", flow.base_path());
     let Ok(location) = HeaderValue::from_str(&confirm) else {
-        return pages::error(&FlowError::NoAttempt);
+        return pages::error(&back(flow), &FlowError::NoAttempt);
     };
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
@@ -103,7 +113,7 @@ pub fn confirm_redirect(flow: &UsermapFlow) -> Response {
 /// The answer to a finished attempt: the cookie is cleared and the browser goes back to the gateway.
 pub fn completed(flow: &UsermapFlow, redirect_url: &str) -> Response {
     let Ok(location) = HeaderValue::from_str(redirect_url) else {
-        return pages::error(&FlowError::Claims("returnUrl"));
+        return pages::error(&back(flow), &FlowError::Claims("returnUrl"));
     };
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
@@ -125,7 +135,7 @@ async fn start(
     form: Result<Form<StartForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return pages::error(&FlowError::Claims("token"));
+        return pages::error(&back(&flow), &FlowError::Claims("token"));
     };
     match flow.start(&form.token).await {
         Ok(started) => {
@@ -143,7 +153,7 @@ async fn start(
             headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
             response
         }
-        Err(error) => pages::error(&error),
+        Err(error) => pages::error(&back(&flow), &error),
     }
 }
 
@@ -158,7 +168,7 @@ async fn render_login(
     error: Option<&str>,
 ) -> Response {
     let Some(attempt_id) = attempt_id(headers) else {
-        return pages::error(&FlowError::NoAttempt);
+        return pages::error(&back(flow), &FlowError::NoAttempt);
     };
     match flow.pending(&attempt_id).await {
         Ok(attempt) => pages::login(
@@ -169,7 +179,7 @@ async fn render_login(
             &attempt,
             error,
         ),
-        Err(error) => pages::error(&error),
+        Err(error) => pages::error(&back(flow), &error),
     }
 }
 
@@ -186,10 +196,10 @@ async fn login_submit(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let Some(attempt_id) = attempt_id(&headers) else {
-        return pages::error(&FlowError::NoAttempt);
+        return pages::error(&back(&flow), &FlowError::NoAttempt);
     };
     let Ok(Form(form)) = form else {
-        return pages::error(&FlowError::Csrf);
+        return pages::error(&back(&flow), &FlowError::Csrf);
     };
     match flow
         .login(&attempt_id, &form.csrf, &form.username, &form.password)
@@ -205,13 +215,13 @@ async fn login_submit(
             )
             .await
         }
-        Err(error) => pages::error(&error),
+        Err(error) => pages::error(&back(&flow), &error),
     }
 }
 
 async fn confirm_page(State(flow): State<UsermapFlow>, headers: HeaderMap) -> Response {
     let Some(attempt_id) = attempt_id(&headers) else {
-        return pages::error(&FlowError::NoAttempt);
+        return pages::error(&back(&flow), &FlowError::NoAttempt);
     };
     match flow.confirmation(&attempt_id).await {
         Ok(confirmation) => pages::confirm(
@@ -219,7 +229,7 @@ async fn confirm_page(State(flow): State<UsermapFlow>, headers: HeaderMap) -> Re
             &format!("{}/confirm", flow.base_path()),
             &confirmation,
         ),
-        Err(error) => pages::error(&error),
+        Err(error) => pages::error(&back(&flow), &error),
     }
 }
 
@@ -234,14 +244,14 @@ async fn confirm_submit(
     form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Response {
     let Some(attempt_id) = attempt_id(&headers) else {
-        return pages::error(&FlowError::NoAttempt);
+        return pages::error(&back(&flow), &FlowError::NoAttempt);
     };
     let Ok(Form(form)) = form else {
-        return pages::error(&FlowError::Csrf);
+        return pages::error(&back(&flow), &FlowError::Csrf);
     };
     match flow.confirm(&attempt_id, &form.csrf).await {
         Ok(done) => completed(&flow, &done.redirect_url),
-        Err(error) => pages::error(&error),
+        Err(error) => pages::error(&back(&flow), &error),
     }
 }
 

@@ -1,7 +1,11 @@
-//! The usermap flow's HTML: the login page, the confirm page and the error pages, server-rendered with no external
-//! asset, every value escaped, and headers that keep them out of frames, caches and referrers. An
-//! error page says what happened and what to do; it never shows a token, a password or a cause.
+//! The usermap flow's HTML: the login page, the confirm page and the error pages, rendered from
+//! askama templates (`provider-kit/templates/`, HTML escaped by default) in the federation's one
+//! look (the stylesheet embedded, allowed by its hash: no other style, no script, no asset from
+//! anywhere), with headers that keep them out of frames, caches and referrers. An error page says
+//! what happened, what to do and links back to the gateway; it never shows a token, a password or
+//! a cause.
 
+use askama::Template;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, REFERRER_POLICY};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,43 +13,73 @@ use axum::response::{IntoResponse, Response};
 use crate::usermap::accounts::AccountError;
 use crate::usermap::flow::{Confirmation, FlowError, PendingAttempt};
 
-/// `&`, `<`, `>`, `"` and `'` as entities.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    title: String,
+    site: &'a str,
+    alert: bool,
+    gateway_username: &'a str,
+    full_name: &'a str,
+    prompt: &'a str,
+    error: Option<&'a str>,
+    action: &'a str,
+    csrf: &'a str,
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
-main{max-width:26rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;\
-box-shadow:0 1px 4px #0002}h1{font-size:1.3rem}label{display:block;margin-top:1rem}\
-input{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem}\
-button{margin-top:1.5rem;padding:.6rem 1.2rem}.error{color:#a00}";
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage<'a> {
+    title: &'a str,
+    site: &'a str,
+    alert: bool,
+    gateway_username: &'a str,
+    full_name: &'a str,
+    organization: Option<&'a str>,
+    local_account: &'a str,
+    action: &'a str,
+    csrf: &'a str,
+}
 
-/// A page with the security headers; `form_target` is the other origin a form may go to.
-pub fn page(status: StatusCode, title: &str, body: &str, form_target: Option<&str>) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>{STYLE}</style></head><body><main><h1>{title}</h1>{body}\
-         </main></body></html>",
-        title = escape(title),
-    );
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    site: &'a str,
+    alert: bool,
+    message: &'a str,
+    back: Option<&'a str>,
+}
+
+/// Where a page's way back leads: the gateway's connections page.
+pub fn back_to_gateway(issuer: &str) -> String {
+    format!("{}/connections", issuer.trim_end_matches('/'))
+}
+
+/// A rendered page with the security headers; `form_target` is the other origin a form may go to.
+fn page(
+    status: StatusCode,
+    html: Result<String, askama::Error>,
+    form_target: Option<&str>,
+) -> Response {
+    let html = match html {
+        Ok(html) => html,
+        Err(error) => {
+            tracing::error!(%error, "a usermap page did not render");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response();
+        }
+    };
     // Chromium applies form-action to the redirect after a submit too, so the gateway's origin
     // (where the 303 goes) is listed beside 'self'.
     let form_action = form_target.map_or_else(String::new, |origin| format!(" {origin}"));
     let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{form_action}; \
-         frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src {}; form-action 'self'{form_action}; \
+         frame-ancestors 'none'; base-uri 'none'",
+        crate::style::inline_style_source()
     );
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
@@ -69,6 +103,25 @@ pub fn page(status: StatusCode, title: &str, body: &str, form_target: Option<&st
     response
 }
 
+/// A page saying `message`, with a way back to the gateway when `back` is given.
+pub fn message(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    alert: bool,
+    back: Option<&str>,
+) -> Response {
+    let html = MessagePage {
+        title,
+        site: "Account connection",
+        alert,
+        message,
+        back,
+    }
+    .render();
+    page(status, html, None)
+}
+
 /// The sign-in form of a pending attempt; `error` is shown above it.
 pub fn login(
     status: StatusCode,
@@ -78,76 +131,41 @@ pub fn login(
     attempt: &PendingAttempt,
     error: Option<&str>,
 ) -> Response {
-    let error = error.map_or_else(String::new, |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))
-    });
-    let who = if attempt.full_name.is_empty() {
-        escape(&attempt.gateway_username)
-    } else {
-        format!(
-            "{} ({})",
-            escape(&attempt.full_name),
-            escape(&attempt.gateway_username)
-        )
-    };
-    let body = format!(
-        "<p>The gateway asks to connect <strong>{who}</strong> to an account at {name}.</p>\
-         <p>{prompt}</p>{error}\
-         <form method=\"post\" action=\"{action}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label for=\"username\">Username<input id=\"username\" name=\"username\" \
-         autocomplete=\"username\" maxlength=\"64\" required autofocus></label>\
-         <label for=\"password\">Password<input id=\"password\" name=\"password\" type=\"password\" \
-         autocomplete=\"current-password\" maxlength=\"1024\" required></label>\
-         <button id=\"sign-in\" type=\"submit\">Sign in</button></form>\
-         <p>Nothing is connected until you confirm on the next page.</p>",
-        name = escape(display_name),
-        prompt = escape(prompt),
-        action = escape(action),
-        csrf = escape(&attempt.csrf),
-    );
+    let html = LoginPage {
+        title: format!("Connect to {display_name}"),
+        site: display_name,
+        alert: false,
+        gateway_username: &attempt.gateway_username,
+        full_name: &attempt.full_name,
+        prompt,
+        error,
+        action,
+        csrf: &attempt.csrf,
+    }
+    .render();
     // The sign-in goes to the confirm page on this provider, never straight to the gateway.
-    page(status, &format!("Connect to {display_name}"), &body, None)
+    page(status, html, None)
 }
 
 /// Who is being linked to which local account, and the button that links them.
 pub fn confirm(display_name: &str, action: &str, c: &Confirmation) -> Response {
-    let name = if c.full_name.is_empty() {
-        "(no name given)".to_owned()
-    } else {
-        escape(&c.full_name)
-    };
-    let organization = c
-        .organization
-        .as_deref()
-        .map_or_else(|| "(none given)".to_owned(), escape);
-    let body = format!(
-        "<p>Check who is being connected. Confirm only if this is your own gateway account: \
-         whoever holds it will act as your account here.</p>\
-         <dl><dt>Gateway user</dt><dd id=\"gateway-name\">{name}</dd>\
-         <dt>Gateway username</dt><dd id=\"gateway-username\">{username}</dd>\
-         <dt>Organization</dt><dd id=\"gateway-organization\">{organization}</dd>\
-         <dt>Your account at {provider}</dt><dd id=\"local-account\">{account}</dd></dl>\
-         <form method=\"post\" action=\"{action}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <button id=\"confirm\" type=\"submit\">Connect {account} to {username}</button></form>\
-         <p>If this is not you, close this page: nothing has been connected.</p>",
-        username = escape(&c.gateway_username),
-        provider = escape(display_name),
-        account = escape(&c.local_account),
-        action = escape(action),
-        csrf = escape(&c.csrf),
-    );
-    page(
-        StatusCode::OK,
-        "Confirm the connection",
-        &body,
-        Some(&c.return_origin),
-    )
+    let html = ConfirmPage {
+        title: "Confirm the connection",
+        site: display_name,
+        alert: false,
+        gateway_username: &c.gateway_username,
+        full_name: &c.full_name,
+        organization: c.organization.as_deref(),
+        local_account: &c.local_account,
+        action,
+        csrf: &c.csrf,
+    }
+    .render();
+    page(StatusCode::OK, html, Some(&c.return_origin))
 }
 
 /// The page for a refused step: status, title and what to do, chosen by the kind of error only.
-pub fn error(error: &FlowError) -> Response {
+pub fn error(back: &str, error: &FlowError) -> Response {
     let again = "Go back to the gateway and start the connection again.";
     let (status, title, advice) = match error {
         FlowError::Token(_) | FlowError::Claims(_) => (
@@ -227,20 +245,12 @@ pub fn error(error: &FlowError) -> Response {
     } else {
         tracing::info!(%error, "usermap step refused");
     }
-    page(status, title, &format!("<p>{}</p>", escape(advice)), None)
+    message(status, title, advice, true, Some(back))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaping_leaves_no_markup() {
-        assert_eq!(
-            escape(r#"<script>alert('x')</script>&"#),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;"
-        );
-    }
 
     #[test]
     fn a_login_page_posts_only_to_this_provider() {
@@ -255,6 +265,18 @@ mod tests {
             .to_str()
             .expect("ASCII");
         assert!(csp.contains("form-action 'self';"), "{csp}");
+        // The embedded stylesheet is allowed by its hash alone: no other inline style, no script.
+        assert!(
+            csp.contains(&format!(
+                "style-src {};",
+                crate::style::inline_style_source()
+            )),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+            "{csp}"
+        );
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct Config {
     pub identity_providers: Vec<crate::oidc::IdentityProviderConfig>,
     /// How accounts of identities seen for the first time start.
     pub accounts: crate::oidc::AccountsConfig,
+    /// Documents every user accepts before using the gateway (SPEC §9). Empty: none.
+    pub agreements: Vec<crate::policy::AgreementConfig>,
 }
 
 /// Where the key-encryption key comes from: `GATEWAY_KEY_ENCRYPTION_KEY` (the key itself), else
@@ -283,6 +285,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             log_format: LogFormat::default(),
             identity_providers: Vec::new(),
+            agreements: Vec::new(),
             accounts: crate::oidc::AccountsConfig::default(),
         }
     }
@@ -413,6 +416,7 @@ impl Config {
             }
         }
         crate::oidc::config::validate(&self.identity_providers).map_err(ConfigError::Invalid)?;
+        crate::policy::validate_agreements(&self.agreements).map_err(ConfigError::Invalid)?;
         let db = self.database_url();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")

@@ -29,6 +29,8 @@ pub enum Change {
     Keys,
     /// The brokered-user record of (user, provider) was removed (a connection ended).
     Brokered { user_id: i64, provider_id: String },
+    /// A user accepted an agreement or a provider's terms (SPEC §9).
+    Agreements(i64),
 }
 
 impl Change {
@@ -41,6 +43,7 @@ impl Change {
             "provider" if !key.is_empty() => Some(Self::Provider(key.to_owned())),
             "manifest" if !key.is_empty() => Some(Self::Manifest(key.to_owned())),
             "keys" => Some(Self::Keys),
+            "agreements" => key.parse().ok().map(Self::Agreements),
             "brokered" => {
                 let (user, provider) = key.split_once(':')?;
                 Some(Self::Brokered {
@@ -78,6 +81,10 @@ pub async fn apply(app: &App, change: &Change) {
             app.connections.forget_brokered(provider_id, *user_id);
             Ok(())
         }
+        Change::Agreements(user_id) => {
+            app.gate.agreements.forget(*user_id);
+            Ok(())
+        }
     };
     if let Err(error) = result {
         tracing::warn!(?change, %error, "applying a change from the feed failed; the next resync retries");
@@ -88,6 +95,7 @@ pub async fn apply(app: &App, change: &Change) {
 pub async fn resync(app: &App) {
     app.accounts.forget_all_credentials();
     app.connections.forget_all_brokered();
+    app.gate.agreements.forget_all();
     if let Err(e) = app.registry.reload_cache().await {
         tracing::warn!(error = %e, "resync: re-reading providers failed");
     }
@@ -175,6 +183,7 @@ mod tests {
             Some(Change::Manifest("hpc".into()))
         );
         assert_eq!(Change::parse("keys:k-1"), Some(Change::Keys));
+        assert_eq!(Change::parse("agreements:9"), Some(Change::Agreements(9)));
         assert_eq!(
             Change::parse("brokered:7:hpc"),
             Some(Change::Brokered {

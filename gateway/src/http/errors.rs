@@ -97,6 +97,28 @@ pub enum ApiError {
     /// 403 `notAProjectMember`.
     #[error("{0}")]
     NotAProjectMember(String),
+    /// 403 `agreementRequired` with `agreementsUrl` and `agreements` (what to accept), SPEC §9.
+    #[error("{detail}")]
+    AgreementRequired {
+        detail: String,
+        agreements_url: String,
+        pending: serde_json::Value,
+    },
+    /// 403 `assuranceRequired` with `provider`, `missing` and `signInUrl`, SPEC §9.
+    #[error("{detail}")]
+    AssuranceRequired {
+        detail: String,
+        provider: String,
+        missing: Vec<String>,
+        sign_in_url: String,
+    },
+    /// 403 `accountInvalid` with `missing` and `completeUrl`, SPEC §9.
+    #[error("{detail}")]
+    AccountInvalid {
+        detail: String,
+        missing: Vec<String>,
+        complete_url: String,
+    },
     /// 502 `providerUnreachable` with `provider`.
     #[error("{detail}")]
     ProviderUnreachable { detail: String, provider: String },
@@ -152,6 +174,9 @@ impl ApiError {
             FeatureNotSupported { .. } => ProblemCode::FeatureNotSupported,
             ConnectionRequired { .. } => ProblemCode::ConnectionRequired,
             NotAProjectMember(_) => ProblemCode::NotAProjectMember,
+            AgreementRequired { .. } => ProblemCode::AgreementRequired,
+            AssuranceRequired { .. } => ProblemCode::AssuranceRequired,
+            AccountInvalid { .. } => ProblemCode::AccountInvalid,
             ProviderUnreachable { .. } => ProblemCode::ProviderUnreachable,
             ProviderTimeout { .. } => ProblemCode::ProviderTimeout,
             SessionRequired(_) => ProblemCode::SessionRequired,
@@ -195,6 +220,29 @@ impl ApiError {
             } => problem
                 .with("provider", provider.clone())
                 .with("connectUrl", connect_url.clone()),
+            Self::AgreementRequired {
+                agreements_url,
+                pending,
+                ..
+            } => problem
+                .with("agreementsUrl", agreements_url.clone())
+                .with("agreements", pending.clone()),
+            Self::AssuranceRequired {
+                provider,
+                missing,
+                sign_in_url,
+                ..
+            } => problem
+                .with("provider", provider.clone())
+                .with("missing", missing.clone())
+                .with("signInUrl", sign_in_url.clone()),
+            Self::AccountInvalid {
+                missing,
+                complete_url,
+                ..
+            } => problem
+                .with("missing", missing.clone())
+                .with("completeUrl", complete_url.clone()),
             _ => problem,
         }
     }
@@ -372,23 +420,13 @@ impl From<BrokerError> for ApiError {
         let detail = e.to_string();
         match e {
             InvalidPath(_) => Self::InvalidPath(detail),
-            NoSuchProvider(_) | NotFound(_) => Self::NotFound(detail),
-            ProviderInactive { .. } => Self::ProviderInactive(detail),
-            ManifestUnavailable(provider) => Self::ManifestPending { detail, provider },
+            Refused { refusal, issuer } => Self::refused(&refusal, &issuer),
+            NotFound(_) => Self::NotFound(detail),
             FeatureNotSupported { provider, feature } => Self::FeatureNotSupported {
                 detail,
                 provider,
                 feature: feature.to_owned(),
             },
-            ConnectionRequired {
-                provider,
-                connect_url,
-            } => Self::ConnectionRequired {
-                detail,
-                provider,
-                connect_url,
-            },
-            NotAMember(_) => Self::NotAProjectMember(detail),
             Proxy(ProxyError::Unreachable { provider, cause }) => {
                 tracing::warn!(%provider, %cause, "provider unreachable");
                 Self::ProviderUnreachable { detail, provider }

@@ -4,6 +4,7 @@
 pub mod access_log;
 mod accounting;
 mod admin;
+pub mod agreements;
 mod api_tokens;
 mod audit;
 mod broker;
@@ -22,6 +23,7 @@ mod projects;
 mod provider_tokens;
 mod providers;
 mod query;
+pub mod refusal;
 mod security_headers;
 mod session;
 pub mod tls;
@@ -50,6 +52,12 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/oauth/token", post(provider_tokens::oauth_token))
         .route("/api/me", get(me::me))
+        .route(
+            "/api/me/agreements",
+            get(agreements::mine).post(agreements::accept_api),
+        )
+        .route("/api/admin/agreements", get(agreements::all))
+        .route("/api/providers/{id}/access", get(agreements::access))
         .route(
             "/api/tokens",
             get(api_tokens::list).post(api_tokens::create),

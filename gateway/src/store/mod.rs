@@ -25,6 +25,8 @@ mod serve_lock;
 pub use serve_lock::{ServeLock, ServeLockError, lock_for_serving};
 mod users;
 mod wallets;
+mod agreements;
+pub use agreements::AcceptanceRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

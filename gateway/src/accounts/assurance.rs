@@ -1,0 +1,57 @@
+//! What a local account carries for the access gate (SPEC §9): `gateway users set-assurance`. A
+//! federated sign-in replaces both values with what its identity provider vouches for.
+
+use super::{AccountError, Accounts};
+use crate::audit::{Actor, event};
+use crate::model::User;
+
+/// Most assurance URIs an account carries, and their longest.
+pub const MAX_URIS: usize = 16;
+pub const MAX_URI_CHARS: usize = 256;
+
+impl Accounts {
+    /// Replaces the account's assurance URIs and, when given, its two-factor flag. Audited as
+    /// `user.assuranceSet`.
+    pub async fn set_assurance(
+        &self,
+        actor: &Actor,
+        username: &str,
+        uris: &[String],
+        two_factor: Option<bool>,
+    ) -> Result<User, AccountError> {
+        if uris.len() > MAX_URIS {
+            return Err(AccountError::Invalid(format!(
+                "at most {MAX_URIS} assurance URIs"
+            )));
+        }
+        for uri in uris {
+            let scheme_ok = uri.split_once(':').is_some_and(|(s, rest)| {
+                !rest.is_empty()
+                    && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            });
+            if !scheme_ok
+                || uri.chars().count() > MAX_URI_CHARS
+                || uri.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(AccountError::Invalid(format!(
+                    "{uri:?} is not an assurance URI (such as https://refeds.org/assurance/IAP/medium)"
+                )));
+            }
+        }
+        let user = self.user(username).await?;
+        self.store.set_assurance(user.id, uris, two_factor).await?;
+        self.forget_user_credentials(user.id);
+        let detail = serde_json::json!({ "assurance": uris, "twoFactor": two_factor });
+        let audit = event(
+            self.clock.now_ms(),
+            actor,
+            "user.assuranceSet",
+            &user.username,
+            detail,
+        );
+        crate::audit::record(&self.store, &audit).await;
+        self.user(username).await
+    }
+}

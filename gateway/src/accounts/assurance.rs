@@ -1,5 +1,6 @@
 //! What a local account carries for the access gate (SPEC §9): `gateway users set-assurance`. A
-//! federated sign-in replaces both values with what its identity provider vouches for.
+//! federated sign-in replaces both values with what its identity provider vouches for. And how an
+//! `invalid` local account completes itself: it fills in its missing email on `/account`.
 
 use super::{AccountError, Accounts};
 use crate::audit::{Actor, event};
@@ -53,5 +54,42 @@ impl Accounts {
         );
         crate::audit::record(&self.store, &audit).await;
         self.user(username).await
+    }
+}
+
+impl Accounts {
+    /// An `invalid` local account (no email) completes itself. A federated account cannot: its
+    /// identity provider must release the email at the next sign-in. Audited as
+    /// `user.emailCompleted`.
+    pub async fn complete_email(&self, user: &User, email: &str) -> Result<(), AccountError> {
+        let email = email.trim();
+        if user.federated.identity_provider.is_some() {
+            return Err(AccountError::Invalid(
+                "your identity provider supplies your email: sign in again with one that releases it".into(),
+            ));
+        }
+        if email.len() > 254
+            || email.split('@').filter(|p| !p.is_empty()).count() != 2
+            || email.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(AccountError::Invalid(format!(
+                "email: {email:?} is not an address"
+            )));
+        }
+        if !self.store.complete_email(user.id, email).await? {
+            return Err(AccountError::Invalid(
+                "your account already has an email; an operator changes it".into(),
+            ));
+        }
+        self.forget_user_credentials(user.id);
+        let audit = event(
+            self.clock.now_ms(),
+            &Actor::user(user),
+            "user.emailCompleted",
+            &user.username,
+            serde_json::json!({}),
+        );
+        crate::audit::record(&self.store, &audit).await;
+        Ok(())
     }
 }

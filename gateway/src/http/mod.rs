@@ -130,6 +130,12 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/oidc/{idp}/callback", get(web::oidc_callback))
         .route("/logout", post(web::logout_submit))
         .route("/providers", get(web::providers_page))
+        .route("/providers/{id}/access", get(web::access_page))
+        .route(
+            "/agreements",
+            get(web::agreements_page).post(web::agreements_accept),
+        )
+        .route("/account", get(web::account_page).post(web::account_submit))
         .route("/connections", get(web::connections_page))
         .route(
             "/connections/new",

@@ -103,3 +103,18 @@ impl Store {
         Ok(done == 1)
     }
 }
+
+impl Store {
+    /// Fills in a missing email (an `invalid` local account completing itself); false when the
+    /// account already has one.
+    pub async fn complete_email(&self, user_id: i64, email: &str) -> StoreResult<bool> {
+        let done = with_pool!(self, pool => sqlx::query(
+            "UPDATE users SET email = $1 WHERE id = $2 AND email = ''")
+            .bind(email)
+            .bind(user_id)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+}

@@ -2,12 +2,16 @@
 //! admin's approval list. No assets from anywhere; every form carries a CSRF token derived from the
 //! session; every page is sent with a strict Content-Security-Policy and no Referer.
 
+mod access;
+mod agreements;
 mod approvals;
 mod login;
 mod oidc;
 mod pages;
 mod wallets;
 
+pub use access::{access_page, account_page, account_submit};
+pub use agreements::{agreements_accept, agreements_page};
 pub use approvals::admin_approve_user;
 pub use login::{login_form, login_submit, logout_submit};
 pub use oidc::{oidc_callback, oidc_start};
@@ -132,7 +136,18 @@ pub async fn web_user(app: &AppState, parts: &Parts) -> Result<(User, String), R
         return Err(back());
     };
     match app.accounts.user_by_session(secret).await {
-        Ok(Some(user)) => Ok((user, secret.to_owned())),
+        Ok(Some(user)) => {
+            // SPEC §9: until the gateway's agreements are accepted, the pages lead to them.
+            let path = parts.uri.path();
+            if !matches!(path, "/agreements" | "/account" | "/logout")
+                && let Some(url) = crate::http::agreements::pending_url(app, &user).await
+            {
+                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let to = format!("{url}?next={}", urlencode(next));
+                return Err(Redirect::to(to.trim_start_matches(&app.issuer)).into_response());
+            }
+            Ok((user, secret.to_owned()))
+        }
         Ok(None) => Err(back()),
         Err(e) => Err(page("Not signed in", &paragraph(&e.to_string()), None)),
     }

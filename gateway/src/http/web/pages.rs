@@ -92,15 +92,19 @@ pub async fn providers_page(State(app): State<AppState>, parts: Parts) -> Respon
             .get(id)
             .map(|s| state_str(*s))
             .unwrap_or("not connected");
-        let action = if p.status == ProviderStatus::Active
+        let mut action = if p.status == ProviderStatus::Active
             && connections.get(id) != Some(&ConnectionState::Ok)
         {
-            format!("<a id=\"connect-{id}\" href=\"/connections/new?provider={id}\">Connect</a>")
+            format!("<a id=\"connect-{id}\" href=\"/connections/new?provider={id}\">Connect</a> ")
         } else {
             String::new()
         };
+        action.push_str(&super::access::why_link(id));
+        let requires = manifest
+            .as_deref()
+            .map_or("-".to_owned(), super::access::requirements);
         rows.push_str(&format!(
-            "<tr><td><strong>{id}</strong><br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
+            "<tr><td><strong>{id}</strong><br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{requires}</td><td>{}</td><td>{action}</td></tr>",
             escape(&p.metadata.domain),
             p.status.as_str(),
             escape(&if features.is_empty() { "none (no manifest yet)".to_owned() } else { features.join(", ") }),
@@ -112,7 +116,7 @@ pub async fn providers_page(State(app): State<AppState>, parts: Parts) -> Respon
         paragraph("No providers are available to you yet.")
     } else {
         format!(
-            "<table><tr><th>Provider</th><th>Status</th><th>Offers</th><th>Accounts</th><th>Your connection</th><th></th></tr>{rows}</table>"
+            "<table><tr><th>Provider</th><th>Status</th><th>Offers</th><th>Accounts</th><th>Requires</th><th>Your connection</th><th></th></tr>{rows}</table>"
         )
     };
     page("Providers", &body, Some((&user, &csrf_token(&session))))
@@ -135,6 +139,9 @@ pub async fn connect_confirm(
         Err(e) => return page("Connect", &paragraph(&e.to_string()), Some((&user, &csrf))),
     };
     let id = provider.metadata.id.as_str();
+    if let Some(blocker) = super::access::connect_blocker(&app, &user, id).await {
+        return page(&format!("Connect to {id}"), &blocker, Some((&user, &csrf)));
+    }
     let body = format!(
         "<p>You will be sent to <strong>{id}</strong> (<code>{}</code>) to sign in with your account there. \
          When you come back, your gateway account <strong>{}</strong> will be connected to it.</p>\

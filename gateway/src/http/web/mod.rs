@@ -139,7 +139,9 @@ pub async fn web_user(app: &AppState, parts: &Parts) -> Result<(User, String), R
         Ok(Some(user)) => {
             // SPEC §9: until the gateway's agreements are accepted, the pages lead to them.
             let path = parts.uri.path();
+            let explains = path.starts_with("/providers/") && path.ends_with("/access");
             if !matches!(path, "/agreements" | "/account" | "/logout")
+                && !explains
                 && let Some(url) = crate::http::agreements::pending_url(app, &user).await
             {
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());

@@ -24,7 +24,9 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
 
     let mut browser = Browser::launch().await;
     browser.goto(&gateway.url("/providers")).await;
-    browser.wait_for("location.pathname === '/login'", WAIT).await;
+    browser
+        .wait_for("location.pathname === '/login'", WAIT)
+        .await;
     browser.sign_in("alice", "alice-password").await;
     browser
         .wait_for("document.getElementById('why-hpc') !== null", WAIT)
@@ -55,12 +57,22 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
         "exactly the three failing checks"
     );
     for (check, way_out, words) in [
-        ("agreements", "/agreements?provider=hpc", "HPC acceptable use"),
+        (
+            "agreements",
+            "/agreements?provider=hpc",
+            "HPC acceptable use",
+        ),
         ("twoFactor", "/login", "two-factor"),
-        ("assurance", "/login", "https://refeds.org/assurance/IAP/medium"),
+        (
+            "assurance",
+            "/login",
+            "https://refeds.org/assurance/IAP/medium",
+        ),
     ] {
         let row = browser
-            .eval(&format!("document.getElementById('check-{check}').innerText"))
+            .eval(&format!(
+                "document.getElementById('check-{check}').innerText"
+            ))
             .await;
         assert!(row.as_str().unwrap().contains(words), "{check}: {row}");
         let href = browser
@@ -79,9 +91,7 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
     );
 
     // The first way out: read and accept the provider's terms; the check turns green.
-    browser
-        .click("#check-agreements a.way-out")
-        .await;
+    browser.click("#check-agreements a.way-out").await;
     browser
         .wait_for("document.getElementById('accept-hpc') !== null", WAIT)
         .await;

@@ -5,7 +5,8 @@
 //! `provider.resumed`, `provider.refreshTokenRotated`, `provider.refreshTokenRevoked`, `keys.rotated`,
 //! `keys.revoked`,
 //! `user.created`, `user.suspended`, `user.resumed`, `user.disabled`, `user.expirySet`,
-//! `wallet.granted`, `project.created`, `project.memberSet`, `project.memberRemoved`.
+//! `wallet.granted`, `project.created`, `project.memberSet`, `project.memberRemoved`,
+//! `agreement.accepted`, `user.assuranceSet`, `user.emailCompleted`.
 //! Changes made by this crate's own stores (grants, lifecycle, projects) write their event in the
 //! same transaction; events about changes made elsewhere are recorded right after, with `record`.
 

@@ -207,8 +207,14 @@ impl ExplicitMappingProvider {
         id: &str,
         accounts: &[(&str, &str)],
     ) -> Self {
-        Self::start_with_manifest(gateway, owner_token, id, accounts, EXPLICIT_MAPPING_MANIFEST)
-            .await
+        Self::start_with_manifest(
+            gateway,
+            owner_token,
+            id,
+            accounts,
+            EXPLICIT_MAPPING_MANIFEST,
+        )
+        .await
     }
 
     /// `start`, serving `manifest` instead.

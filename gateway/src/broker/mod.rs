@@ -151,7 +151,11 @@ impl Broker {
             Gated::Forward(provider) => provider,
         };
         // What makes a provider's report without a nonce acceptable (SPEC §4): memory after the first.
-        self.deps.gate.connections.record_brokered(call.user, id).await;
+        self.deps
+            .gate
+            .connections
+            .record_brokered(call.user, id)
+            .await;
 
         // Phase 2: prepare.
         let token = self.service_token(call.user, id, call.project)?;
@@ -222,9 +226,12 @@ impl Broker {
         if let Some(refusal) = evaluation.refused_before(Check::Agreements) {
             return Err(refused(refusal));
         }
-        let (Some(provider), Some(manifest)) = (evaluation.provider.clone(), evaluation.manifest.clone())
+        let (Some(provider), Some(manifest)) =
+            (evaluation.provider.clone(), evaluation.manifest.clone())
         else {
-            return Err(BrokerError::Internal("the gate passed without a provider".into()));
+            return Err(BrokerError::Internal(
+                "the gate passed without a provider".into(),
+            ));
         };
         match route(&path.decoded, &manifest) {
             Route::Manifest if method == http::Method::GET => {

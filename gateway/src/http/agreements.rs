@@ -163,9 +163,9 @@ fn project_of(parts: &Parts, q: AccessQuery) -> Result<Option<String>, ApiError>
         .get("ucloud-project")
         .map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
     match q.project.or(header) {
-        Some(p) if p.is_empty() || p.len() > 128 => Err(ApiError::BadRequest(
-            "project: must be a project id".into(),
-        )),
+        Some(p) if p.is_empty() || p.len() > 128 => {
+            Err(ApiError::BadRequest("project: must be a project id".into()))
+        }
         other => Ok(other),
     }
 }

@@ -590,13 +590,47 @@ mod tests {
 
     #[test]
     fn broker_and_connection_refusals_carry_their_codes_and_members() {
-        let p = ApiError::from(BrokerError::ConnectionRequired {
+        use crate::policy::Refusal;
+        let refused = |refusal| {
+            ApiError::from(BrokerError::Refused {
+                refusal,
+                issuer: "https://gw".into(),
+            })
+            .problem()
+        };
+        let p = refused(Refusal::ConnectionRequired {
             provider: "hpc".into(),
-            connect_url: "https://gw/connect/hpc".into(),
-        })
-        .problem();
+        });
         assert_eq!((p.status, p.code.as_str()), (403, "connectionRequired"));
-        assert_eq!(p.extra["connectUrl"], "https://gw/connect/hpc");
+        assert_eq!(
+            p.extra["connectUrl"],
+            "https://gw/connections/new?provider=hpc"
+        );
+        let p = refused(Refusal::TwoFactorRequired {
+            provider: "hpc".into(),
+        });
+        assert_eq!((p.status, p.code.as_str()), (403, "assuranceRequired"));
+        assert_eq!(
+            p.extra["missing"],
+            serde_json::json!(["twoFactorAuthentication"])
+        );
+        let p = refused(Refusal::AccountInvalid {
+            missing: vec!["email"],
+        });
+        assert_eq!((p.status, p.code.as_str()), (403, "accountInvalid"));
+        assert_eq!(p.extra["completeUrl"], "https://gw/account");
+        let p = refused(Refusal::AgreementRequired(vec![crate::policy::Pending {
+            subject: crate::policy::Subject::Provider("hpc".into()),
+            version: "1".into(),
+            title: "Terms".into(),
+            url: Some("https://hpc.example/terms".into()),
+        }]));
+        assert_eq!((p.status, p.code.as_str()), (403, "agreementRequired"));
+        assert_eq!(
+            p.extra["agreementsUrl"],
+            "https://gw/agreements?provider=hpc"
+        );
+        assert_eq!(p.extra["agreements"][0]["provider"], "hpc");
         let p = ApiError::from(ConnectionError::SessionRequired).problem();
         assert_eq!((p.status, p.code.as_str()), (400, "sessionRequired"));
     }

@@ -108,7 +108,9 @@ pub enum AgreementError {
     NoSuchProvider(String),
     #[error("provider {0} publishes no terms")]
     NoTerms(String),
-    #[error("{what} is at version {current:?}, not {offered:?}: read the current version and accept that one")]
+    #[error(
+        "{what} is at version {current:?}, not {offered:?}: read the current version and accept that one"
+    )]
     WrongVersion {
         what: String,
         current: String,

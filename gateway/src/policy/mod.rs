@@ -62,7 +62,9 @@ impl Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// `invalid`: a required attribute is missing.
-    AccountInvalid { missing: Vec<&'static str> },
+    AccountInvalid {
+        missing: Vec<&'static str>,
+    },
     /// Unknown, or not visible to the user: the two look the same.
     NoSuchProvider(String),
     ProviderInactive {
@@ -72,8 +74,12 @@ pub enum Refusal {
     ManifestUnavailable(String),
     NotAMember(String),
     AgreementRequired(Vec<Pending>),
-    ConnectionRequired { provider: String },
-    TwoFactorRequired { provider: String },
+    ConnectionRequired {
+        provider: String,
+    },
+    TwoFactorRequired {
+        provider: String,
+    },
     AssuranceRequired {
         provider: String,
         missing: Vec<String>,
@@ -243,7 +249,11 @@ impl Gate {
         let mut push = |check: Check, passed: &'static str, refusal: Option<Refusal>| {
             outcomes.push(Outcome {
                 check,
-                passed: if refusal.is_none() { Some(passed) } else { None },
+                passed: if refusal.is_none() {
+                    Some(passed)
+                } else {
+                    None
+                },
                 refusal,
             })
         };
@@ -261,9 +271,7 @@ impl Gate {
             .await
             .map_err(|e| GateError(format!("provider {id}: {e}")))?
             .filter(|p| visible_to(user, p));
-        let manifest = provider
-            .as_ref()
-            .and_then(|_| self.manifests.current(id));
+        let manifest = provider.as_ref().and_then(|_| self.manifests.current(id));
         let provider_refusal = match (&provider, &manifest) {
             (None, _) => Some(Refusal::NoSuchProvider(id.to_owned())),
             (Some(p), _) if p.status != ProviderStatus::Active => Some(Refusal::ProviderInactive {
@@ -406,7 +414,9 @@ impl Gate {
                     .ok_or_else(|| AgreementError::NoTerms(id.clone()))?
             }
         };
-        self.agreements.accept(user, subject, version, &current).await
+        self.agreements
+            .accept(user, subject, version, &current)
+            .await
     }
 
     /// What the connect flow requires before the browser leaves for the provider (SPEC §9): the

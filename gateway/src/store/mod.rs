@@ -23,9 +23,9 @@ pub use throttle::Counted;
 mod providers;
 mod serve_lock;
 pub use serve_lock::{ServeLock, ServeLockError, lock_for_serving};
+mod agreements;
 mod users;
 mod wallets;
-mod agreements;
 pub use agreements::AcceptanceRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

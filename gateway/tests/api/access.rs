@@ -122,7 +122,12 @@ pub async fn answers(app: &TestApp, token: &str, path: &str, status: StatusCode)
 async fn agreements_are_asked_for_on_every_call_until_accepted_and_again_for_a_new_version(
     backend: Backend,
 ) {
-    let w = access_world(backend, crate::upstream::MANIFEST, agreements(&[("aup", "1")])).await;
+    let w = access_world(
+        backend,
+        crate::upstream::MANIFEST,
+        agreements(&[("aup", "1")]),
+    )
+    .await;
     let app = &w.app;
 
     let (status, problem) = app.get(&w.owner, "/api/wallets").await;
@@ -147,18 +152,25 @@ async fn agreements_are_asked_for_on_every_call_until_accepted_and_again_for_a_n
     assert_eq!(agreed["ok"], false);
     assert_eq!(agreed["action"]["url"], app.url("/agreements"));
 
-    let (status, problem) = accept(app, &w.owner, json!({ "agreement": "aup", "version": "0" })).await;
+    let (status, problem) =
+        accept(app, &w.owner, json!({ "agreement": "aup", "version": "0" })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert!(
         problem["detail"].as_str().unwrap().contains("\"1\""),
         "names the current version: {problem}"
     );
-    let (status, _) = accept(app, &w.owner, json!({ "agreement": "nope", "version": "1" })).await;
+    let (status, _) = accept(
+        app,
+        &w.owner,
+        json!({ "agreement": "nope", "version": "1" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = accept(app, &w.owner, json!({ "version": "1" })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let (status, accepted) = accept(app, &w.owner, json!({ "agreement": "aup", "version": "1" })).await;
+    let (status, accepted) =
+        accept(app, &w.owner, json!({ "agreement": "aup", "version": "1" })).await;
     assert_eq!(status, StatusCode::OK, "{accepted}");
     assert_eq!(app.get(&w.owner, "/api/wallets").await.0, StatusCode::OK);
     assert_eq!(brokered(app, &w.owner).await.0, StatusCode::OK);
@@ -183,7 +195,12 @@ async fn agreements_are_asked_for_on_every_call_until_accepted_and_again_for_a_n
     );
     accept(app, &admin, json!({ "agreement": "aup", "version": "1" })).await;
     let all = app.get(&admin, "/api/admin/agreements").await.1;
-    let owners: Vec<&Value> = all.as_array().unwrap().iter().filter(|r| r["username"] == "owner").collect();
+    let owners: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["username"] == "owner")
+        .collect();
     assert_eq!(owners.len(), 1, "{all}");
     assert_eq!(owners[0]["agreement"], "aup");
     assert_eq!(
@@ -193,14 +210,30 @@ async fn agreements_are_asked_for_on_every_call_until_accepted_and_again_for_a_n
     );
 
     // A new version asks again.
-    let app = w.app.restart_with(|c| c.agreements = agreements(&[("aup", "2")])).await;
+    let app = w
+        .app
+        .restart_with(|c| c.agreements = agreements(&[("aup", "2")]))
+        .await;
     let (status, problem) = app.get(&w.owner, "/api/wallets").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_eq!(problem["agreements"][0]["version"], "2");
-    let (status, _) = accept(&app, &w.owner, json!({ "agreement": "aup", "version": "2" })).await;
+    let (status, _) = accept(
+        &app,
+        &w.owner,
+        json!({ "agreement": "aup", "version": "2" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.get(&w.owner, "/api/wallets").await.0, StatusCode::OK);
-    assert_eq!(app.get(&w.owner, "/api/me/agreements").await.1.as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.get(&w.owner, "/api/me/agreements")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     app.stop().await;
 }
 crate::on_both_backends!(
@@ -233,7 +266,10 @@ async fn a_providers_terms_are_accepted_in_the_connect_flow_before_the_browser_l
     let (status, problem) = connect(app, &cookie).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_eq!(problem["code"], "agreementRequired");
-    assert_eq!(problem["agreementsUrl"], app.url("/agreements?provider=dev"));
+    assert_eq!(
+        problem["agreementsUrl"],
+        app.url("/agreements?provider=dev")
+    );
     assert_eq!(
         problem["agreements"],
         json!([{ "provider": "dev", "version": "t1", "title": "HPC acceptable use",
@@ -248,14 +284,24 @@ async fn a_providers_terms_are_accepted_in_the_connect_flow_before_the_browser_l
 
     let (status, _) = accept(app, &w.owner, json!({ "provider": "dev", "version": "t0" })).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = accept(app, &w.owner, json!({ "provider": "ghost", "version": "t1" })).await;
+    let (status, _) = accept(
+        app,
+        &w.owner,
+        json!({ "provider": "ghost", "version": "t1" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = accept(app, &w.owner, json!({ "provider": "dev", "version": "t1" })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, started) = connect(app, &cookie).await;
     assert_eq!(status, StatusCode::CREATED, "{started}");
-    assert!(started["redirect"]["url"].as_str().unwrap().ends_with("/ucloud/dev/usermap"));
+    assert!(
+        started["redirect"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/ucloud/dev/usermap")
+    );
     // Terms accepted; the next gate is the connection itself.
     let (_, problem) = brokered(app, &w.owner).await;
     assert_eq!(problem["code"], "connectionRequired", "{problem}");
@@ -263,7 +309,10 @@ async fn a_providers_terms_are_accepted_in_the_connect_flow_before_the_browser_l
     assert_eq!(check(&explained, "agreements")["ok"], true);
     assert_eq!(check(&explained, "connection")["ok"], false);
     let mine = app.get(&w.owner, "/api/me/agreements").await.1;
-    assert_eq!(mine, json!([{ "provider": "dev", "version": "t1", "acceptedAt": mine[0]["acceptedAt"] }]));
+    assert_eq!(
+        mine,
+        json!([{ "provider": "dev", "version": "t1", "acceptedAt": mine[0]["acceptedAt"] }])
+    );
     w.app.stop().await;
 }
 crate::on_both_backends!(
@@ -284,7 +333,10 @@ async fn two_factor_and_assurance_are_refused_at_connect_and_at_brokering_naming
     assert_eq!(problem["missing"], json!(["twoFactorAuthentication"]));
     assert_eq!(problem["signInUrl"], app.url("/login"));
     assert!(
-        problem["detail"].as_str().unwrap().contains("identity provider that vouches"),
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("identity provider that vouches"),
         "{problem}"
     );
     let (status, problem) = connect(app, &cookie).await;
@@ -294,9 +346,17 @@ async fn two_factor_and_assurance_are_refused_at_connect_and_at_brokering_naming
     );
     let explained = access(app, &w.owner).await;
     assert_eq!(check(&explained, "twoFactor")["ok"], false);
-    assert_eq!(check(&explained, "twoFactor")["action"]["url"], app.url("/login"));
+    assert_eq!(
+        check(&explained, "twoFactor")["action"]["url"],
+        app.url("/login")
+    );
     assert_eq!(check(&explained, "assurance")["ok"], false);
-    assert!(check(&explained, "assurance")["reason"].as_str().unwrap().contains(MEDIUM));
+    assert!(
+        check(&explained, "assurance")["reason"]
+            .as_str()
+            .unwrap()
+            .contains(MEDIUM)
+    );
 
     // An operator vouches for two factors: assurance is what is missing now.
     app.app
@@ -337,18 +397,31 @@ async fn a_pending_account_is_refused_everywhere_with_its_state(backend: Backend
         &format!("INSERT INTO account_states (user_id, status, updated_at) VALUES ({id}, 'pendingApproval', 0)"),
     )
     .await;
-    let problem = answers(app, &w.owner, "/api/providers/dev/access", StatusCode::FORBIDDEN).await;
+    let problem = answers(
+        app,
+        &w.owner,
+        "/api/providers/dev/access",
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert_eq!(problem["code"], "accountPendingApproval");
     let (status, problem) = brokered(app, &w.owner).await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("accountPendingApproval"))
     );
-    app.app.accounts.approve(&Actor::Operator, "owner").await.unwrap();
+    app.app
+        .accounts
+        .approve(&Actor::Operator, "owner")
+        .await
+        .unwrap();
     assert_eq!(brokered(app, &w.owner).await.0, StatusCode::OK);
     w.app.stop().await;
 }
-crate::on_both_backends!(pending_approval, a_pending_account_is_refused_everywhere_with_its_state);
+crate::on_both_backends!(
+    pending_approval,
+    a_pending_account_is_refused_everywhere_with_its_state
+);
 
 async fn an_invalid_account_is_told_which_attribute_is_missing_and_where_to_complete_it(
     backend: Backend,
@@ -363,7 +436,10 @@ async fn an_invalid_account_is_told_which_attribute_is_missing_and_where_to_comp
     .await;
     assert_eq!(explained["allowed"], false);
     let account = check(&explained, "account");
-    assert!(account["reason"].as_str().unwrap().contains("email"), "{account}");
+    assert!(
+        account["reason"].as_str().unwrap().contains("email"),
+        "{account}"
+    );
     assert_eq!(account["action"]["url"], app.url("/account"));
     let (status, problem) = brokered(app, &w.owner).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
@@ -373,9 +449,22 @@ async fn an_invalid_account_is_told_which_attribute_is_missing_and_where_to_comp
 
     // A local account completes it on /account.
     let cookie = app.session_cookie("owner").await;
-    let page = app.http.get(app.url("/account")).header("cookie", &cookie).send().await.unwrap();
+    let page = app
+        .http
+        .get(app.url("/account"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     let html = page.text().await.unwrap();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let r = app
         .http
         .post(app.url("/account"))
@@ -385,13 +474,20 @@ async fn an_invalid_account_is_told_which_attribute_is_missing_and_where_to_comp
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
     wait_until(Duration::from_secs(2), || async {
         let (s, _) = brokered(app, &w.owner).await;
         (s == StatusCode::OK).then_some(())
     })
     .await;
-    assert_eq!(app.get(&w.owner, "/api/me").await.1["principal"]["email"], "owner@example.org");
+    assert_eq!(
+        app.get(&w.owner, "/api/me").await.1["principal"]["email"],
+        "owner@example.org"
+    );
     w.app.stop().await;
 }
 crate::on_both_backends!(

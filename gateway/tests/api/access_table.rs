@@ -54,9 +54,21 @@ struct Round {
 
 async fn set(app: &TestApp, user_id: i64, r: Round, projects: &[String; 2]) {
     let accounts = &app.app.accounts;
-    let email = if r.account == 1 { "" } else { "owner@example.org" };
-    sql(app, &format!("UPDATE users SET email = '{email}' WHERE id = {user_id}")).await;
-    sql(app, &format!("DELETE FROM account_states WHERE user_id = {user_id}")).await;
+    let email = if r.account == 1 {
+        ""
+    } else {
+        "owner@example.org"
+    };
+    sql(
+        app,
+        &format!("UPDATE users SET email = '{email}' WHERE id = {user_id}"),
+    )
+    .await;
+    sql(
+        app,
+        &format!("DELETE FROM account_states WHERE user_id = {user_id}"),
+    )
+    .await;
     if r.account == 2 {
         sql(
             app,
@@ -67,18 +79,41 @@ async fn set(app: &TestApp, user_id: i64, r: Round, projects: &[String; 2]) {
     let _ = app
         .app
         .registry
-        .apply("dev", if r.provider == 0 { Action::Resume } else { Action::Suspend })
+        .apply(
+            "dev",
+            if r.provider == 0 {
+                Action::Resume
+            } else {
+                Action::Suspend
+            },
+        )
         .await;
-    sql(app, &format!("DELETE FROM agreement_acceptances WHERE user_id = {user_id}")).await;
+    sql(
+        app,
+        &format!("DELETE FROM agreement_acceptances WHERE user_id = {user_id}"),
+    )
+    .await;
     app.app.gate.agreements.forget(user_id);
     let user = accounts.user("owner").await.unwrap();
     if r.agreements <= 1 {
-        app.app.gate.accept(&user, &Subject::Gateway("aup".into()), "1").await.unwrap();
+        app.app
+            .gate
+            .accept(&user, &Subject::Gateway("aup".into()), "1")
+            .await
+            .unwrap();
     }
     if r.agreements == 0 {
-        app.app.gate.accept(&user, &Subject::Provider("dev".into()), "t1").await.unwrap();
+        app.app
+            .gate
+            .accept(&user, &Subject::Provider("dev".into()), "t1")
+            .await
+            .unwrap();
     }
-    sql(app, &format!("DELETE FROM connections WHERE user_id = {user_id}")).await;
+    sql(
+        app,
+        &format!("DELETE FROM connections WHERE user_id = {user_id}"),
+    )
+    .await;
     if r.connection == 0 {
         sql(
             app,
@@ -87,9 +122,18 @@ async fn set(app: &TestApp, user_id: i64, r: Round, projects: &[String; 2]) {
         )
         .await;
     }
-    let assurance = if r.assurance == 0 { vec![MEDIUM.to_owned()] } else { Vec::new() };
+    let assurance = if r.assurance == 0 {
+        vec![MEDIUM.to_owned()]
+    } else {
+        Vec::new()
+    };
     accounts
-        .set_assurance(&Actor::Operator, "owner", &assurance, Some(r.two_factor == 0))
+        .set_assurance(
+            &Actor::Operator,
+            "owner",
+            &assurance,
+            Some(r.two_factor == 0),
+        )
         .await
         .unwrap();
     if r.wallet == 0 {
@@ -97,7 +141,11 @@ async fn set(app: &TestApp, user_id: i64, r: Round, projects: &[String; 2]) {
             1 => OwnerRef::Project(projects[0].clone()),
             _ => OwnerRef::Username("owner".into()),
         };
-        app.app.accounting.grant(&Actor::Operator, &owner, "dev", 10).await.unwrap();
+        app.app
+            .accounting
+            .grant(&Actor::Operator, &owner, "dev", 10)
+            .await
+            .unwrap();
     }
     // What the SQL above changed in cached records: dropped here at once, as the feed would.
     accounts.forget_user_credentials(user_id);
@@ -138,7 +186,10 @@ async fn the_access_explanation_says_allowed_exactly_when_the_broker_forwards(ba
             None => "/api/providers/dev/access".to_owned(),
         };
         let ask = app.http.get(app.url(&asked)).bearer_auth(&w.owner);
-        let mut call = app.http.get(app.url("/ucloud/dev/compute/docker/echo")).bearer_auth(&w.owner);
+        let mut call = app
+            .http
+            .get(app.url("/ucloud/dev/compute/docker/echo"))
+            .bearer_auth(&w.owner);
         if let Some(p) = project {
             call = call.header("ucloud-project", p);
         }
@@ -160,7 +211,15 @@ async fn the_access_explanation_says_allowed_exactly_when_the_broker_forwards(ba
                 .collect();
             assert_eq!(
                 checks,
-                ["account", "provider", "project", "agreements", "connection", "twoFactor", "assurance"]
+                [
+                    "account",
+                    "provider",
+                    "project",
+                    "agreements",
+                    "connection",
+                    "twoFactor",
+                    "assurance"
+                ]
             );
             if !says_allowed {
                 // The broker refuses with the first failed check's problem.
@@ -178,7 +237,10 @@ async fn the_access_explanation_says_allowed_exactly_when_the_broker_forwards(ba
                     "connection" => "connectionRequired",
                     _ => "assuranceRequired",
                 };
-                assert_eq!(seen["code"], code, "round {i}: first failed {first}, broker said {seen}");
+                assert_eq!(
+                    seen["code"], code,
+                    "round {i}: first failed {first}, broker said {seen}"
+                );
             }
             let has_wallet = !explained["wallet"].is_null();
             assert!(
@@ -192,7 +254,10 @@ async fn the_access_explanation_says_allowed_exactly_when_the_broker_forwards(ba
             refused += 1;
         }
     }
-    assert!(allowed >= 3 && refused >= 3, "not vacuous: {allowed} allowed, {refused} refused");
+    assert!(
+        allowed >= 3 && refused >= 3,
+        "not vacuous: {allowed} allowed, {refused} refused"
+    );
     w.app.stop().await;
 }
 crate::on_both_backends!(

@@ -54,17 +54,32 @@ pub async fn access_page(
     let csrf = csrf_token(&session);
     let (evaluation, wallet) = match explain(&app, &user, &id, None).await {
         Ok(found) => found,
-        Err(e) => return page("Access", &paragraph(&e.problem().detail), Some((&user, &csrf))),
+        Err(e) => {
+            return page(
+                "Access",
+                &paragraph(&e.problem().detail),
+                Some((&user, &csrf)),
+            );
+        }
     };
     let mut rows = String::new();
     for o in &evaluation.outcomes {
         let (state, reason, way_out) = match &o.refusal {
-            None => ("state-ok", o.passed.unwrap_or_default().to_owned(), String::new()),
+            None => (
+                "state-ok",
+                o.passed.unwrap_or_default().to_owned(),
+                String::new(),
+            ),
             Some(r) => (
                 "error",
                 r.reason(),
                 r.action_url(&app.issuer)
-                    .map(|url| format!("<a class=\"way-out\" href=\"{}\">What to do</a>", escape(&url)))
+                    .map(|url| {
+                        format!(
+                            "<a class=\"way-out\" href=\"{}\">What to do</a>",
+                            escape(&url)
+                        )
+                    })
                     .unwrap_or_else(|| "an administrator or the provider must act".to_owned()),
             ),
         };
@@ -107,7 +122,11 @@ pub async fn account_page(State(app): State<AppState>, parts: Parts) -> Response
         escape(&user.username),
         escape(&user.first_name),
         escape(&user.last_name),
-        if user.email.is_empty() { "none".to_owned() } else { escape(&user.email) }
+        if user.email.is_empty() {
+            "none".to_owned()
+        } else {
+            escape(&user.email)
+        }
     );
     if missing.is_empty() {
         body.push_str(&paragraph("Your account is complete."));
@@ -157,11 +176,23 @@ pub async fn account_submit(
 
 /// What stops the connect flow before the browser leaves, as a page with its way out; `None`
 /// when nothing does.
-pub async fn connect_blocker(app: &AppState, user: &crate::model::User, id: &str) -> Option<String> {
+pub async fn connect_blocker(
+    app: &AppState,
+    user: &crate::model::User,
+    id: &str,
+) -> Option<String> {
     let refusal = app.gate.before_connect(user, id).await.ok()??;
     let way_out = refusal
         .action_url(&app.issuer)
-        .map(|url| format!(" <a id=\"way-out\" href=\"{}\">What to do</a>", escape(&url)))
+        .map(|url| {
+            format!(
+                " <a id=\"way-out\" href=\"{}\">What to do</a>",
+                escape(&url)
+            )
+        })
         .unwrap_or_default();
-    Some(format!("<p class=\"error\">{}{way_out}</p>", escape(&refusal.reason())))
+    Some(format!(
+        "<p class=\"error\">{}{way_out}</p>",
+        escape(&refusal.reason())
+    ))
 }

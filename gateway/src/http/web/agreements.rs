@@ -39,7 +39,10 @@ pub async fn agreements_page(
         Err(response) => return response,
     };
     let csrf = csrf_token(&session);
-    let next = q.next.as_deref().map_or(String::new(), |n| safe_next(Some(n)));
+    let next = q
+        .next
+        .as_deref()
+        .map_or(String::new(), |n| safe_next(Some(n)));
     let terms = match &q.provider {
         Some(id) => app
             .registry
@@ -92,7 +95,9 @@ pub async fn agreements_page(
         }
     }
     if pending.is_empty() {
-        body.push_str(&paragraph("You have accepted everything that is asked of you."));
+        body.push_str(&paragraph(
+            "You have accepted everything that is asked of you.",
+        ));
         if let Some((id, _)) = &terms {
             body.push_str(&format!(
                 "<p><a href=\"/connections/new?provider={}\">Continue connecting to {}</a></p>",

@@ -405,7 +405,11 @@ fn the_access_policy_keys_parse_and_round_trip() {
             terms.title.as_str(),
             terms.url.as_str()
         ),
-        ("2026-01", "HPC acceptable use", "https://hpc.example.org/aup")
+        (
+            "2026-01",
+            "HPC acceptable use",
+            "https://hpc.example.org/aup"
+        )
     );
     let json = serde_json::to_string(&parsed.manifest).unwrap();
     assert!(json.contains("\"requireTwoFactor\":true"), "{json}");
@@ -435,7 +439,10 @@ fn terms_must_link_to_an_http_url_and_every_policy_value_is_bounded() {
     let e = one_error(Manifest::from_yaml(&format!(
         "users:\n  terms: {{ version: \"{long}\", title: \"T\", url: \"https://a.example\" }}\n"
     )));
-    assert!(e.starts_with("users.terms.version: has 65 characters"), "{e}");
+    assert!(
+        e.starts_with("users.terms.version: has 65 characters"),
+        "{e}"
+    );
     let e = one_error(Manifest::from_yaml(
         "users:\n  terms: { version: \"1\", title: \" \", url: \"https://a.example\" }\n",
     ));

@@ -494,3 +494,37 @@ crate::on_both_backends!(
     invalid_account,
     an_invalid_account_is_told_which_attribute_is_missing_and_where_to_complete_it
 );
+
+async fn an_acceptance_made_by_another_replica_is_seen_here_within_a_second(backend: Backend) {
+    let w = access_world(
+        backend,
+        crate::upstream::MANIFEST,
+        agreements(&[("aup", "1")]),
+    )
+    .await;
+    let app = &w.app;
+    assert_eq!(
+        app.get(&w.owner, "/api/wallets").await.0,
+        StatusCode::FORBIDDEN,
+        "cached: not accepted"
+    );
+    let other =
+        gateway::app::App::build(app.app.config.clone(), app.url.clone(), app.clock.clone())
+            .await
+            .unwrap();
+    let user = other.accounts.user("owner").await.unwrap();
+    other
+        .gate
+        .accept(&user, &gateway::policy::Subject::Gateway("aup".into()), "1")
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(1), || async {
+        (app.get(&w.owner, "/api/wallets").await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
+    w.app.stop().await;
+}
+crate::on_both_backends!(
+    acceptance_on_another_replica,
+    an_acceptance_made_by_another_replica_is_seen_here_within_a_second
+);

@@ -267,3 +267,34 @@ pub async fn pending_url(app: &App, user: &User) -> Option<String> {
     let pending = app.gate.agreements.pending(user, None).await.ok()?;
     (!pending.is_empty()).then(|| agreements_url(&app.issuer, &pending))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::exempt;
+
+    #[test]
+    fn only_api_me_and_the_access_explanation_skip_the_agreements_check() {
+        for open in [
+            "/api/me",
+            "/api/me/agreements",
+            "/api/providers/hpc/access",
+            "/ucloud/hpc/storage/x",
+            "/providers",
+        ] {
+            assert!(exempt(open), "{open}");
+        }
+        for gated in [
+            "/api/meh",
+            "/api/wallets",
+            "/api/connections",
+            "/api/providers",
+            "/api/providers/hpc",
+            "/api/providers//access",
+            "/api/providers/hpc/access/x",
+            "/api/providers/a/b/access",
+            "/api/admin/agreements",
+        ] {
+            assert!(!exempt(gated), "{gated}");
+        }
+    }
+}

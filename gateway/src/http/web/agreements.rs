@@ -132,6 +132,13 @@ pub async fn agreements_accept(
         return *response;
     }
     let csrf = csrf_token(&session);
+    if f.version.is_empty() || f.version.chars().count() > 64 {
+        return page(
+            "Agreements",
+            &paragraph("That is not a version of this agreement."),
+            Some((&user, &csrf)),
+        );
+    }
     let (subject, back) = match (f.agreement, f.provider) {
         (Some(id), None) => (Subject::Gateway(id), "/agreements".to_owned()),
         (None, Some(id)) => {

@@ -580,3 +580,69 @@ async fn serve_on_a_taken_port_says_so_and_how_to_choose_another() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_operator_sets_a_local_accounts_assurance_and_a_missing_agreement_file_stops_the_start()
+{
+    let gateway = Gateway::new(None);
+    let token = gateway.create_user_with_token(&NewUser::new("bob", "bob@example.org", "Bob", "B"));
+    let server = gateway.serve().await;
+    let medium = "https://refeds.org/assurance/IAP/medium";
+    let set = gateway.run(
+        &[
+            "users",
+            "set-assurance",
+            "bob",
+            medium,
+            "--two-factor",
+            "true",
+        ],
+        "",
+    );
+    assert!(
+        set.contains("two-factor true") && set.contains(medium),
+        "{set}"
+    );
+    let http = reqwest::Client::new();
+    // What the command changed reaches the running server through the change feed.
+    wait_for(
+        "the new assurance on /api/me",
+        Duration::from_secs(10),
+        || async {
+            let me: serde_json::Value = http
+                .get(gateway.url("/api/me"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (me["principal"]["assurance"] == serde_json::json!([medium])
+                && me["principal"]["twoFactorAuthentication"] == true)
+                .then_some(())
+        },
+    )
+    .await;
+    let bad = gateway.run_raw(&["users", "set-assurance", "bob", "not a uri"], "");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an assurance URI"));
+    drop(server);
+
+    let mut strict = Gateway::new(None);
+    let missing = strict.data.0.join("no-such-aup.txt");
+    strict.envs.push((
+        "GATEWAY_AGREEMENTS".into(),
+        format!(
+            r#"[{{"id":"aup","version":"1","title":"AUP","file":"{}"}}]"#,
+            missing.display()
+        ),
+    ));
+    let refused = strict.run_raw(&["users", "list"], "");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("aup") && stderr.contains(&missing.display().to_string()),
+        "{stderr}"
+    );
+}

@@ -34,6 +34,8 @@ pub struct App {
     pub manifests: Arc<Manifests>,
     pub broker: Broker,
     pub connections: Connections,
+    /// The access gate (SPEC §9): the broker decides with it, `/access` explains with it.
+    pub gate: crate::policy::Gate,
     /// The operator's OpenID Providers (SPEC §8); empty without `identity_providers:`.
     pub identity_providers: crate::oidc::IdentityProviders,
     pub http_metrics: crate::request_metrics::HttpMetrics,
@@ -109,18 +111,48 @@ impl App {
             issuer.clone(),
         )
         .map_err(|e| anyhow::anyhow!("while setting up the identity providers: {e}"))?;
+        let manifests = Arc::new(manifests);
+        let connections = Connections::new(
+            store.clone(),
+            clock.clone(),
+            tokens.clone(),
+            issuer.clone(),
+            manifests.clients(),
+        );
+        let registry = Registry::new(
+            store.clone(),
+            clock.clone(),
+            config.providers.test_registration,
+        );
+        let projects = Projects::new(store.clone(), clock.clone());
+        let agreements =
+            crate::policy::Agreements::load(&config.agreements, store.clone(), clock.clone())
+                .map_err(|e| anyhow::anyhow!("while reading the agreements: {e}"))?;
+        let gate = crate::policy::Gate {
+            registry: registry.clone(),
+            projects: projects.clone(),
+            manifests: manifests.clone(),
+            connections: connections.clone(),
+            agreements,
+        };
+        let broker = Broker::new(
+            config.broker.clone(),
+            upstreams,
+            &issuer,
+            crate::broker::Deps {
+                gate: gate.clone(),
+                keys: keys.clone(),
+                tokens: tokens.clone(),
+                clock: clock.clone(),
+            },
+        );
         Ok(Arc::new(Self {
             identity_providers,
             http_metrics: Default::default(),
             feed_health: Default::default(),
-            connections: Connections::new(
-                store.clone(),
-                clock.clone(),
-                tokens.clone(),
-                issuer.clone(),
-                manifests.clients(),
-            ),
-            broker: Broker::new(config.broker.clone(), upstreams, &issuer),
+            connections,
+            gate,
+            broker,
             accounts: Accounts::new(
                 store.clone(),
                 clock.clone(),
@@ -129,15 +161,11 @@ impl App {
             )
             .with_throttle_policy(config.sign_in.policy()),
             accounting: Accounting::new(store.clone(), clock.clone()),
-            projects: Projects::new(store.clone(), clock.clone()),
+            projects,
             audit: Audit::new(store.clone(), clock.clone()),
-            registry: Registry::new(
-                store.clone(),
-                clock.clone(),
-                config.providers.test_registration,
-            ),
+            registry,
             tokens,
-            manifests: Arc::new(manifests),
+            manifests,
             issuer,
             store,
             clock,

@@ -81,6 +81,9 @@ audit_actions! {
     ProjectCreated => "project.created",
     ProjectMemberSet => "project.memberSet",
     ProjectMemberRemoved => "project.memberRemoved",
+    AgreementAccepted => "agreement.accepted",
+    UserAssuranceSet => "user.assuranceSet",
+    UserEmailCompleted => "user.emailCompleted",
 }
 
 /// An event at `at`; `detail` should be a JSON object without secrets.

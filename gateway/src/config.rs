@@ -64,6 +64,8 @@ pub struct Config {
     pub accounts: crate::oidc::AccountsConfig,
     /// The federation's name, at the top of every web page.
     pub federation_name: String,
+    /// Documents every user accepts before using the gateway (SPEC §9). Empty: none.
+    pub agreements: Vec<crate::policy::AgreementConfig>,
 }
 
 /// Where the key-encryption key comes from: `GATEWAY_KEY_ENCRYPTION_KEY` (the key itself), else
@@ -285,6 +287,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             log_format: LogFormat::default(),
             identity_providers: Vec::new(),
+            agreements: Vec::new(),
             accounts: crate::oidc::AccountsConfig::default(),
             federation_name: "Research Federation".into(),
         }
@@ -416,6 +419,7 @@ impl Config {
             }
         }
         crate::oidc::config::validate(&self.identity_providers).map_err(ConfigError::Invalid)?;
+        crate::policy::validate_agreements(&self.agreements).map_err(ConfigError::Invalid)?;
         let db = self.database_url();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")

@@ -19,6 +19,7 @@ pub mod model;
 pub mod netaddr;
 pub mod oidc;
 pub mod outbound;
+pub mod policy;
 pub mod problem;
 pub mod projects;
 pub mod registry;

@@ -43,6 +43,9 @@ problem_codes! {
     ProviderInactive = 403, "providerInactive", "Provider not active";
     ConnectionRequired = 403, "connectionRequired", "Connection required";
     NotAProjectMember = 403, "notAProjectMember", "Not a project member";
+    AgreementRequired = 403, "agreementRequired", "Agreement required";
+    AssuranceRequired = 403, "assuranceRequired", "Assurance required";
+    AccountInvalid = 403, "accountInvalid", "Account incomplete";
     NotFound = 404, "notFound", "Not found";
     NoSuchConnection = 404, "noSuchConnection", "No such connection";
     MetadataImmutable = 405, "metadataImmutable", "Metadata is immutable";

@@ -207,6 +207,24 @@ impl ExplicitMappingProvider {
         id: &str,
         accounts: &[(&str, &str)],
     ) -> Self {
+        Self::start_with_manifest(
+            gateway,
+            owner_token,
+            id,
+            accounts,
+            EXPLICIT_MAPPING_MANIFEST,
+        )
+        .await
+    }
+
+    /// `start`, serving `manifest` instead.
+    pub async fn start_with_manifest(
+        gateway: &Gateway,
+        owner_token: &str,
+        id: &str,
+        accounts: &[(&str, &str)],
+        manifest_text: &str,
+    ) -> Self {
         let work = TempDir::new(&format!("provider-{id}"));
         let port = free_port();
         let metadata = work.0.join(format!("{id}.yaml"));
@@ -216,7 +234,7 @@ impl ExplicitMappingProvider {
         )
         .expect("metadata");
         let manifest = work.0.join(format!("{id}.manifest.yaml"));
-        std::fs::write(&manifest, EXPLICIT_MAPPING_MANIFEST).expect("manifest");
+        std::fs::write(&manifest, manifest_text).expect("manifest");
         let token_file = work.0.join("owner.token");
         std::fs::write(&token_file, owner_token).expect("token");
         let credentials = work.0.join(format!("{id}.json"));

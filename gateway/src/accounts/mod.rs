@@ -1,6 +1,7 @@
 //! End-users: creation, password sign-in, sessions and personal API tokens (SPEC §7).
 //! Passwords are argon2id hashes; sessions and API tokens are random secrets stored as hashes.
 
+mod assurance;
 mod credentials;
 mod federated;
 mod lifecycle;

@@ -34,6 +34,10 @@ pub async fn apply(app: &App, change: &Change) {
             app.connections.forget_brokered(provider_id, *user_id);
             Ok(())
         }
+        Change::Agreements(user_id) => {
+            app.gate.agreements.forget(*user_id);
+            Ok(())
+        }
     };
     if let Err(error) = result {
         tracing::warn!(?change, %error, "applying a change from the feed failed; the next resync retries");
@@ -44,6 +48,7 @@ pub async fn apply(app: &App, change: &Change) {
 pub async fn resync(app: &App) {
     app.accounts.forget_all_credentials();
     app.connections.forget_all_brokered();
+    app.gate.agreements.forget_all();
     if let Err(e) = app.registry.reload_cache().await {
         tracing::warn!(error = %e, "resync: re-reading providers failed");
     }

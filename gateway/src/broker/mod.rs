@@ -1,6 +1,7 @@
 //! The broker (SPEC §3): `ANY /ucloud/{id}/{path}` from a signed-in user to the provider, in four
-//! phases (STYLE 16): **gate** — the raw path (`raw_path`), provider active and visible, project
-//! membership, feature enabled in the manifest (`features`), connection rule; **prepare** — the
+//! phases (STYLE 16): **gate** — the raw path (`raw_path`), then the access gate of `policy`
+//! (account, provider, project; the feature the path needs (`features`); agreements, connection,
+//! two-factor, assurance), the same evaluation `GET /api/providers/{id}/access` explains; **prepare** — the
 //! request-header policy (`request_headers`) with a cached service token carrying the principal;
 //! **forward** (`proxy`); **filter** — the response-header policy (`response_headers`).
 //! Everything on this path reads memory only (provider, manifest and token caches); the database is
@@ -25,10 +26,12 @@ pub use request_headers::{X_REQUEST_ID, is_websocket_upgrade};
 pub use token_cache::ServiceTokenCache;
 
 use crate::accounts::principal;
-use crate::app::App;
+use crate::clock::SharedClock;
 use crate::config::BrokerConfig;
-use crate::model::{ProviderStatus, User};
-use crate::registry::visible_to;
+use crate::keys::KeyRing;
+use crate::model::User;
+use crate::policy::{Check, Gate, Refusal};
+use crate::tokens::Tokens;
 use http::{HeaderValue, Request, Response};
 use provider_kit::protocol::{Manifest, TYP_SERVICE};
 use std::net::IpAddr;
@@ -40,15 +43,9 @@ use std::time::{Duration, Instant};
 pub enum BrokerError {
     #[error(transparent)]
     InvalidPath(#[from] InvalidPath),
-    #[error("no provider {0:?}")]
-    NoSuchProvider(String),
-    #[error("provider {provider} is {status}; it is not brokered until an admin makes it active")]
-    ProviderInactive {
-        provider: String,
-        status: &'static str,
-    },
-    #[error("provider {0} has not published a valid manifest yet")]
-    ManifestUnavailable(String),
+    /// The access gate said no; `issuer` is the base of its way out.
+    #[error("{}", .refusal.reason())]
+    Refused { refusal: Refusal, issuer: String },
     #[error("provider {provider} does not offer {feature}")]
     FeatureNotSupported {
         provider: String,
@@ -56,13 +53,6 @@ pub enum BrokerError {
     },
     #[error("no such endpoint at provider {0}")]
     NotFound(String),
-    #[error("provider {provider} requires you to connect your account first")]
-    ConnectionRequired {
-        provider: String,
-        connect_url: String,
-    },
-    #[error("you are not a member of project {0:?}")]
-    NotAMember(String),
     #[error(transparent)]
     Proxy(#[from] ProxyError),
     #[error("internal: {0}")]
@@ -77,11 +67,22 @@ pub enum Brokered {
     Upstream(Response<hyper::body::Incoming>),
 }
 
+/// What the broker needs besides its client, handed over at construction.
+pub struct Deps {
+    pub gate: Gate,
+    pub keys: Arc<KeyRing>,
+    pub tokens: Tokens,
+    pub clock: SharedClock,
+}
+
 pub struct Broker {
+    deps: Deps,
     upstreams: Upstreams,
     config: BrokerConfig,
     /// The gateway's public URL: the base `Location`s resolve against.
     public: url::Url,
+    /// The same, as the issuer text: the base of every way out of a refusal.
+    issuer: String,
     origin: request_headers::PublicOrigin,
     pub tokens: ServiceTokenCache,
     pub metrics: BrokerMetrics,
@@ -107,10 +108,12 @@ pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
 
 impl Broker {
     /// `public_url` is the gateway's issuer (already validated by the config).
-    pub fn new(config: BrokerConfig, upstreams: Upstreams, public_url: &str) -> Self {
+    pub fn new(config: BrokerConfig, upstreams: Upstreams, public_url: &str, deps: Deps) -> Self {
         let public = url::Url::parse(public_url)
             .unwrap_or_else(|_| url::Url::parse("http://localhost").expect("a valid URL"));
         Self {
+            deps,
+            issuer: public_url.trim_end_matches('/').to_owned(),
             upstreams,
             config,
             origin: request_headers::PublicOrigin::new(&public),
@@ -125,7 +128,7 @@ impl Broker {
         skip_all,
         fields(provider, request_id = call.request_id.to_str().unwrap_or("-"), status)
     )]
-    pub async fn handle<B>(&self, app: &App, call: Call<'_, B>) -> Result<Brokered, BrokerError>
+    pub async fn handle<B>(&self, call: Call<'_, B>) -> Result<Brokered, BrokerError>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<client::BoxError>,
@@ -141,17 +144,21 @@ impl Broker {
         let id = path.provider.as_ref();
         tracing::Span::current().record("provider", id);
         let provider = self
-            .gate(app, call.user, call.project, &parts.method, &path)
+            .gate(call.user, call.project, &parts.method, &path)
             .await?;
         let provider = match provider {
             Gated::Manifest(manifest) => return Ok(Brokered::Manifest(manifest)),
             Gated::Forward(provider) => provider,
         };
         // What makes a provider's report without a nonce acceptable (SPEC §4): memory after the first.
-        app.connections.record_brokered(call.user, id).await;
+        self.deps
+            .gate
+            .connections
+            .record_brokered(call.user, id)
+            .await;
 
         // Phase 2: prepare.
-        let token = self.service_token(app, call.user, id, call.project)?;
+        let token = self.service_token(call.user, id, call.project)?;
         let fresh = crate::secrets::correlation_id();
         let vouched = request_headers::Vouched {
             service_token: &token,
@@ -196,45 +203,36 @@ impl Broker {
         Ok(Brokered::Upstream(response))
     }
 
-    /// SPEC §3 steps 1–3 after the raw path: provider, project, feature, connection.
+    /// SPEC §3 steps 1–3 after the raw path: the access gate, with the feature the path needs
+    /// checked between its provider and agreements checks.
     async fn gate(
         &self,
-        app: &App,
         user: &User,
         project: Option<&str>,
         method: &http::Method,
         path: &raw_path::GatedPath<'_>,
     ) -> Result<Gated, BrokerError> {
         let id = path.provider.as_ref();
-        let provider = match app
-            .registry
-            .cached(id)
+        let evaluation = self
+            .deps
+            .gate
+            .evaluate(user, id, project)
             .await
-            .map_err(|e| BrokerError::Internal(e.to_string()))?
-        {
-            Some(p) if visible_to(user, &p) => p,
-            _ => return Err(BrokerError::NoSuchProvider(id.to_owned())),
+            .map_err(|e| BrokerError::Internal(e.to_string()))?;
+        let refused = |refusal: &Refusal| BrokerError::Refused {
+            refusal: refusal.clone(),
+            issuer: self.issuer(),
         };
-        if provider.status != ProviderStatus::Active {
-            return Err(BrokerError::ProviderInactive {
-                provider: id.to_owned(),
-                status: provider.status.as_str(),
-            });
+        if let Some(refusal) = evaluation.refused_before(Check::Agreements) {
+            return Err(refused(refusal));
         }
-        if let Some(project) = project {
-            let member = app
-                .projects
-                .is_member(user.id, project)
-                .await
-                .map_err(|e| BrokerError::Internal(e.to_string()))?;
-            if !member {
-                return Err(BrokerError::NotAMember(project.to_owned()));
-            }
-        }
-        let manifest = app
-            .manifests
-            .current(id)
-            .ok_or_else(|| BrokerError::ManifestUnavailable(id.to_owned()))?;
+        let (Some(provider), Some(manifest)) =
+            (evaluation.provider.clone(), evaluation.manifest.clone())
+        else {
+            return Err(BrokerError::Internal(
+                "the gate passed without a provider".into(),
+            ));
+        };
         match route(&path.decoded, &manifest) {
             Route::Manifest if method == http::Method::GET => {
                 return Ok(Gated::Manifest(manifest));
@@ -251,44 +249,41 @@ impl Broker {
             }
             Route::Feature { enabled: true, .. } => {}
         }
-        // A store error is a 500, not "not connected": a 403 here once hid a PostgreSQL type error.
-        if manifest.users.require_explicit_mapping
-            && !app
-                .connections
-                .is_ok(user, id)
-                .await
-                .map_err(|e| BrokerError::Internal(e.to_string()))?
-        {
-            return Err(BrokerError::ConnectionRequired {
-                provider: id.to_owned(),
-                connect_url: format!("{}/connections/new?provider={id}", app.issuer),
-            });
+        if let Some(refusal) = evaluation.refusal() {
+            return Err(refused(refusal));
         }
         Ok(Gated::Forward(provider))
     }
 
+    fn issuer(&self) -> String {
+        self.issuer.clone()
+    }
+
     fn service_token(
         &self,
-        app: &App,
         user: &User,
         provider: &str,
         project: Option<&str>,
     ) -> Result<http::HeaderValue, BrokerError> {
-        let kid = app
-            .keys
+        let Deps {
+            keys,
+            tokens,
+            clock,
+            ..
+        } = &self.deps;
+        let kid = keys
             .current_kid()
             .ok_or_else(|| BrokerError::Internal("no signing key".into()))?;
-        let now = app.clock.now_secs();
+        let now = clock.now_secs();
         self.tokens
             .get_or_sign(provider, user.id, project, &kid, now, || {
-                let claims = app.tokens.service_claims(
+                let claims = tokens.service_claims(
                     provider,
                     Some(principal(user)),
                     project.map(str::to_owned),
                 );
                 let exp = claims.exp;
-                app.keys
-                    .sign(TYP_SERVICE, &claims)
+                keys.sign(TYP_SERVICE, &claims)
                     .map(|t| (t, exp))
                     .map_err(|e| BrokerError::Internal(e.to_string()))
             })

@@ -26,6 +26,8 @@ pub enum Change {
     Keys,
     /// The brokered-user record of (user, provider) was removed (a connection ended).
     Brokered { user_id: i64, provider_id: String },
+    /// A user accepted an agreement or a provider's terms (SPEC §9).
+    Agreements(i64),
 }
 
 impl Change {
@@ -38,6 +40,7 @@ impl Change {
             "provider" if !key.is_empty() => Some(Self::Provider(key.to_owned())),
             "manifest" if !key.is_empty() => Some(Self::Manifest(key.to_owned())),
             "keys" => Some(Self::Keys),
+            "agreements" => key.parse().ok().map(Self::Agreements),
             "brokered" => {
                 let (user, provider) = key.split_once(':')?;
                 Some(Self::Brokered {
@@ -86,6 +89,7 @@ mod tests {
             Some(Change::Manifest("hpc".into()))
         );
         assert_eq!(Change::parse("keys:k-1"), Some(Change::Keys));
+        assert_eq!(Change::parse("agreements:9"), Some(Change::Agreements(9)));
         assert_eq!(
             Change::parse("brokered:7:hpc"),
             Some(Change::Brokered {

@@ -1,4 +1,4 @@
-//! `gateway users status|suspend|resume|disable|set-expiry`: the account lifecycle from the command
+//! `gateway users status|suspend|resume|disable|set-expiry|set-assurance`: the account lifecycle from the command
 //! line, through the same domain calls as `/api/admin/users/…`, audited as `_operator`.
 
 mod create;
@@ -42,6 +42,15 @@ pub enum LifecycleCommand {
     },
     /// Disable a user and revoke all their sessions and API tokens.
     Disable { username: String },
+    /// Set what a local account carries for providers' access policy (SPEC §9): its assurance
+    /// URIs (replacing the old list; none clears it) and, with --two-factor, its two-factor flag.
+    /// A federated sign-in replaces both with what the identity provider vouches for.
+    SetAssurance {
+        username: String,
+        uris: Vec<String>,
+        #[arg(long)]
+        two_factor: Option<bool>,
+    },
     /// Set the end of a user's membership (--at RFC3339; a past time expires them now) or remove it.
     #[command(group(ArgGroup::new("when").required(true).args(["at", "never"])))]
     SetExpiry {
@@ -67,6 +76,23 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
         println!("{}", accounts.invite(email, *admin).await?.username);
         return Ok(());
     }
+    if let LifecycleCommand::SetAssurance {
+        username,
+        uris,
+        two_factor,
+    } = &command
+    {
+        let user = accounts
+            .set_assurance(&me, username, uris, *two_factor)
+            .await?;
+        println!(
+            "{}: two-factor {}; assurance [{}]",
+            user.username,
+            user.federated.two_factor,
+            user.federated.assurance.join(", ")
+        );
+        return Ok(());
+    }
     if let LifecycleCommand::List { pending } = command {
         if !pending {
             for user in accounts.users().await? {
@@ -87,7 +113,9 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
         }
         LifecycleCommand::Resume { username } => accounts.resume(&me, &username).await?,
         LifecycleCommand::Approve { username } => accounts.approve(&me, &username).await?,
-        LifecycleCommand::List { .. } | LifecycleCommand::Invite { .. } => {
+        LifecycleCommand::List { .. }
+        | LifecycleCommand::Invite { .. }
+        | LifecycleCommand::SetAssurance { .. } => {
             unreachable!("answered above")
         }
         LifecycleCommand::Disable { username } => app.disable_user(&me, &username).await?,

@@ -112,6 +112,8 @@ keys! {
         "File holding the key-encryption key (mode 0600).";
     "identity_providers" => GATEWAY_IDENTITY_PROVIDERS (Yaml):
         "OpenID Connect identity providers users sign in with (SPEC §8); the /login page offers each by its\ndisplay_name beside the password form. Endpoints and keys come from\n{issuer}/.well-known/openid-configuration; an http:// issuer is accepted only on a loopback address.\nRegister {public_url}/auth/oidc/{id}/callback as the redirect URI at the IdP. The variable holds the\nsame list as YAML or JSON, e.g. '[{\"id\":\"wayf\",…}]'. One entry:\n - id: wayf                                   # in URLs and as the principal's identityProvider\n   display_name: WAYF\n   issuer: https://wayf.example.org\n   client_id: ucloud-gateway\n   client_secret_file: /etc/gateway/wayf-secret   # the secret's first line\n   scopes: openid profile email                   # default\n   organization_claim: schac_home_organization    # default\n   assurance_claim: eduperson_assurance           # default\n   username_claim: null                           # a claim with a site username, if released\n   token_auth: client_secret_basic                # or client_secret_post";
+    "agreements" => GATEWAY_AGREEMENTS (Yaml):
+        "Agreements every user accepts (SPEC §9) before any API call but /api/me* and\n/api/providers/{id}/access, and before any brokered call; the web pages lead to /agreements. A new\nversion asks everyone again. Each file is read at start (plain text; a missing one stops the start).\nOne entry:\n - id: aup                                    # in the API: {\"agreement\":\"aup\",\"version\":\"…\"}\n   version: \"2026-01\"\n   title: Acceptable use policy\n   file: /etc/gateway/aup.txt";
     "accounts.auto_activate" => GATEWAY_ACCOUNTS_AUTO_ACTIVATE (Flag):
         "New identities get an active account at once (true) or wait in pendingApproval until an admin\napproves them (`gateway users approve USERNAME`, the Approvals page).";
 }
@@ -322,6 +324,10 @@ mod tests {
             }
             (Kind::Yaml, "identity_providers") => {
                 let text = r#"[{"id":"wayf","display_name":"WAYF","issuer":"https://wayf.example.org","client_id":"gw","client_secret_file":"/etc/gw/secret","scopes":"openid profile email","organization_claim":"schac_home_organization","assurance_claim":"eduperson_assurance","username_claim":null,"token_auth":"client_secret_basic"}]"#;
+                (text.to_owned(), serde_yaml::from_str(text).expect("yaml"))
+            }
+            (Kind::Yaml, "agreements") => {
+                let text = r#"[{"id":"aup","version":"1","title":"AUP","file":"/etc/gw/aup.txt"}]"#;
                 (text.to_owned(), serde_yaml::from_str(text).expect("yaml"))
             }
             (Kind::List, "manifest.extra_roots") => list("/etc/gateway/ca.pem"),

@@ -52,7 +52,7 @@ async fn forward(
         request_id,
         request,
     };
-    match app.broker.handle(app, call).await {
+    match app.broker.handle(call).await {
         Ok(Brokered::Manifest(manifest)) => {
             Ok(axum::Json(manifest.as_ref().clone()).into_response())
         }

@@ -17,6 +17,15 @@ pub async fn start_attempt(
     provider: &str,
 ) -> Result<Started, ApiError> {
     let provider = app.registry.get(user, provider).await?;
+    // SPEC §9: the provider's terms, two-factor and assurance, before the browser leaves.
+    if let Some(refusal) = app
+        .gate
+        .before_connect(user, provider.metadata.id.as_str())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+    {
+        return Err(ApiError::refused(&refusal, &app.issuer));
+    }
     let session = if bearer(parts).is_some() {
         None
     } else {

@@ -97,6 +97,28 @@ pub enum ApiError {
     /// 403 `notAProjectMember`.
     #[error("{0}")]
     NotAProjectMember(String),
+    /// 403 `agreementRequired` with `agreementsUrl` and `agreements` (what to accept), SPEC §9.
+    #[error("{detail}")]
+    AgreementRequired {
+        detail: String,
+        agreements_url: String,
+        pending: serde_json::Value,
+    },
+    /// 403 `assuranceRequired` with `provider`, `missing` and `signInUrl`, SPEC §9.
+    #[error("{detail}")]
+    AssuranceRequired {
+        detail: String,
+        provider: String,
+        missing: Vec<String>,
+        sign_in_url: String,
+    },
+    /// 403 `accountInvalid` with `missing` and `completeUrl`, SPEC §9.
+    #[error("{detail}")]
+    AccountInvalid {
+        detail: String,
+        missing: Vec<String>,
+        complete_url: String,
+    },
     /// 502 `providerUnreachable` with `provider`.
     #[error("{detail}")]
     ProviderUnreachable { detail: String, provider: String },
@@ -152,6 +174,9 @@ impl ApiError {
             FeatureNotSupported { .. } => ProblemCode::FeatureNotSupported,
             ConnectionRequired { .. } => ProblemCode::ConnectionRequired,
             NotAProjectMember(_) => ProblemCode::NotAProjectMember,
+            AgreementRequired { .. } => ProblemCode::AgreementRequired,
+            AssuranceRequired { .. } => ProblemCode::AssuranceRequired,
+            AccountInvalid { .. } => ProblemCode::AccountInvalid,
             ProviderUnreachable { .. } => ProblemCode::ProviderUnreachable,
             ProviderTimeout { .. } => ProblemCode::ProviderTimeout,
             SessionRequired(_) => ProblemCode::SessionRequired,
@@ -195,6 +220,29 @@ impl ApiError {
             } => problem
                 .with("provider", provider.clone())
                 .with("connectUrl", connect_url.clone()),
+            Self::AgreementRequired {
+                agreements_url,
+                pending,
+                ..
+            } => problem
+                .with("agreementsUrl", agreements_url.clone())
+                .with("agreements", pending.clone()),
+            Self::AssuranceRequired {
+                provider,
+                missing,
+                sign_in_url,
+                ..
+            } => problem
+                .with("provider", provider.clone())
+                .with("missing", missing.clone())
+                .with("signInUrl", sign_in_url.clone()),
+            Self::AccountInvalid {
+                missing,
+                complete_url,
+                ..
+            } => problem
+                .with("missing", missing.clone())
+                .with("completeUrl", complete_url.clone()),
             _ => problem,
         }
     }
@@ -372,23 +420,13 @@ impl From<BrokerError> for ApiError {
         let detail = e.to_string();
         match e {
             InvalidPath(_) => Self::InvalidPath(detail),
-            NoSuchProvider(_) | NotFound(_) => Self::NotFound(detail),
-            ProviderInactive { .. } => Self::ProviderInactive(detail),
-            ManifestUnavailable(provider) => Self::ManifestPending { detail, provider },
+            Refused { refusal, issuer } => Self::refused(&refusal, &issuer),
+            NotFound(_) => Self::NotFound(detail),
             FeatureNotSupported { provider, feature } => Self::FeatureNotSupported {
                 detail,
                 provider,
                 feature: feature.to_owned(),
             },
-            ConnectionRequired {
-                provider,
-                connect_url,
-            } => Self::ConnectionRequired {
-                detail,
-                provider,
-                connect_url,
-            },
-            NotAMember(_) => Self::NotAProjectMember(detail),
             Proxy(ProxyError::Unreachable { provider, cause }) => {
                 tracing::warn!(%provider, %cause, "provider unreachable");
                 Self::ProviderUnreachable { detail, provider }
@@ -552,13 +590,47 @@ mod tests {
 
     #[test]
     fn broker_and_connection_refusals_carry_their_codes_and_members() {
-        let p = ApiError::from(BrokerError::ConnectionRequired {
+        use crate::policy::Refusal;
+        let refused = |refusal| {
+            ApiError::from(BrokerError::Refused {
+                refusal,
+                issuer: "https://gw".into(),
+            })
+            .problem()
+        };
+        let p = refused(Refusal::ConnectionRequired {
             provider: "hpc".into(),
-            connect_url: "https://gw/connect/hpc".into(),
-        })
-        .problem();
+        });
         assert_eq!((p.status, p.code.as_str()), (403, "connectionRequired"));
-        assert_eq!(p.extra["connectUrl"], "https://gw/connect/hpc");
+        assert_eq!(
+            p.extra["connectUrl"],
+            "https://gw/connections/new?provider=hpc"
+        );
+        let p = refused(Refusal::TwoFactorRequired {
+            provider: "hpc".into(),
+        });
+        assert_eq!((p.status, p.code.as_str()), (403, "assuranceRequired"));
+        assert_eq!(
+            p.extra["missing"],
+            serde_json::json!(["twoFactorAuthentication"])
+        );
+        let p = refused(Refusal::AccountInvalid {
+            missing: vec!["email"],
+        });
+        assert_eq!((p.status, p.code.as_str()), (403, "accountInvalid"));
+        assert_eq!(p.extra["completeUrl"], "https://gw/account");
+        let p = refused(Refusal::AgreementRequired(vec![crate::policy::Pending {
+            subject: crate::policy::Subject::Provider("hpc".into()),
+            version: "1".into(),
+            title: "Terms".into(),
+            url: Some("https://hpc.example/terms".into()),
+        }]));
+        assert_eq!((p.status, p.code.as_str()), (403, "agreementRequired"));
+        assert_eq!(
+            p.extra["agreementsUrl"],
+            "https://gw/agreements?provider=hpc"
+        );
+        assert_eq!(p.extra["agreements"][0]["provider"], "hpc");
         let p = ApiError::from(ConnectionError::SessionRequired).problem();
         assert_eq!((p.status, p.code.as_str()), (400, "sessionRequired"));
     }

@@ -4,6 +4,7 @@
 pub mod access_log;
 mod accounting;
 mod admin;
+pub mod agreements;
 mod api_tokens;
 mod audit;
 mod broker;
@@ -23,6 +24,7 @@ mod projects;
 mod provider_tokens;
 mod providers;
 mod query;
+pub mod refusal;
 mod security_headers;
 mod session;
 pub mod tls;
@@ -52,6 +54,12 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/oauth/token", post(provider_tokens::oauth_token))
         .route("/api/me", get(me::me))
+        .route(
+            "/api/me/agreements",
+            get(agreements::mine).post(agreements::accept_api),
+        )
+        .route("/api/admin/agreements", get(agreements::all))
+        .route("/api/providers/{id}/access", get(agreements::access))
         .route(
             "/api/tokens",
             get(api_tokens::list).post(api_tokens::create),
@@ -125,6 +133,12 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/oidc/{idp}/callback", get(web::oidc_callback))
         .route("/logout", post(web::logout_submit))
         .route("/providers", get(web::providers_page))
+        .route("/providers/{id}/access", get(web::access_page))
+        .route(
+            "/agreements",
+            get(web::agreements_page).post(web::agreements_accept),
+        )
+        .route("/account", get(web::account_page).post(web::account_submit))
         .route("/connections", get(web::connections_page))
         .route(
             "/connections/new",

@@ -23,8 +23,10 @@ pub use throttle::Counted;
 mod providers;
 mod serve_lock;
 pub use serve_lock::{ServeLock, ServeLockError, lock_for_serving};
+mod agreements;
 mod users;
 mod wallets;
+pub use agreements::AcceptanceRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

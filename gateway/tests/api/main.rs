@@ -5,6 +5,8 @@
     reason = "a test stops at the first unexpected value"
 )]
 
+mod access;
+mod access_table;
 mod accounting;
 mod accounts;
 mod attacks;

@@ -166,6 +166,46 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
+    /// Stops the server and serves a new `App` on the same database with the configuration
+    /// adjusted, as an operator's restart does (on a new port).
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> Self {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        let mut config = self.app.config.clone();
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_url = format!("http://{}", metrics.local_addr().unwrap());
+        let app = App::build(config, url.clone(), self.clock.clone())
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_with_metrics(
+            app.clone(),
+            listener,
+            Some(metrics),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        wait_for_the_change_feed(&app).await;
+        Self {
+            url,
+            metrics_url,
+            app,
+            clock: self.clock,
+            http: self.http,
+            stop: Some(tx),
+            server: Some(server),
+            _db: self._db,
+        }
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {

@@ -17,6 +17,7 @@ use walk::{
 };
 
 mod load;
+mod policy;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
@@ -203,6 +204,7 @@ fn typed(mut tree: Value) -> Result<ParsedManifest, ManifestErrors> {
             Ok(manifest) => {
                 let ignored_set: HashSet<&[Step]> = ignored.iter().map(Vec::as_slice).collect();
                 consumed_sequences(&tree, &mut Vec::new(), &ignored_set, &mut errors);
+                policy::check(&manifest.users, &mut errors);
                 if !errors.is_empty() {
                     return Err(ManifestErrors(errors));
                 }

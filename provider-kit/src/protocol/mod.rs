@@ -19,7 +19,7 @@ pub use claims::{
 };
 pub use claims::{MAX_ACCESS_LIFETIME_SECS, MAX_LEEWAY_SECS, MAX_SERVICE_LIFETIME_SECS};
 pub use manifest::{
-    ComputeFeatures, DockerFeatures, FeatureToggle, Features, Manifest, StorageFeatures,
+    ComputeFeatures, DockerFeatures, FeatureToggle, Features, Manifest, StorageFeatures, Terms,
     UserSettings, VirtualMachineFeatures,
 };
 pub use manifest_parse::{

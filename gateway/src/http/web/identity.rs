@@ -32,11 +32,24 @@ pub(super) async fn signed_in(app: &AppState, parts: &Parts) -> Result<WebUser, 
         return Err(to_login());
     };
     match app.accounts.user_by_session(secret).await {
-        Ok(Some(user)) => Ok(WebUser {
-            user,
-            session: secret.to_owned(),
-            csrf: csrf_token(secret),
-        }),
+        Ok(Some(user)) => {
+            // SPEC §9: until the gateway's agreements are accepted, the pages lead to them.
+            let path = parts.uri.path();
+            let explains = path.starts_with("/providers/") && path.ends_with("/access");
+            if !matches!(path, "/agreements" | "/account" | "/logout")
+                && !explains
+                && let Some(url) = crate::http::agreements::pending_url(app, &user).await
+            {
+                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let to = format!("{url}?next={}", urlencode(next));
+                return Err(Redirect::to(to.trim_start_matches(&app.issuer)).into_response());
+            }
+            Ok(WebUser {
+                user,
+                session: secret.to_owned(),
+                csrf: csrf_token(secret),
+            })
+        }
         Ok(None) => Err(to_login()),
         Err(error) => {
             tracing::error!(%error, "reading a session failed");

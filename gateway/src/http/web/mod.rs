@@ -6,6 +6,8 @@
 //! every form carries a CSRF token derived from the session; every error page says what happened
 //! (`role=alert`) and offers a way back.
 
+mod access;
+mod agreements;
 mod approvals;
 mod assets;
 mod complete;
@@ -20,6 +22,8 @@ pub use approvals::{admin_approve, admin_approve_user, admin_providers, admin_re
 pub use assets::asset;
 pub use complete::connection_complete;
 pub use identity::{CsrfForm, WebAdmin, WebUser};
+pub use access::{access_page, account_page, account_submit};
+pub use agreements::{agreements_accept, agreements_page};
 pub use login::{login_form, login_submit, logout_submit};
 pub use oidc::{oidc_callback, oidc_start};
 pub use pages::{

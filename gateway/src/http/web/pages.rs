@@ -58,6 +58,8 @@ struct ProviderRow {
     offers: String,
     accounts: &'static str,
     connection: &'static str,
+    /// What the provider asks of a user before use (SPEC §9), plain text.
+    requires: String,
     connect: bool,
     why_not: Option<&'static str>,
 }
@@ -120,6 +122,9 @@ pub async fn providers_page(State(app): State<AppState>, user: WebUser) -> Respo
                 connection: connections
                     .get(id)
                     .map_or("not connected", |s| state_str(*s)),
+                requires: manifest
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), super::access::requirements),
                 connect: why_not.is_none() && !connected,
                 why_not: if connected { None } else { why_not },
             }
@@ -179,6 +184,18 @@ pub async fn connect_confirm(
         Err(page) => return page,
     };
     let id = provider.metadata.id.as_str();
+    if let Some((reason, way_out)) = super::access::connect_blocker(&app, &user.user, id).await {
+        let mut message = Message::error(
+            StatusCode::FORBIDDEN,
+            "Not yet",
+            &reason,
+            back_to_providers(),
+        );
+        if let Some(url) = way_out {
+            message = message.action(Link::new("way-out", url, "What to do"));
+        }
+        return message.render(Chrome::of(&app, &user));
+    }
     let page = ConnectPage {
         title: format!("Connect to {id}"),
         chrome: Chrome::of(&app, &user),

@@ -187,14 +187,18 @@ fn every_error_is_reported_at_once() {
         .unwrap()
         .replace("false", "1");
     let errors = errors_of(Manifest::from_yaml(&all_wrong));
-    assert_eq!(errors.len(), 16, "each of the 16 fields: {errors:?}");
+    assert_eq!(
+        errors.len(),
+        16,
+        "17 boolean fields, at most 16 errors: {errors:?}"
+    );
     assert_eq!(
         errors[0],
         "users.requireExplicitMapping: expected a boolean, found 1"
     );
     assert_eq!(
         errors[15],
-        "features.ipAddresses.enabled: expected a boolean, found 1"
+        "features.blockDevices.enabled: expected a boolean, found 1"
     );
     let odd_keys: String = (0..40).map(|i| format!("{i}: x\n")).collect();
     assert_eq!(
@@ -373,4 +377,91 @@ fn errors_display_as_one_line() {
         "users: expected a mapping, found 1; features: expected a mapping, found 2"
     );
     assert_eq!(errors.errors()[0].path, "users");
+}
+
+#[test]
+fn the_access_policy_keys_default_to_nothing_required() {
+    let m = Manifest::from_yaml("features: {}").unwrap().manifest;
+    assert!(!m.users.require_two_factor);
+    assert!(m.users.require_assurance.is_empty());
+    assert_eq!(m.users.terms, None);
+}
+
+#[test]
+fn the_access_policy_keys_parse_and_round_trip() {
+    let yaml = "users:\n  requireTwoFactor: true\n  requireAssurance: [\"https://refeds.org/assurance/IAP/medium\"]\n  terms: { version: \"2026-01\", title: \"HPC acceptable use\", url: \"https://hpc.example.org/aup\" }\n";
+    let parsed = Manifest::from_yaml(yaml).unwrap();
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let users = &parsed.manifest.users;
+    assert!(users.require_two_factor);
+    assert_eq!(
+        users.require_assurance,
+        ["https://refeds.org/assurance/IAP/medium"]
+    );
+    let terms = users.terms.as_ref().unwrap();
+    assert_eq!(
+        (
+            terms.version.as_str(),
+            terms.title.as_str(),
+            terms.url.as_str()
+        ),
+        (
+            "2026-01",
+            "HPC acceptable use",
+            "https://hpc.example.org/aup"
+        )
+    );
+    let json = serde_json::to_string(&parsed.manifest).unwrap();
+    assert!(json.contains("\"requireTwoFactor\":true"), "{json}");
+    assert_eq!(Manifest::from_json(&json).unwrap(), parsed);
+    let again = serde_yaml::to_string(&parsed.manifest).unwrap();
+    assert_eq!(Manifest::from_yaml(&again).unwrap(), parsed);
+}
+
+#[test]
+fn terms_must_link_to_an_http_url_and_every_policy_value_is_bounded() {
+    let terms = |url: &str| {
+        format!("users:\n  terms: {{ version: \"1\", title: \"T\", url: \"{url}\" }}\n")
+    };
+    for bad in [
+        "javascript:alert(1)",
+        "ftp://x.example/aup",
+        "https://",
+        "https://user@evil.example/",
+        "/relative",
+    ] {
+        let e = one_error(Manifest::from_yaml(&terms(bad)));
+        assert!(e.starts_with("users.terms.url: "), "{bad}: {e}");
+    }
+    assert!(Manifest::from_yaml(&terms("http://hpc.example.org/aup")).is_ok());
+
+    let long = "v".repeat(65);
+    let e = one_error(Manifest::from_yaml(&format!(
+        "users:\n  terms: {{ version: \"{long}\", title: \"T\", url: \"https://a.example\" }}\n"
+    )));
+    assert!(
+        e.starts_with("users.terms.version: has 65 characters"),
+        "{e}"
+    );
+    let e = one_error(Manifest::from_yaml(
+        "users:\n  terms: { version: \"1\", title: \" \", url: \"https://a.example\" }\n",
+    ));
+    assert_eq!(e, "users.terms.title: must not be empty");
+    let e = one_error(Manifest::from_yaml(
+        "users:\n  terms: { version: \"1\", url: \"https://a.example\" }\n",
+    ));
+    assert!(e.contains("title"), "{e}");
+
+    let e = one_error(Manifest::from_yaml(
+        "users:\n  requireAssurance: [\"not a uri\"]\n",
+    ));
+    assert_eq!(e, "users.requireAssurance[0]: is not a URI");
+    let many: Vec<String> = (0..17).map(|i| format!("\"urn:x:{i}\"")).collect();
+    let e = one_error(Manifest::from_yaml(&format!(
+        "users:\n  requireAssurance: [{}]\n",
+        many.join(",")
+    )));
+    assert!(e.starts_with("users.requireAssurance: 17 URIs"), "{e}");
+    let e = one_error(Manifest::from_yaml("users:\n  requireTwoFactor: \"yes\"\n"));
+    assert!(e.starts_with("users.requireTwoFactor: "), "{e}");
 }

@@ -145,6 +145,9 @@ pub(super) fn non_string_keys(node: &Value, path: &mut Vec<Step>, errors: &mut V
     }
 }
 
+/// The manifest's keys whose value is a list (SPEC §1); anywhere else a sequence is refused.
+const LIST_KEYS: &[&str] = &["users.requireAssurance"];
+
 /// After a successful run: a sequence that serde consumed (not under an ignored key) filled a struct by
 /// position, which the contract does not allow.
 pub(super) fn consumed_sequences(
@@ -161,6 +164,7 @@ pub(super) fn consumed_sequences(
         path.push(Step::Key(key.clone()));
         if !ignored.contains(path.as_slice()) && errors.len() < MAX_ERRORS {
             match value {
+                Value::Sequence(_) if LIST_KEYS.contains(&render(path).as_str()) => {}
                 Value::Sequence(_) => errors.push(ManifestError {
                     path: render(path),
                     problem: "expected a mapping, found a sequence".to_owned(),

@@ -172,6 +172,33 @@ impl App {
         Ok(done)
     }
 
+    /// Merges account `from` into `into` (SPEC §8) and then tells each provider of a moved
+    /// connection (§4 rename). The merge is complete at its commit; a rename that does not reach
+    /// its provider stays queued and `retry_renames` sends it again.
+    pub async fn merge_users(
+        &self,
+        actor: &crate::audit::Actor,
+        from: &str,
+        into: &str,
+    ) -> Result<crate::store::Merged, crate::accounts::AccountError> {
+        let merged = self.accounts.merge(actor, from, into).await?;
+        if !merged.renames.is_empty() {
+            match self.connections.deliver_renames().await {
+                Ok(done) => {
+                    tracing::info!(
+                        delivered = done.delivered,
+                        failed = done.failed,
+                        "renames after a merge"
+                    )
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "sending renames after a merge failed; retried later")
+                }
+            }
+        }
+        Ok(merged)
+    }
+
     /// When a key rotated in now starts signing.
     pub fn key_activation(&self, immediate: bool) -> crate::keys::Activation {
         if immediate {
@@ -232,6 +259,7 @@ pub async fn serve_with_metrics(
         tokio::spawn(reload_keys(app.clone(), stop_rx.clone())),
         tokio::spawn(expire_sessions(app.clone(), stop_rx.clone())),
         tokio::spawn(refresh_manifests(app.clone(), stop_rx.clone())),
+        tokio::spawn(retry_renames(app.clone(), stop_rx.clone())),
         tokio::spawn(crate::changes::follow(app.clone(), stop_rx.clone())),
         tokio::spawn(crate::changes::resync_periodically(
             app.clone(),
@@ -333,6 +361,19 @@ async fn expire_sessions(app: AppState, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = app.accounts.sweep_sign_in_throttle().await {
             tracing::warn!(error = %e, "removing old sign-in counters failed");
+        }
+    }
+}
+
+/// Sends the `usermap/rename` calls still owed after merges (each with its own backoff).
+async fn retry_renames(app: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(15)) => {}
+        }
+        if let Err(e) = app.connections.deliver_renames().await {
+            tracing::warn!(error = %e, "sending owed renames failed");
         }
     }
 }

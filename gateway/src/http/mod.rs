@@ -12,6 +12,7 @@ pub mod connections;
 pub mod errors;
 pub mod extract;
 mod health;
+mod identities;
 pub mod input;
 mod lifecycle;
 pub mod listener;
@@ -50,6 +51,12 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/oauth/token", post(provider_tokens::oauth_token))
         .route("/api/me", get(me::me))
+        .route(
+            "/api/me/identities",
+            get(identities::list).post(identities::link),
+        )
+        .route("/api/me/identities/{id}", delete(identities::unlink))
+        .route("/api/admin/users/merge", post(identities::merge))
         .route(
             "/api/tokens",
             get(api_tokens::list).post(api_tokens::create),
@@ -130,6 +137,12 @@ pub fn router(app: AppState) -> Router {
         .route("/connections/{id}/complete", get(connections::complete))
         .route("/connections/{id}/disconnect", post(web::disconnect_submit))
         .route("/tokens", get(web::tokens_page))
+        .route("/account/identities", get(web::identities_page))
+        .route("/account/identities/link", post(web::identity_link))
+        .route(
+            "/account/identities/{id}/unlink",
+            get(web::identity_unlink_confirm).post(web::identity_unlink),
+        )
         .route("/wallets", get(web::wallets_page))
         .route("/tokens/new", post(web::token_create))
         .route("/tokens/{id}/delete", post(web::token_delete))

@@ -40,15 +40,15 @@ fn identity(row: IdentityRow) -> Identity {
     }
 }
 
-const INSERT_IDENTITY: &str = "INSERT INTO identities (id, user_id, idp_id, issuer, subject, email, linked_at, last_used_at) \
+pub(super) const INSERT_IDENTITY: &str = "INSERT INTO identities (id, user_id, idp_id, issuer, subject, email, linked_at, last_used_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
 
 impl Store {
     pub async fn insert_oidc_attempt(&self, a: &OidcAttempt) -> StoreResult<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO oidc_attempts (state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                "INSERT INTO oidc_attempts (state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at, link_user) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(&a.state_hash)
                 .bind(&a.browser_hash)
                 .bind(&a.idp_id)
@@ -56,6 +56,7 @@ impl Store {
                 .bind(&a.pkce_verifier)
                 .bind(&a.next_path)
                 .bind(a.expires_at)
+                .bind(a.link_user)
                 .execute(pool)
                 .await?;
         });
@@ -74,15 +75,33 @@ impl Store {
 
     /// Removes and returns the attempt: a state is used at most once, whatever happens next.
     pub async fn take_oidc_attempt(&self, state_hash: &str) -> StoreResult<Option<OidcAttempt>> {
-        type Row = (String, String, String, String, String, String, i64);
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+        );
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(
             "DELETE FROM oidc_attempts WHERE state_hash = $1 \
-             RETURNING state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at")
+             RETURNING state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at, link_user")
             .bind(state_hash)
             .fetch_optional(pool)
             .await?);
         Ok(row.map(
-            |(state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at)| {
+            |(
+                state_hash,
+                browser_hash,
+                idp_id,
+                nonce,
+                pkce_verifier,
+                next_path,
+                expires_at,
+                link_user,
+            )| {
                 OidcAttempt {
                     state_hash,
                     browser_hash,
@@ -91,6 +110,7 @@ impl Store {
                     pkce_verifier,
                     next_path,
                     expires_at,
+                    link_user,
                 }
             },
         ))

@@ -3,12 +3,14 @@
 //! session; every page is sent with a strict Content-Security-Policy and no Referer.
 
 mod approvals;
+mod identities;
 mod login;
 mod oidc;
 mod pages;
 mod wallets;
 
 pub use approvals::admin_approve_user;
+pub use identities::{identities_page, identity_link, identity_unlink, identity_unlink_confirm};
 pub use login::{login_form, login_submit, logout_submit};
 pub use oidc::{oidc_callback, oidc_start};
 pub use pages::{
@@ -69,7 +71,7 @@ pub fn page_with(
                 ""
             };
             format!(
-                "<nav><a href=\"/providers\">Providers</a><a href=\"/connections\">My connections</a><a href=\"/wallets\">Wallets</a><a href=\"/tokens\">API tokens</a>{admin}\
+                "<nav><a href=\"/providers\">Providers</a><a href=\"/connections\">My connections</a><a href=\"/wallets\">Wallets</a><a href=\"/tokens\">API tokens</a><a href=\"/account/identities\">Identities</a>{admin}\
                  <form class=\"inline\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
                  <button>Sign out {}</button></form></nav>",
                 escape(&u.username)

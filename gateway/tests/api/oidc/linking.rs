@@ -171,3 +171,136 @@ async fn unlinking_never_removes_the_last_way_in(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(unlinking_never_removes_the_last_way_in);
+
+/// The CSRF field of a page's forms.
+fn csrf_of(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    let end = page[start..].find('"').unwrap();
+    page[start..start + end].to_owned()
+}
+
+async fn the_identities_page_links_another_and_unlinks_after_a_confirmation(backend: Backend) {
+    let (app, idp) = spawn(backend, true).await;
+    let session = sign_in(&app, &idp, ada()).await.session.expect("signed in");
+    let browser = super::no_redirects();
+    let get = |path: &str| browser.get(app.url(path)).header("cookie", &session).send();
+    let r = get("/account/identities").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("ada-1") && page.contains("your only way to sign in"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Unlink…"),
+        "the last way in has no unlink button"
+    );
+    assert!(
+        page.contains("href=\"/account/identities\">Identities</a>"),
+        "in the nav"
+    );
+    let issuer = url::Url::parse(&idp.config("test", &std::env::temp_dir()).issuer).unwrap();
+    assert!(
+        csp.contains(&issuer.origin().ascii_serialization()),
+        "{csp}"
+    );
+    let csrf = csrf_of(&page);
+
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        browser
+            .post(app.url(path))
+            .header("cookie", &session)
+            .header("origin", &app.url)
+            .form(&form)
+            .send()
+    };
+    let r = post(
+        "/account/identities/link",
+        vec![("csrf", "forged".into()), ("idp", "test".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a forged form starts nothing"
+    );
+    let r = post(
+        "/account/identities/link",
+        vec![("csrf", csrf.clone()), ("idp", "test".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to_idp = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to_idp.starts_with(issuer.as_str().trim_end_matches('/')),
+        "{to_idp}"
+    );
+    idp.sign_in_next(ada_elsewhere());
+    let r = browser.get(&to_idp).send().await.unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    let (status, location, ..) = super::arrive(&callback, Some(&session)).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/account/identities"))
+    );
+
+    let page = get("/account/identities")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("ada-2") && page.matches("Unlink…").count() == 2,
+        "{page}"
+    );
+    let listed = identities(&app, &session).await;
+    let second = listed.iter().find(|i| i["subject"] == "ada-2").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let confirm = get(&format!("/account/identities/{second}/unlink"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        confirm.contains("id=\"confirm-unlink\"") && confirm.contains("ada-2"),
+        "{confirm}"
+    );
+    let unlink = format!("/account/identities/{second}/unlink");
+    let r = post(&unlink, vec![("csrf", "forged".into())])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        identities(&app, &session).await.len(),
+        2,
+        "a forged form unlinks nothing"
+    );
+    let r = post(&unlink, vec![("csrf", csrf.clone())]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(identities(&app, &session).await.len(), 1);
+    let last = identities(&app, &session).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(
+        &format!("/account/identities/{last}/unlink"),
+        vec![("csrf", csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "the last way in stays");
+    assert!(r.text().await.unwrap().contains("last way to sign in"));
+    assert_eq!(identities(&app, &session).await.len(), 1);
+    app.stop().await;
+}
+on_both_backends!(the_identities_page_links_another_and_unlinks_after_a_confirmation);

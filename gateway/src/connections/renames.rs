@@ -11,6 +11,8 @@ use crate::store::PendingRename;
 /// First retry after this long; doubling per failed attempt up to `MAX_BACKOFF_MS`.
 const FIRST_BACKOFF_MS: i64 = 30_000;
 const MAX_BACKOFF_MS: i64 = 3_600_000;
+/// How long a sender holds a rename it took (longer than one call may last).
+const CLAIM_MS: i64 = 120_000;
 /// Renames sent per round.
 const BATCH: i64 = 100;
 
@@ -22,14 +24,21 @@ pub struct Delivered {
 }
 
 impl Connections {
-    /// Sends every rename that is due, oldest first; a provider that failed once in this round
-    /// gets none of its later renames, so they arrive in order.
+    /// Sends every rename that is due, oldest first, each claimed first so that two senders (the
+    /// command that merged, a serving replica's retry task) never send one twice at once; a
+    /// provider that failed once in this round gets none of its later renames, so they arrive in
+    /// order.
     pub async fn deliver_renames(&self) -> Result<Delivered, crate::store::StoreError> {
         let now = self.clock.now_ms();
         let mut done = Delivered::default();
         let mut failed_providers: Vec<String> = Vec::new();
         for rename in self.store.due_renames(now, BATCH).await? {
-            if failed_providers.contains(&rename.provider_id) {
+            if failed_providers.contains(&rename.provider_id)
+                || !self
+                    .store
+                    .claim_rename(&rename.id, now, now + CLAIM_MS)
+                    .await?
+            {
                 continue;
             }
             match self.send_rename(&rename).await {

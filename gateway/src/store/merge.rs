@@ -311,6 +311,20 @@ impl Store {
         self.due_renames(i64::MAX, 10_000).await
     }
 
+    /// Takes the rename `id` for sending until `until` if it is still due at `now`: one sender at
+    /// a time, whichever process or replica runs the round.
+    pub async fn claim_rename(&self, id: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE pending_renames SET next_attempt_at = $3 WHERE id = $1 AND next_attempt_at <= $2")
+            .bind(id)
+            .bind(now)
+            .bind(until)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+
     pub async fn rename_delivered(&self, id: &str) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM pending_renames WHERE id = $1")
             .bind(id)

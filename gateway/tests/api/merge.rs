@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 struct World {
     app: TestApp,
     idp: TestIdp,
-    _up: Upstream,
+    up: Upstream,
     root: String,
     /// The provider `dev`'s access token.
     provider: String,
@@ -39,7 +39,7 @@ async fn world(backend: Backend) -> World {
     World {
         app,
         idp,
-        _up: up,
+        up,
         root,
         provider: oauth["access_token"].as_str().unwrap().to_owned(),
     }
@@ -172,17 +172,12 @@ async fn a_merge_moves_everything_to_the_new_account_and_the_old_credentials_sto
     assert_eq!(projects[0]["title"], "Old lab");
     assert_eq!(projects[0]["role"], "PI");
 
-    // The provider is owed a rename; this test provider has no such route, so it stays queued.
-    let owed = app.app.store.pending_renames().await.unwrap();
-    assert_eq!(owed.len(), 1);
+    // The provider was told at once, with a service token made for NEW.
     assert_eq!(
-        (
-            owed[0].provider_id.as_str(),
-            owed[0].from_username.as_str(),
-            owed[0].to_username.as_str()
-        ),
-        ("dev", "olduser", new_name.as_str())
+        *w.up.renames.seen.lock().unwrap(),
+        [(new_name.clone(), "olduser".to_owned(), new_name.clone())]
     );
+    assert!(app.app.store.pending_renames().await.unwrap().is_empty());
     let audit = w.audit_actions().await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], "root");
@@ -305,3 +300,69 @@ async fn impossible_merges_are_refused_with_a_problem(backend: Backend) {
     w.app.stop().await;
 }
 on_both_backends!(impossible_merges_are_refused_with_a_problem);
+
+async fn a_rename_the_provider_does_not_take_stays_queued_and_is_sent_again_later(
+    backend: Backend,
+) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let old_token = app.user("olduser", true).await;
+    app.user("newuser", true).await;
+    w.connect(&old_token, "olduser", "o1").await;
+    w.up.renames
+        .refusing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let (status, body) = w.merge(&w.root, "olduser", "newuser").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the merge is done whatever the provider says: {body}"
+    );
+    let owed = app.app.store.pending_renames().await.unwrap();
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].attempts, 1);
+    let (_, state) = app.get(&w.root, "/api/admin/users/olduser").await;
+    assert_eq!(
+        state["state"], "disabled",
+        "nothing of the merge waits for the provider"
+    );
+
+    // Not due again before its backoff, then delivered once the provider answers.
+    w.up.renames
+        .refusing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let done = app.app.connections.deliver_renames().await.unwrap();
+    assert_eq!((done.delivered, done.failed), (0, 0), "backing off");
+    app.clock.advance_secs(31);
+    w.up.clock.advance(31);
+    let done = app.app.connections.deliver_renames().await.unwrap();
+    assert_eq!(done.failed, 0);
+    // The serving gateway's own retry task may be the one that sent it.
+    crate::support::wait_until(std::time::Duration::from_secs(10), || async {
+        (!w.up.renames.seen.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        *w.up.renames.seen.lock().unwrap(),
+        [(
+            "newuser".to_owned(),
+            "olduser".to_owned(),
+            "newuser".to_owned()
+        )]
+    );
+    crate::support::wait_until(std::time::Duration::from_secs(10), || async {
+        app.app
+            .store
+            .pending_renames()
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let done = app.app.connections.deliver_renames().await.unwrap();
+    assert_eq!((done.delivered, done.failed), (0, 0), "sent once");
+    w.app.stop().await;
+}
+on_both_backends!(a_rename_the_provider_does_not_take_stays_queued_and_is_sent_again_later);

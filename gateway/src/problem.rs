@@ -51,7 +51,6 @@ problem_codes! {
     InvalidTransition = 409, "invalidTransition", "Invalid state change";
     ProviderNotApproved = 409, "providerNotApproved", "Provider not approved";
     RemapRequiresDisconnect = 409, "remapRequiresDisconnect", "Already mapped";
-    IdentityLinkedElsewhere = 409, "identityLinkedElsewhere", "Identity linked to another account";
     LastWayIn = 409, "lastWayIn", "Last way to sign in";
     MergeRefused = 409, "mergeRefused", "Merge refused";
     PayloadTooLarge = 413, "payloadTooLarge", "Payload too large";

@@ -112,9 +112,6 @@ pub enum ApiError {
     /// 409 `remapRequiresDisconnect`.
     #[error("{0}")]
     RemapRequiresDisconnect(String),
-    /// 409 `identityLinkedElsewhere` (SPEC §8).
-    #[error("{0}")]
-    IdentityLinkedElsewhere(String),
     /// 409 `lastWayIn`: unlinking would leave no way to sign in (SPEC §8).
     #[error("{0}")]
     LastWayIn(String),
@@ -166,7 +163,6 @@ impl ApiError {
             SessionRequired(_) => ProblemCode::SessionRequired,
             InvalidAttempt(_) => ProblemCode::InvalidAttempt,
             RemapRequiresDisconnect(_) => ProblemCode::RemapRequiresDisconnect,
-            IdentityLinkedElsewhere(_) => ProblemCode::IdentityLinkedElsewhere,
             LastWayIn(_) => ProblemCode::LastWayIn,
             MergeRefused(_) => ProblemCode::MergeRefused,
             Internal(_) => ProblemCode::InternalError,
@@ -302,7 +298,7 @@ impl From<AccountError> for ApiError {
             AccountError::Store(ref cause) => store(&e, cause),
             AccountError::Hashing => Self::Internal(e.to_string()),
             AccountError::NoSuchIdentity => Self::NotFound(e.to_string()),
-            AccountError::IdentityLinkedElsewhere => Self::IdentityLinkedElsewhere(e.to_string()),
+            AccountError::IdentityLinkedElsewhere => Self::Conflict(e.to_string()),
             AccountError::LastWayIn => Self::LastWayIn(e.to_string()),
             AccountError::MergeRefused(_) => Self::MergeRefused(e.to_string()),
         }

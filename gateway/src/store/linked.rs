@@ -1,7 +1,7 @@
 //! Linked identities (SPEC §8): one more identity for a signed-in account, and unlinking one
 //! without ever removing the account's last way in (another identity, or a password hash).
 
-use super::identities::{CreateFederatedError, INSERT_IDENTITY};
+use super::identities::{CreateFederatedError, insert_identity};
 use super::{Store, StoreResult, with_pool};
 use crate::model::Identity;
 
@@ -23,23 +23,7 @@ impl Store {
         identity: &Identity,
         now: i64,
     ) -> Result<(), CreateFederatedError> {
-        with_pool!(self, pool => {
-            sqlx::query(INSERT_IDENTITY)
-                .bind(&identity.id)
-                .bind(user_id)
-                .bind(&identity.idp_id)
-                .bind(&identity.issuer)
-                .bind(&identity.subject)
-                .bind(&identity.email)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map_err(|e| match &e {
-                    sqlx::Error::Database(db) if db.is_unique_violation() => CreateFederatedError::IdentityTaken,
-                    _ => CreateFederatedError::Store(e.into()),
-                })?;
-        });
-        Ok(())
+        with_pool!(self, pool => insert_identity!(pool, identity, user_id, now).map(|_| ()))
     }
 
     /// Removes the identity `id` of `user_id` unless it is the last way in. The user's row is

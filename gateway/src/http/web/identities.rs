@@ -92,6 +92,13 @@ async fn view(app: &AppState, user: &User, session: &str, notice: Option<&str>) 
     )
 }
 
+/// The signed-in user of a form post whose CSRF field matches their session.
+async fn form_user(app: &AppState, parts: &Parts, csrf: &str) -> Result<(User, String), Response> {
+    let (user, session) = web_user(app, parts).await?;
+    check_csrf(&session, csrf).map_err(|r| *r)?;
+    Ok((user, session))
+}
+
 pub async fn identities_page(State(app): State<AppState>, parts: Parts) -> Response {
     match web_user(&app, &parts).await {
         Ok((user, session)) => view(&app, &user, &session, None).await,
@@ -110,13 +117,10 @@ pub async fn identity_link(
     parts: Parts,
     Form(f): Form<LinkForm>,
 ) -> Response {
-    let (user, session) = match web_user(&app, &parts).await {
+    let (user, session) = match form_user(&app, &parts, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = check_csrf(&session, &f.csrf) {
-        return *r;
-    }
     match crate::http::identities::start_link(&app, &user, &parts, &f.idp).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => view(&app, &user, &session, Some(&e.to_string())).await,
@@ -165,13 +169,10 @@ pub async fn identity_unlink(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let (user, session) = match web_user(&app, &parts).await {
+    let (user, session) = match form_user(&app, &parts, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = check_csrf(&session, &f.csrf) {
-        return *r;
-    }
     match app.accounts.unlink_identity(user.id, &id).await {
         Ok(()) => Redirect::to("/account/identities").into_response(),
         Err(e) => {

@@ -184,6 +184,10 @@ async fn the_identities_page_links_another_and_unlinks_after_a_confirmation(back
     let session = sign_in(&app, &idp, ada()).await.session.expect("signed in");
     let browser = super::no_redirects();
     let get = |path: &str| browser.get(app.url(path)).header("cookie", &session).send();
+    let text = |path: String| {
+        let r = get(&path);
+        async move { r.await.unwrap().text().await.unwrap() }
+    };
     let r = get("/account/identities").await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let csp = r.headers()["content-security-policy"]
@@ -250,12 +254,7 @@ async fn the_identities_page_links_another_and_unlinks_after_a_confirmation(back
         (StatusCode::SEE_OTHER, Some("/account/identities"))
     );
 
-    let page = get("/account/identities")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text("/account/identities".into()).await;
     assert!(
         page.contains("ada-2") && page.matches("Unlink…").count() == 2,
         "{page}"
@@ -265,12 +264,7 @@ async fn the_identities_page_links_another_and_unlinks_after_a_confirmation(back
         .as_str()
         .unwrap()
         .to_owned();
-    let confirm = get(&format!("/account/identities/{second}/unlink"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let confirm = text(format!("/account/identities/{second}/unlink")).await;
     assert!(
         confirm.contains("id=\"confirm-unlink\"") && confirm.contains("ada-2"),
         "{confirm}"

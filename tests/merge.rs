@@ -29,7 +29,18 @@ async fn status_of(request: reqwest::RequestBuilder) -> u16 {
 #[tokio::test]
 async fn after_a_merge_the_provider_maps_the_new_username_to_the_same_local_account_and_old_credentials_are_dead()
  {
-    let gateway = Gateway::new(None);
+    merge_end_to_end(None).await;
+}
+
+#[tokio::test]
+async fn the_same_on_postgresql() {
+    let (url, name) = e2e::fresh_postgres().await;
+    merge_end_to_end(Some(url)).await;
+    e2e::drop_postgres(&name).await;
+}
+
+async fn merge_end_to_end(database_url: Option<String>) {
+    let gateway = Gateway::new(database_url);
     // A test provider is visible to its owner and to admins: OLD and NEW are admins so that both
     // may use it; the provider's owner is someone else, so the merge moves no ownership.
     let owner = gateway.create_user_with_token(&NewUser::new(
@@ -154,6 +165,19 @@ async fn after_a_merge_the_provider_maps_the_new_username_to_the_same_local_acco
     assert_eq!(brokered, 401);
     let status = gateway.run(&["users", "status", "olduser"], "");
     assert!(status.contains("disabled"), "{status}");
+    let again = gateway.run_raw(
+        &["users", "merge", "--from", "olduser", "--into", "newuser"],
+        "",
+    );
+    assert!(
+        !again.status.success(),
+        "a merged account is not merged again"
+    );
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        said.contains("cannot merge") && said.contains("nothing was changed"),
+        "{said}"
+    );
 
     let (ok, log) = provider.terminate().await;
     assert!(ok, "{log}");

@@ -4,7 +4,7 @@
 //! Actions (stable names): `provider.registered`, `provider.approved`, `provider.suspended`,
 //! `provider.resumed`, `provider.refreshTokenRotated`, `provider.refreshTokenRevoked`, `keys.rotated`,
 //! `keys.revoked`,
-//! `user.created`, `user.suspended`, `user.resumed`, `user.disabled`, `user.expirySet`,
+//! `user.created`, `user.suspended`, `user.resumed`, `user.disabled`, `user.expirySet`, `user.merged`,
 //! `wallet.granted`, `project.created`, `project.memberSet`, `project.memberRemoved`.
 //! Changes made by this crate's own stores (grants, lifecycle, projects) write their event in the
 //! same transaction; events about changes made elsewhere are recorded right after, with `record`.

@@ -174,6 +174,28 @@ impl IdentityProviders {
             .collect()
     }
 
+    /// Where a browser may be sent to sign in (for a page's `form-action`): each issuer's origin
+    /// and, once discovered, its authorization endpoint's.
+    pub async fn authorization_origins(&self) -> Vec<String> {
+        let mut origins = Vec::new();
+        for idp in self.idps.iter() {
+            let mut urls = vec![url::Url::parse(&idp.config.issuer).ok()];
+            if let Some(d) = idp.discovered.read().await.as_ref() {
+                urls.push(Some(d.authorization_endpoint.clone()));
+            }
+            for origin in urls
+                .into_iter()
+                .flatten()
+                .map(|u| u.origin().ascii_serialization())
+            {
+                if !origins.contains(&origin) {
+                    origins.push(origin);
+                }
+            }
+        }
+        origins
+    }
+
     fn idp(&self, id: &str) -> Result<&Idp, OidcError> {
         self.idps
             .iter()

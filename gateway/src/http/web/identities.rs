@@ -15,17 +15,6 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-/// Origins of the configured issuers: the page's forms may be redirected there (`form-action`).
-fn idp_origins(app: &AppState) -> String {
-    app.config
-        .identity_providers
-        .iter()
-        .filter_map(|c| url::Url::parse(&c.issuer).ok())
-        .map(|u| u.origin().ascii_serialization())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn idp_name(app: &AppState, id: &str) -> String {
     app.identity_providers
         .list()
@@ -87,7 +76,10 @@ async fn view(app: &AppState, user: &User, session: &str, notice: Option<&str>) 
         "Identities",
         &body,
         Some((user, &csrf)),
-        &idp_origins(app),
+        &app.identity_providers
+            .authorization_origins()
+            .await
+            .join(" "),
         None,
     )
 }

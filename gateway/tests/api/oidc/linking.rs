@@ -70,6 +70,18 @@ async fn a_link_finished_in_another_session_or_without_one_links_nothing(backend
         1,
         "nothing was linked"
     );
+    // An attacker who hands their link attempt to a victim gains nothing: the victim comes back
+    // with their own session, which is not the one that asked.
+    let victim = sign_in(&app, &idp, bob()).await.session.expect("bob");
+    let (status, _, session, _) = link(&app, &idp, &first, bob(), Some(&victim)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(session.is_none());
+    assert_eq!(
+        identities(&app, &first).await.len(),
+        1,
+        "bob's identity is not the attacker's"
+    );
+    assert_eq!(identities(&app, &victim).await.len(), 1);
     // The unlinked identity is still a stranger: it gets an account of its own.
     let stranger = sign_in(&app, &idp, ada_elsewhere()).await;
     let p = me(&app, &stranger.session.expect("signed in")).await;

@@ -198,6 +198,33 @@ impl App {
         Ok(done)
     }
 
+    /// Merges account `from` into `into` (SPEC §8) and then tells each provider of a moved
+    /// connection (§4 rename). The merge is complete at its commit; a rename that does not reach
+    /// its provider stays queued and `retry_renames` sends it again.
+    pub async fn merge_users(
+        &self,
+        actor: &crate::audit::Actor,
+        from: &str,
+        into: &str,
+    ) -> Result<crate::store::Merged, crate::accounts::AccountError> {
+        let merged = self.accounts.merge(actor, from, into).await?;
+        if !merged.renames.is_empty() {
+            match self.connections.deliver_renames().await {
+                Ok(done) => {
+                    tracing::info!(
+                        delivered = done.delivered,
+                        failed = done.failed,
+                        "renames after a merge"
+                    )
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "sending renames after a merge failed; retried later")
+                }
+            }
+        }
+        Ok(merged)
+    }
+
     /// When a key rotated in now starts signing.
     pub fn key_activation(&self, immediate: bool) -> crate::keys::Activation {
         if immediate {

@@ -77,6 +77,7 @@ audit_actions! {
     UserApproved => "user.approved",
     UserDisabled => "user.disabled",
     UserExpirySet => "user.expirySet",
+    UserMerged => "user.merged",
     WalletGranted => "wallet.granted",
     ProjectCreated => "project.created",
     ProjectMemberSet => "project.memberSet",

@@ -54,6 +54,8 @@ problem_codes! {
     InvalidTransition = 409, "invalidTransition", "Invalid state change";
     ProviderNotApproved = 409, "providerNotApproved", "Provider not approved";
     RemapRequiresDisconnect = 409, "remapRequiresDisconnect", "Already mapped";
+    LastWayIn = 409, "lastWayIn", "Last way to sign in";
+    MergeRefused = 409, "mergeRefused", "Merge refused";
     PayloadTooLarge = 413, "payloadTooLarge", "Payload too large";
     UnsupportedMediaType = 415, "unsupportedMediaType", "Unsupported media type";
     InvalidManifest = 422, "invalidManifest", "Invalid manifest";

@@ -180,7 +180,7 @@ impl Accounts {
     }
 }
 
-fn new_identity(id: &VerifiedIdentity) -> Identity {
+pub(super) fn new_identity(id: &VerifiedIdentity) -> Identity {
     Identity {
         id: random_id(),
         user_id: 0,
@@ -192,7 +192,7 @@ fn new_identity(id: &VerifiedIdentity) -> Identity {
     }
 }
 
-fn profile(id: &VerifiedIdentity) -> NewUser {
+pub(super) fn profile(id: &VerifiedIdentity) -> NewUser {
     NewUser {
         username: String::new(),
         email: id.email.clone().unwrap_or_default(),
@@ -204,7 +204,7 @@ fn profile(id: &VerifiedIdentity) -> NewUser {
     }
 }
 
-fn claims(id: &VerifiedIdentity) -> FederatedClaims {
+pub(super) fn claims(id: &VerifiedIdentity) -> FederatedClaims {
     FederatedClaims {
         assurance: id.assurance.clone(),
         two_factor: id.two_factor,

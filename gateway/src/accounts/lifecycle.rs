@@ -278,7 +278,7 @@ impl Accounts {
 }
 
 /// An admin locking themselves out over the API is always a mistake; the command line still can.
-fn refuse_self(actor: &Actor, user: &User, verb: &str) -> Result<(), AccountError> {
+pub(super) fn refuse_self(actor: &Actor, user: &User, verb: &str) -> Result<(), AccountError> {
     match actor {
         Actor::User(name) if *name == user.username => Err(AccountError::Invalid(format!(
             "username: you cannot {verb} your own account"

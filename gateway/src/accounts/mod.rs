@@ -4,12 +4,15 @@
 mod assurance;
 mod credentials;
 mod federated;
+mod identities;
 mod lifecycle;
+mod merge;
 mod password;
 mod throttle;
 mod username;
 
 pub use federated::FederatedOutcome;
+pub use identities::Linked;
 pub use lifecycle::{AccountLifecycle, AccountState};
 pub use throttle::{Locked, ThrottlePolicy};
 pub use username::Username;
@@ -44,6 +47,19 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error("password hashing failed")]
     Hashing,
+    #[error("no such identity")]
+    NoSuchIdentity,
+    /// SPEC §8: an identity signs into one account.
+    #[error(
+        "this identity is already linked to another account; nothing was changed (an admin can merge the two accounts)"
+    )]
+    IdentityLinkedElsewhere,
+    #[error(
+        "this is the account's last way to sign in (no other identity and no password); link another identity first"
+    )]
+    LastWayIn,
+    #[error("cannot merge: {0}; nothing was changed")]
+    MergeRefused(String),
 }
 
 /// What `gateway users create` and the admin API take.

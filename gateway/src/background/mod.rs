@@ -1,6 +1,6 @@
 //! The background loops of a serving gateway, each named, started by `serve` beside the listeners
 //! and stopped (then joined) when it drains: the key-ring reload, the sweeps of expired sessions and
-//! abandoned sign-ins, the manifest refresher, and the change feed (`change_feed`).
+//! abandoned sign-ins, the manifest refresher, the retried merge renames, and the change feed (`change_feed`).
 
 mod change_feed;
 
@@ -15,6 +15,7 @@ pub fn start(app: &AppState, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>
         tokio::spawn(reload_keys(app.clone(), stop.clone())),
         tokio::spawn(expire_sessions(app.clone(), stop.clone())),
         tokio::spawn(refresh_manifests(app.clone(), stop.clone())),
+        tokio::spawn(retry_renames(app.clone(), stop.clone())),
         tokio::spawn(change_feed::follow(app.clone(), stop.clone())),
         tokio::spawn(change_feed::resync_periodically(app.clone(), stop.clone())),
     ]
@@ -48,6 +49,15 @@ async fn expire_sessions(app: AppState, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = app.accounts.sweep_sign_in_throttle().await {
             tracing::warn!(error = %e, "removing old sign-in counters failed");
+        }
+    }
+}
+
+/// Sends the `usermap/rename` calls still owed after merges (each with its own backoff).
+async fn retry_renames(app: AppState, mut stop: watch::Receiver<bool>) {
+    while tick(&mut stop, Duration::from_secs(15)).await {
+        if let Err(e) = app.connections.deliver_renames().await {
+            tracing::warn!(error = %e, "sending owed renames failed");
         }
     }
 }

@@ -51,6 +51,15 @@ pub enum LifecycleCommand {
         #[arg(long)]
         two_factor: Option<bool>,
     },
+    /// Merge account OLD into NEW: identities, connections, wallets and project memberships move
+    /// to NEW; OLD is disabled and its password, sessions and API tokens are revoked. Refused,
+    /// changing nothing, when both are connected to one provider.
+    Merge {
+        #[arg(long, value_name = "OLD")]
+        from: String,
+        #[arg(long, value_name = "NEW")]
+        into: String,
+    },
     /// Set the end of a user's membership (--at RFC3339; a past time expires them now) or remove it.
     #[command(group(ArgGroup::new("when").required(true).args(["at", "never"])))]
     SetExpiry {
@@ -106,6 +115,18 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
         }
         return Ok(());
     }
+    if let LifecycleCommand::Merge { from, into } = &command {
+        let merged = app.merge_users(&me, from, into).await?;
+        println!("{from} merged into {into}: {}", merged_summary(&merged));
+        let owed = app.store.pending_renames().await?;
+        if !owed.is_empty() {
+            println!(
+                "{} provider rename(s) not delivered yet; a running gateway retries them",
+                owed.len()
+            );
+        }
+        return Ok(());
+    }
     let done = match command {
         LifecycleCommand::Status { username } => accounts.lifecycle(&username).await?,
         LifecycleCommand::Suspend { username, until } => {
@@ -115,7 +136,8 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
         LifecycleCommand::Approve { username } => accounts.approve(&me, &username).await?,
         LifecycleCommand::List { .. }
         | LifecycleCommand::Invite { .. }
-        | LifecycleCommand::SetAssurance { .. } => {
+        | LifecycleCommand::SetAssurance { .. }
+        | LifecycleCommand::Merge { .. } => {
             unreachable!("answered above")
         }
         LifecycleCommand::Disable { username } => app.disable_user(&me, &username).await?,
@@ -125,6 +147,31 @@ pub async fn lifecycle(config: Config, command: LifecycleCommand) -> anyhow::Res
     };
     println!("{}", describe(&done));
     Ok(())
+}
+
+/// `2 identities, connections: dev, wallets: dev, projects: none; revoked 1 session, 2 API tokens, the password`
+pub fn merged_summary(m: &crate::store::Merged) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    format!(
+        "{} identities, connections: {}, wallets: {}, projects: {}; revoked {} sessions, {} API tokens{}",
+        m.identities,
+        list(&m.connections),
+        list(&m.wallets),
+        list(&m.projects),
+        m.sessions_revoked,
+        m.api_tokens_revoked,
+        if m.password_revoked {
+            ", the password"
+        } else {
+            ""
+        }
+    )
 }
 
 /// `alice: the account is suspended until …; membership ends …`

@@ -5,10 +5,12 @@
 
 mod brokered;
 mod complete;
+mod renames;
 mod report;
 
 pub use brokered::BrokeredUsers;
 pub use complete::CompletionRefused;
+pub use renames::Delivered;
 pub use report::ReportOutcome;
 
 use crate::accounts::principal;

@@ -134,6 +134,12 @@ pub enum ApiError {
     /// 409 `remapRequiresDisconnect`.
     #[error("{0}")]
     RemapRequiresDisconnect(String),
+    /// 409 `lastWayIn`: unlinking would leave no way to sign in (SPEC §8).
+    #[error("{0}")]
+    LastWayIn(String),
+    /// 409 `mergeRefused`: nothing was changed (SPEC §8).
+    #[error("{0}")]
+    MergeRefused(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -182,6 +188,8 @@ impl ApiError {
             SessionRequired(_) => ProblemCode::SessionRequired,
             InvalidAttempt(_) => ProblemCode::InvalidAttempt,
             RemapRequiresDisconnect(_) => ProblemCode::RemapRequiresDisconnect,
+            LastWayIn(_) => ProblemCode::LastWayIn,
+            MergeRefused(_) => ProblemCode::MergeRefused,
             Internal(_) => ProblemCode::InternalError,
         }
     }
@@ -337,6 +345,10 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidTransition(m) => Self::InvalidTransition(m),
             AccountError::Store(ref cause) => store(&e, cause),
             AccountError::Hashing => Self::Internal(e.to_string()),
+            AccountError::NoSuchIdentity => Self::NotFound(e.to_string()),
+            AccountError::IdentityLinkedElsewhere => Self::Conflict(e.to_string()),
+            AccountError::LastWayIn => Self::LastWayIn(e.to_string()),
+            AccountError::MergeRefused(_) => Self::MergeRefused(e.to_string()),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod connections;
 pub mod errors;
 pub mod extract;
 mod health;
+mod identities;
 pub mod input;
 mod lifecycle;
 pub mod listener;
@@ -60,6 +61,12 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/api/admin/agreements", get(agreements::all))
         .route("/api/providers/{id}/access", get(agreements::access))
+        .route(
+            "/api/me/identities",
+            get(identities::list).post(identities::link),
+        )
+        .route("/api/me/identities/{id}", delete(identities::unlink))
+        .route("/api/admin/users/merge", post(identities::merge))
         .route(
             "/api/tokens",
             get(api_tokens::list).post(api_tokens::create),
@@ -147,6 +154,12 @@ pub fn router(app: AppState) -> Router {
         .route("/connections/{id}/complete", get(web::connection_complete))
         .route("/connections/{id}/disconnect", post(web::disconnect_submit))
         .route("/tokens", get(web::tokens_page))
+        .route("/account/identities", get(web::identities_page))
+        .route("/account/identities/link", post(web::identity_link))
+        .route(
+            "/account/identities/{id}/unlink",
+            get(web::identity_unlink_confirm).post(web::identity_unlink),
+        )
         .route("/wallets", get(web::wallets_page))
         .route("/tokens/new", post(web::token_create))
         .route(

@@ -24,6 +24,9 @@ pub struct OidcAttempt {
     pub pkce_verifier: String,
     pub next_path: String,
     pub expires_at: i64,
+    /// A link attempt (SPEC §8): the user whose account the identity joins. Then `browser_hash`
+    /// is the hash of the session that started it, and only that session can finish it.
+    pub link_user: Option<i64>,
 }
 
 /// Whom an IdP vouched for at one sign-in, its claims already mapped and bounded.

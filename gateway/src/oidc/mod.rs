@@ -85,6 +85,23 @@ pub struct Started {
     pub browser_secret: Secret,
 }
 
+/// The secrets the browser's cookies carry at the callback.
+#[derive(Clone, Copy, Default)]
+pub struct BrowserSecrets<'a> {
+    /// The sign-in attempt's cookie.
+    pub attempt_cookie: Option<&'a str>,
+    /// The session cookie.
+    pub session: Option<&'a str>,
+}
+
+/// A callback the IdP vouched for.
+pub struct Finished {
+    pub identity: VerifiedIdentity,
+    pub next: String,
+    /// `Some(user)` for a link attempt: the identity joins this account.
+    pub link_user: Option<i64>,
+}
+
 /// The callback's query.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Callback {
@@ -155,6 +172,28 @@ impl IdentityProviders {
             .iter()
             .map(|i| (i.config.id.clone(), i.config.display_name.clone()))
             .collect()
+    }
+
+    /// Where a browser may be sent to sign in (for a page's `form-action`): each issuer's origin
+    /// and, once discovered, its authorization endpoint's.
+    pub async fn authorization_origins(&self) -> Vec<String> {
+        let mut origins = Vec::new();
+        for idp in self.idps.iter() {
+            let mut urls = vec![url::Url::parse(&idp.config.issuer).ok()];
+            if let Some(d) = idp.discovered.read().await.as_ref() {
+                urls.push(Some(d.authorization_endpoint.clone()));
+            }
+            for origin in urls
+                .into_iter()
+                .flatten()
+                .map(|u| u.origin().ascii_serialization())
+            {
+                if !origins.contains(&origin) {
+                    origins.push(origin);
+                }
+            }
+        }
+        origins
     }
 
     fn idp(&self, id: &str) -> Result<&Idp, OidcError> {
@@ -240,6 +279,35 @@ impl IdentityProviders {
 
     /// Begins a sign-in at IdP `id`; `next` is a path already checked by the caller.
     pub async fn start(&self, id: &str, next: &str) -> Result<Started, OidcError> {
+        let browser_secret = Secret::generate("gwo_");
+        let url = self.begin(id, next, browser_secret.hash(), None).await?;
+        Ok(Started {
+            url,
+            browser_secret,
+        })
+    }
+
+    /// Begins linking an identity at IdP `id` to `user_id`'s account (SPEC §8): the attempt is
+    /// bound to `session` (the cookie's secret), so only the session that asked can finish it.
+    /// Returns the URL to send the browser to.
+    pub async fn start_link(
+        &self,
+        id: &str,
+        user_id: i64,
+        session: &str,
+        next: &str,
+    ) -> Result<String, OidcError> {
+        self.begin(id, next, hash_secret(session), Some(user_id))
+            .await
+    }
+
+    async fn begin(
+        &self,
+        id: &str,
+        next: &str,
+        browser_hash: String,
+        link_user: Option<i64>,
+    ) -> Result<String, OidcError> {
         let idp = self.idp(id)?;
         let now = self.clock.now_ms();
         if self.store.live_oidc_attempts(now).await? >= MAX_LIVE_ATTEMPTS {
@@ -254,16 +322,16 @@ impl IdentityProviders {
         let challenge = URL_SAFE_NO_PAD.encode(
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
         );
-        let browser_secret = Secret::generate("gwo_");
         self.store
             .insert_oidc_attempt(&OidcAttempt {
                 state_hash: hash_secret(&state),
-                browser_hash: browser_secret.hash(),
+                browser_hash,
                 idp_id: idp.config.id.clone(),
                 nonce: nonce.clone(),
                 pkce_verifier: verifier,
                 next_path: next.to_owned(),
                 expires_at: now + ATTEMPT_TTL_MS,
+                link_user,
             })
             .await?;
         let mut url = d.authorization_endpoint.clone();
@@ -276,20 +344,19 @@ impl IdentityProviders {
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
-        Ok(Started {
-            url: url.into(),
-            browser_secret,
-        })
+        Ok(url.into())
     }
 
     /// Completes a sign-in: the attempt is used up whatever the outcome. Returns whom the IdP
-    /// vouched for and where the user wanted to go.
+    /// vouched for, where the user wanted to go and, for a link attempt, whose account it joins.
+    /// `browser` holds the request's cookie secrets: a sign-in attempt checks the attempt cookie,
+    /// a link attempt the session that started it.
     pub async fn finish(
         &self,
         id: &str,
         callback: &Callback,
-        browser_secret: Option<&str>,
-    ) -> Result<(VerifiedIdentity, String), OidcError> {
+        browser: BrowserSecrets<'_>,
+    ) -> Result<Finished, OidcError> {
         let idp = self.idp(id)?;
         let state = callback
             .state
@@ -301,8 +368,12 @@ impl IdentityProviders {
             .take_oidc_attempt(&hash_secret(state))
             .await?
             .ok_or(OidcError::InvalidState)?;
+        let presented = match attempt.link_user {
+            Some(_) => browser.session,
+            None => browser.attempt_cookie,
+        };
         let browser_ok =
-            browser_secret.is_some_and(|b| id_token::same(&hash_secret(b), &attempt.browser_hash));
+            presented.is_some_and(|b| id_token::same(&hash_secret(b), &attempt.browser_hash));
         if attempt.idp_id != idp.config.id
             || attempt.expires_at <= self.clock.now_ms()
             || !browser_ok
@@ -375,7 +446,11 @@ impl IdentityProviders {
         }
         let identity = claims::identity(&idp.config, &claims, &userinfo);
         tracing::info!(idp = %idp.config.id, "identity provider vouched for a user");
-        Ok((identity, attempt.next_path))
+        Ok(Finished {
+            identity,
+            next: attempt.next_path,
+            link_user: attempt.link_user,
+        })
     }
 
     /// Removes attempts nobody came back for.

@@ -40,15 +40,39 @@ fn identity(row: IdentityRow) -> Identity {
     }
 }
 
-const INSERT_IDENTITY: &str = "INSERT INTO identities (id, user_id, idp_id, issuer, subject, email, linked_at, last_used_at) \
+pub(super) const INSERT_IDENTITY: &str = "INSERT INTO identities (id, user_id, idp_id, issuer, subject, email, linked_at, last_used_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
+
+/// Links `identity` to `user_id` on `conn`; a taken `(issuer, subject)` is `IdentityTaken`.
+macro_rules! insert_identity {
+    ($conn:expr, $identity:expr, $user_id:expr, $now:expr) => {{
+        let identity: &$crate::model::Identity = $identity;
+        sqlx::query($crate::store::identities::INSERT_IDENTITY)
+            .bind(&identity.id)
+            .bind($user_id)
+            .bind(&identity.idp_id)
+            .bind(&identity.issuer)
+            .bind(&identity.subject)
+            .bind(&identity.email)
+            .bind($now)
+            .execute($conn)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    $crate::store::CreateFederatedError::IdentityTaken
+                }
+                _ => $crate::store::CreateFederatedError::Store(e.into()),
+            })
+    }};
+}
+pub(super) use insert_identity;
 
 impl Store {
     pub async fn insert_oidc_attempt(&self, a: &OidcAttempt) -> StoreResult<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO oidc_attempts (state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                "INSERT INTO oidc_attempts (state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at, link_user) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(&a.state_hash)
                 .bind(&a.browser_hash)
                 .bind(&a.idp_id)
@@ -56,6 +80,7 @@ impl Store {
                 .bind(&a.pkce_verifier)
                 .bind(&a.next_path)
                 .bind(a.expires_at)
+                .bind(a.link_user)
                 .execute(pool)
                 .await?;
         });
@@ -74,15 +99,33 @@ impl Store {
 
     /// Removes and returns the attempt: a state is used at most once, whatever happens next.
     pub async fn take_oidc_attempt(&self, state_hash: &str) -> StoreResult<Option<OidcAttempt>> {
-        type Row = (String, String, String, String, String, String, i64);
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+        );
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(
             "DELETE FROM oidc_attempts WHERE state_hash = $1 \
-             RETURNING state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at")
+             RETURNING state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at, link_user")
             .bind(state_hash)
             .fetch_optional(pool)
             .await?);
         Ok(row.map(
-            |(state_hash, browser_hash, idp_id, nonce, pkce_verifier, next_path, expires_at)| {
+            |(
+                state_hash,
+                browser_hash,
+                idp_id,
+                nonce,
+                pkce_verifier,
+                next_path,
+                expires_at,
+                link_user,
+            )| {
                 OidcAttempt {
                     state_hash,
                     browser_hash,
@@ -91,6 +134,7 @@ impl Store {
                     pkce_verifier,
                     next_path,
                     expires_at,
+                    link_user,
                 }
             },
         ))
@@ -174,17 +218,7 @@ impl Store {
                 .await
                 .map_err(|e| unique(e, CreateFederatedError::UsernameTaken))?;
             let created = user(row);
-            sqlx::query(INSERT_IDENTITY)
-                .bind(&new_identity.id)
-                .bind(created.id)
-                .bind(&new_identity.idp_id)
-                .bind(&new_identity.issuer)
-                .bind(&new_identity.subject)
-                .bind(&new_identity.email)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| unique(e, CreateFederatedError::IdentityTaken))?;
+            insert_identity!(&mut *tx, new_identity, created.id, now)?;
             if pending {
                 sqlx::query(
                     "INSERT INTO account_states (user_id, status, suspended_until, expires_at, updated_at) \
@@ -299,20 +333,7 @@ impl Store {
             if gone == 0 {
                 return Ok(None);
             }
-            sqlx::query(INSERT_IDENTITY)
-                .bind(&identity.id)
-                .bind(user_id)
-                .bind(&identity.idp_id)
-                .bind(&identity.issuer)
-                .bind(&identity.subject)
-                .bind(&identity.email)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match &e {
-                    sqlx::Error::Database(db) if db.is_unique_violation() => CreateFederatedError::IdentityTaken,
-                    _ => CreateFederatedError::Store(e.into()),
-                })?;
+            insert_identity!(&mut *tx, identity, user_id, now)?;
             tx.commit().await?;
             Ok(Some(user_id))
         })

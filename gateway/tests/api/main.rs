@@ -20,6 +20,7 @@ mod health;
 mod keys;
 mod lifecycle;
 mod manifests;
+mod merge;
 mod migrations;
 mod observability;
 mod oidc;

@@ -22,6 +22,8 @@ pub struct Upstream {
     pub clock: Arc<ManualClock>,
     /// Gateway usernames the gateway said to unlink (`POST usermap/unlink`).
     pub unlinked: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Renames the gateway sent (`POST usermap/rename`): (the token's principal, from, to).
+    pub renames: Renames,
     _stop: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -37,6 +39,7 @@ impl Upstream {
         );
         let clock = Arc::new(ManualClock::new(now_unix));
         let unlinked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let renames = Renames::default();
         let verifier = Verifier::new(config, clock.clone()).unwrap();
         let routes = Router::new()
             .route(
@@ -49,7 +52,9 @@ impl Upstream {
             .route("/storage/upload", any(upload))
             .route("/storage/download", get(download))
             .route("/usermap/unlink", axum::routing::post(unlink))
+            .route("/usermap/rename", axum::routing::post(rename))
             .layer(axum::Extension(unlinked.clone()))
+            .layer(axum::Extension(renames.clone()))
             .with_state(verifier);
         let router = Router::new().nest(&format!("/ucloud/{id}"), routes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -66,6 +71,7 @@ impl Upstream {
             port,
             clock,
             unlinked,
+            renames,
             _stop: Arc::new(tx),
         }
     }
@@ -168,4 +174,32 @@ async fn unlink(
         unlinked.lock().unwrap().push(p.username.clone());
     }
     "ok"
+}
+
+/// What the provider was told of merges, and whether it answers them (`refusing`: 503).
+#[derive(Clone, Default)]
+pub struct Renames {
+    pub seen: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+    pub refusing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn rename(
+    service: ServiceRequest,
+    axum::Extension(renames): axum::Extension<Renames>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::http::StatusCode {
+    if renames.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let principal = service
+        .principal()
+        .map(|p| p.username.clone())
+        .unwrap_or_default();
+    let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    renames
+        .seen
+        .lock()
+        .unwrap()
+        .push((principal, field("from"), field("to")));
+    axum::http::StatusCode::NO_CONTENT
 }

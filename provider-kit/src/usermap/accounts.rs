@@ -11,7 +11,7 @@ use super::config::{AccountsConfig, AccountsConfigError};
 use super::model::{Mapping, QuarantineEntry};
 use super::names::{NameSequence, gecos, is_reserved, is_valid_name};
 use super::report::MappingReporter;
-use super::store::{AccountTx, IdKind, MappingStore, NewAccount, StoreError};
+use super::store::{AccountTx, GatewayRename, IdKind, MappingStore, NewAccount, StoreError};
 use crate::auth::Clock;
 use crate::client::ClientError;
 use crate::protocol::{MappingReport, Principal, ReportedState};
@@ -241,6 +241,16 @@ impl Accounts {
         let removed = tx.delete_mapping(gateway_username).await?;
         tx.commit().await?;
         Ok(removed)
+    }
+
+    /// The gateway merged `from` into `to` (SPEC §4 rename): the local account mapped to `from`
+    /// is now mapped to `to`, and nothing else changes. A retry finds the rename done.
+    #[tracing::instrument(skip_all)]
+    pub async fn rename_user(&self, from: &str, to: &str) -> Result<GatewayRename, AccountError> {
+        let mut tx = self.store.begin().await?;
+        let outcome = tx.rename_gateway_user(from, to).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Removes the local account `name`: its mapping, the account in the backend (with the

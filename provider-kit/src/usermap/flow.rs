@@ -18,7 +18,7 @@ use super::accounts::{AccountError, Accounts};
 use super::local_auth::{
     AuthenticatorUnavailable, LocalAuthenticator, MAX_PASSWORD_LEN, MAX_USERNAME_LEN, random,
 };
-use super::store::{NewAttempt, StoreError, StoredAttempt};
+use super::store::{GatewayRename, NewAttempt, StoreError, StoredAttempt};
 use crate::auth::{Verifier, VerifyError};
 use crate::client::ClientError;
 
@@ -286,6 +286,11 @@ impl UsermapFlow {
     /// The gateway ended the connection (SPEC §4): forget the mapping. `false` if there was none.
     pub async fn unlink(&self, gateway_username: &str) -> Result<bool, FlowError> {
         Ok(self.inner.accounts.unlink(gateway_username).await?)
+    }
+
+    /// The gateway merged `from` into `to` (SPEC §4): the mapping follows the new username.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<GatewayRename, FlowError> {
+        Ok(self.inner.accounts.rename_user(from, to).await?)
     }
 
     async fn live_attempt(&self, attempt_id: &str) -> Result<StoredAttempt, FlowError> {

@@ -74,4 +74,4 @@ pub use pending::{
 };
 pub use policy_change::{Collision, PlannedName, PolicyApplied, PolicyPlan};
 pub use report::{MappingReporter, ReportFuture};
-pub use store::{IdKind, MappingStore, STORE_FILE, StoreError};
+pub use store::{GatewayRename, IdKind, MappingStore, STORE_FILE, StoreError};

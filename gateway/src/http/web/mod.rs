@@ -12,6 +12,7 @@ mod approvals;
 mod assets;
 mod complete;
 mod identity;
+mod identities;
 mod login;
 mod oidc;
 mod pages;
@@ -24,6 +25,7 @@ pub use complete::connection_complete;
 pub use identity::{CsrfForm, WebAdmin, WebUser};
 pub use access::{access_page, account_page, account_submit};
 pub use agreements::{agreements_accept, agreements_page};
+pub use identities::{identities_page, identity_link, identity_unlink, identity_unlink_confirm};
 pub use login::{login_form, login_submit, logout_submit};
 pub use oidc::{oidc_callback, oidc_start};
 pub use pages::{
@@ -185,12 +187,27 @@ pub fn remember_federation_name(app: &AppState) {
 /// still built with `format!` + [`escape`] on other branches (agreements, access, identities),
 /// removed once they move to templates.
 pub fn page(title: &str, body_html: &str, user: Option<(&User, &str)>) -> Response {
+    page_with(title, body_html, user, "")
+}
+
+/// [`page`] whose forms may also post to `form_action` (the identities page's Link buttons lead
+/// to the identity providers).
+pub fn page_with(
+    title: &str,
+    body_html: &str,
+    user: Option<(&User, &str)>,
+    form_action: &str,
+) -> Response {
     let page = Legacy {
         title,
         chrome: compat_chrome(user),
         body: body_html,
     };
-    respond(StatusCode::OK, &page, Csp::default())
+    let csp = Csp {
+        form_action,
+        ..Csp::default()
+    };
+    respond(StatusCode::OK, &page, csp)
 }
 
 /// The signed-in user and their session secret, or the redirect to sign in: the compatibility

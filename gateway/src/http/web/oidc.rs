@@ -5,9 +5,9 @@
 use super::{Chrome, Link, Message, safe_next};
 use crate::accounts::{AccountError, FederatedOutcome};
 use crate::app::AppState;
-use crate::http::extract::{cookie, session_set_cookie};
+use crate::http::extract::{cookie, session, session_set_cookie};
 use crate::http::input::Query;
-use crate::oidc::{Callback, OidcError};
+use crate::oidc::{BrowserSecrets, Callback, Finished, OidcError};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -74,7 +74,10 @@ pub async fn oidc_callback(
     parts: Parts,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let browser = cookie(&parts, cookie_name(&app));
+    let browser = BrowserSecrets {
+        attempt_cookie: cookie(&parts, cookie_name(&app)),
+        session: session(&parts, &app),
+    };
     let callback = Callback {
         code: q.code,
         state: q.state,
@@ -86,7 +89,16 @@ pub async fn oidc_callback(
         .await
     {
         Err(e) => failure(&app, &e),
-        Ok((identity, next)) => match app
+        Ok(Finished {
+            identity,
+            next,
+            link_user: Some(user_id),
+        }) => link(&app, user_id, browser.session, &identity, &next).await,
+        Ok(Finished {
+            identity,
+            next,
+            link_user: None,
+        }) => match app
             .accounts
             .sign_in_federated(&identity, app.config.accounts.auto_activate)
             .await
@@ -130,6 +142,49 @@ pub async fn oidc_callback(
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
+}
+
+/// A link attempt came back with the session that started it (`finish` checked the binding):
+/// the identity joins that session's account, unless it belongs to another account.
+async fn link(
+    app: &AppState,
+    user_id: i64,
+    session: Option<&str>,
+    identity: &crate::model::VerifiedIdentity,
+    next: &str,
+) -> Response {
+    let still_signed_in = match session {
+        Some(s) => matches!(app.accounts.user_by_session(s).await, Ok(Some(u)) if u.id == user_id),
+        None => false,
+    };
+    if !still_signed_in {
+        return message(
+            app,
+            StatusCode::FORBIDDEN,
+            "Identity not linked",
+            "The session that asked to link this identity has ended. Sign in and start again; nothing was changed.",
+        );
+    }
+    match app.accounts.link_identity(user_id, identity).await {
+        Ok(_) => Redirect::to(&safe_next(Some(next))).into_response(),
+        Err(e @ (AccountError::IdentityLinkedElsewhere | AccountError::Inactive(_))) => {
+            message(
+                app,
+                StatusCode::CONFLICT,
+                "Identity not linked",
+                &e.to_string(),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "linking an identity failed");
+            message(
+                app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Identity not linked",
+                "The gateway could not link the identity. Try again later.",
+            )
+        }
+    }
 }
 
 /// The page for a sign-in that did not happen.

@@ -2,6 +2,7 @@
 //! headless: the "browser" is a client that follows no redirect and carries its cookies by hand.
 
 mod attacks;
+mod linking;
 mod sign_in;
 pub mod test_idp;
 
@@ -134,4 +135,75 @@ pub async fn me(app: &TestApp, session: &str) -> Value {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     r.json::<Value>().await.unwrap()["principal"].clone()
+}
+
+/// A cookie-authenticated call from the gateway's own pages (the Origin rule).
+pub async fn as_browser(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    session: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = app
+        .http
+        .request(method, app.url(path))
+        .header("cookie", session)
+        .header("origin", &app.url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    crate::support::read(req.send().await.unwrap()).await
+}
+
+/// `POST /api/me/identities` with `session`; the IdP then signs `account` in, and the browser
+/// comes back to the callback carrying `back` (a cookie header, or none). Returns what the
+/// browser saw at the callback: status, location, a new session cookie, the page.
+pub async fn link(
+    app: &TestApp,
+    idp: &TestIdp,
+    session: &str,
+    account: Account,
+    back: Option<&str>,
+) -> (StatusCode, Option<String>, Option<String>, String) {
+    let (status, started) = as_browser(
+        app,
+        reqwest::Method::POST,
+        "/api/me/identities",
+        session,
+        Some(json!({ "identityProvider": "test" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let to_idp = started["redirect"].as_str().unwrap().to_owned();
+    idp.sign_in_next(account);
+    let r = no_redirects().get(&to_idp).send().await.unwrap();
+    assert!(
+        r.status().is_redirection(),
+        "the IdP answers with a redirect"
+    );
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    arrive(&callback, back).await
+}
+
+pub async fn identities(app: &TestApp, session: &str) -> Vec<Value> {
+    let (status, list) = as_browser(
+        app,
+        reqwest::Method::GET,
+        "/api/me/identities",
+        session,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+/// Ada's second identity at the same IdP: another subject, fewer claims released.
+pub fn ada_elsewhere() -> Account {
+    Account {
+        id_token: json!({"sub": "ada-2", "amr": ["pwd"]}),
+        userinfo: json!({"given_name": "Ada", "family_name": "Lovelace", "email": "ada@uni-c.example",
+            "email_verified": true}),
+    }
 }

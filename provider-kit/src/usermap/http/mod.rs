@@ -3,7 +3,8 @@
 //! `login`; `GET`/`POST login` is the provider's own sign-in, which `303`s to `confirm`;
 //! `GET confirm` shows who is being linked to which local account and `POST confirm` (the user's
 //! click, with its own CSRF token) maps, reports and `303`s to the gateway's return URL with the
-//! nonce and the completion code. `POST unlink` is the gateway (service token) ending a connection.
+//! nonce and the completion code. `POST unlink` is the gateway (service token) ending a connection;
+//! `POST rename` is the gateway moving a connection to another username after an account merge.
 
 mod pages;
 
@@ -19,6 +20,7 @@ use axum::{Form, Json};
 use serde::Deserialize;
 
 use super::flow::{FlowError, UsermapFlow};
+use super::store::GatewayRename;
 use crate::auth::{ServiceRequest, Verifier};
 use crate::protocol::Problem;
 
@@ -49,6 +51,7 @@ pub fn router_with_login(flow: UsermapFlow, login: Router<UsermapFlow>) -> Route
         .route("/", post(start))
         .route("/confirm", get(confirm_page).post(confirm_submit))
         .route("/unlink", post(unlink))
+        .route("/rename", post(rename))
         .merge(login)
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(flow)
@@ -307,6 +310,62 @@ async fn unlink(State(flow): State<UsermapFlow>, request: ServiceRequest, body: 
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "the mapping could not be removed",
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameBody {
+    from: String,
+    to: String,
+}
+
+/// The gateway merged the account `from` into `to` (SPEC §4): the local account mapped to `from`
+/// is mapped to `to`. The service token's principal must be `to`, the user the call is made for.
+/// `204` when the mapping now names `to` (also on a retry, and when nothing was mapped); `409`
+/// when both usernames are mapped, changing nothing.
+async fn rename(State(flow): State<UsermapFlow>, request: ServiceRequest, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<RenameBody>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalidBody",
+            "the body must be {\"from\": \"…\", \"to\": \"…\"}",
+        );
+    };
+    let valid =
+        |name: &str| !name.is_empty() && name.len() <= 256 && !name.chars().any(char::is_control);
+    if !valid(&body.from) || !valid(&body.to) || body.from == body.to {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalidBody",
+            "from and to must be two different usernames",
+        );
+    }
+    if request.principal().map(|p| p.username.as_str()) != Some(body.to.as_str()) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "usernameMismatch",
+            "the token must be made for the user named by to",
+        );
+    }
+    match flow.rename(&body.from, &body.to).await {
+        Ok(GatewayRename::BothMapped) => problem(
+            StatusCode::CONFLICT,
+            "bothMapped",
+            "both usernames are mapped to local accounts; nothing was changed",
+        ),
+        Ok(outcome) => {
+            tracing::info!(?outcome, "the gateway renamed a user");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not rename a gateway user");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the mapping could not be renamed",
             )
         }
     }

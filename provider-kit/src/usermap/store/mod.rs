@@ -19,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub(crate) use accounts::NEVER_HANDED_OUT;
 pub use accounts::{AccountTx, IdKind, NewAccount};
 pub use attempts::{Claim, NewAttempt, StoredAttempt};
+pub use renames::GatewayRename;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]

@@ -123,3 +123,53 @@ impl MappingStore {
         Ok(row.map(|(alias,)| alias))
     }
 }
+
+/// What renaming a gateway user (SPEC §4, an account merge at the gateway) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayRename {
+    /// The mapping of `from` now names `to`; the local account is the same.
+    Renamed,
+    /// `from` has no mapping and `to` has one: a retry of a rename already done.
+    AlreadyDone,
+    /// Neither is mapped: nothing to rename.
+    NothingMapped,
+    /// Both are mapped (to different local accounts): nothing changed.
+    BothMapped,
+}
+
+impl AccountTx {
+    /// Moves what the provider keeps under the gateway username `from` to `to`: the mapping (the
+    /// local account stays), the automatic account made for `from` and a pending connection.
+    pub(crate) async fn rename_gateway_user(
+        &mut self,
+        from: &str,
+        to: &str,
+    ) -> StoreResult<GatewayRename> {
+        let outcome = match (self.mapping(from).await?, self.mapping(to).await?) {
+            (Some(_), Some(_)) => return Ok(GatewayRename::BothMapped),
+            (None, Some(_)) => GatewayRename::AlreadyDone,
+            (None, None) => GatewayRename::NothingMapped,
+            (Some(_), None) => {
+                sqlx::query("UPDATE mappings SET gateway_username = ? WHERE gateway_username = ?")
+                    .bind(to)
+                    .bind(from)
+                    .execute(self.conn())
+                    .await?;
+                GatewayRename::Renamed
+            }
+        };
+        // An automatic account made for `from` comes back to `to` after an unlink; one made for
+        // `to` already keeps its claim.
+        for sql in [
+            "UPDATE OR IGNORE local_accounts SET created_for = ? WHERE created_for = ?",
+            "UPDATE OR IGNORE pending SET gateway_username = ? WHERE gateway_username = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(to)
+                .bind(from)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(outcome)
+    }
+}

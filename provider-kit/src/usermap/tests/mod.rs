@@ -12,5 +12,6 @@ mod pending;
 mod policies;
 mod policy_change;
 mod quarantine;
+mod rename;
 mod slapd;
 mod support;

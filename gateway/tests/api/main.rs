@@ -21,6 +21,7 @@ mod manifests;
 mod migrations;
 mod observability;
 mod oidc;
+mod openapi;
 mod projects;
 mod provider_double;
 mod providers;

@@ -143,7 +143,7 @@ pub struct RotateQuery {
 pub async fn rotate_key(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
-    axum::extract::Query(q): axum::extract::Query<RotateQuery>,
+    crate::http::input::Query(q): crate::http::input::Query<RotateQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let activation = app.key_activation(q.immediate);
     let key = app

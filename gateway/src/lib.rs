@@ -14,6 +14,7 @@ pub mod connections;
 pub mod http;
 pub mod keys;
 pub mod manifests;
+pub mod metrics;
 pub mod model;
 pub mod netaddr;
 pub mod oidc;

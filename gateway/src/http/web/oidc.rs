@@ -85,7 +85,11 @@ pub async fn oidc_callback(
         .finish(&idp, &callback, browser)
         .await
     {
-        Err(e) => failure(&app, &e),
+        Err(e) => {
+            let refused = crate::metrics::SignInOutcome::OidcRefused;
+            app.accounts.sign_ins.record(refused);
+            failure(&app, &e)
+        }
         Ok((identity, next)) => match app
             .accounts
             .sign_in_federated(&identity, app.config.accounts.auto_activate)

@@ -415,6 +415,10 @@ async fn the_pool_the_process_and_the_build_are_reported(backend: Backend) {
         "{first}"
     );
     let start = sample(&first, "process_start_time_seconds").unwrap();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the process started on the wall clock, not the app's"
+    )]
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

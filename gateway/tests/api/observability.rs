@@ -288,13 +288,7 @@ async fn metrics_text(app: &TestApp) -> String {
 }
 
 async fn login(app: &TestApp, username: &str, password: &str) -> StatusCode {
-    app.http
-        .post(app.url("/auth/login"))
-        .json(&serde_json::json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.sign_in_as(username, password, None).await.status()
 }
 
 async fn sign_ins_are_counted_by_outcome(backend: Backend) {

@@ -340,14 +340,7 @@ async fn the_handlers_answers_match_the_document(backend: Backend) {
     check("get", "/api/admin/audit", s, &b);
     let (s, b) = app.post(&alice, "/api/admin/keys/rotate", json!({})).await;
     check("post", "/api/admin/keys/rotate", s, &b);
-    let r = app
-        .http
-        .post(app.url("/auth/login"))
-        .json(&json!({ "username": "alice", "password": "alice-password" }))
-        .send()
-        .await
-        .unwrap();
-    let (s, b) = read(r).await;
+    let (s, b) = read(app.sign_in_as("alice", "alice-password", None).await).await;
     check("post", "/auth/login", s, &b);
     app.stop().await;
 }

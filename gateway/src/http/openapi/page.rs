@@ -20,7 +20,7 @@ pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
          <h1>{t} — API reference</h1><p>{d}</p>\
          <p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI {v}).</p>",
         t = escape(&title),
-        d = escape(&text(&doc["info"]["description"])),
+        d = code_spans(&text(&doc["info"]["description"])),
         v = escape(&text(&doc["openapi"])),
     );
     out.push_str("<h2>Authentication</h2><dl>");
@@ -30,7 +30,7 @@ pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
                 out,
                 "<dt><code>{}</code></dt><dd>{}</dd>",
                 escape(name),
-                escape(&text(&scheme["description"]))
+                code_spans(&text(&scheme["description"]))
             );
         }
     }
@@ -64,7 +64,7 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
     );
     for key in ["summary", "description"] {
         if let Some(t) = op[key].as_str() {
-            let _ = write!(out, "<p>{}</p>", escape(t));
+            let _ = write!(out, "<p>{}</p>", code_spans(t));
         }
     }
     let security: Vec<String> = op["security"]

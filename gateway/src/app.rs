@@ -38,7 +38,7 @@ pub struct App {
     pub gate: crate::policy::Gate,
     /// The operator's OpenID Providers (SPEC §8); empty without `identity_providers:`.
     pub identity_providers: crate::oidc::IdentityProviders,
-    pub http_metrics: crate::request_metrics::HttpMetrics,
+    pub http_metrics: crate::metrics::HttpMetrics,
     /// Whether the change feed is listening (SPEC §10), for `/readyz`.
     pub feed_health: crate::changes::FeedHealth,
 }

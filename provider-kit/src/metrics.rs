@@ -1,12 +1,10 @@
-//! Provider health: `GET /healthz` and Prometheus counters of what a provider does — requests by
+//! Provider health: `GET /healthz` and Prometheus counters (prometheus-client) of what a provider does — requests by
 //! status, token verification failures by reason, charges by outcome, accounts made by backend.
 //! The counters are one process-wide set (`global()`): the verifier, the gateway client, the
 //! account code and the router's request layer write to it wherever they are built, and
 //! `routes()` serves it. Serve `/metrics` where only your monitoring reaches it.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::Request;
@@ -14,15 +12,39 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 
-/// The counters. Labels are closed sets (status codes, `VerifyError::reason`, charge outcomes,
-/// backend names), so the series stay few.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Status {
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Backend {
+    backend: &'static str,
+}
+
+/// The counters, prometheus-client families. Labels are closed sets (status codes,
+/// `VerifyError::reason`, charge outcomes, backend names), so the series stay few.
 #[derive(Debug, Default)]
 pub struct ProviderMetrics {
-    requests: Mutex<BTreeMap<u16, u64>>,
-    verification_failures: Mutex<BTreeMap<&'static str, u64>>,
-    charges: Mutex<BTreeMap<&'static str, u64>>,
-    accounts_created: Mutex<BTreeMap<&'static str, u64>>,
+    requests: Family<Status, Counter>,
+    verification_failures: Family<Reason, Counter>,
+    charges: Family<Outcome, Counter>,
+    accounts_created: Family<Backend, Counter>,
 }
 
 /// The process's counters.
@@ -31,73 +53,51 @@ pub fn global() -> &'static ProviderMetrics {
     METRICS.get_or_init(ProviderMetrics::default)
 }
 
-fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
-    if let Ok(mut map) = map.lock() {
-        *map.entry(key).or_default() += 1;
-    }
-}
-
-fn series<K: Copy + std::fmt::Display>(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    label: &str,
-    map: &Mutex<BTreeMap<K, u64>>,
-) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-    if let Ok(map) = map.lock() {
-        for (key, value) in map.iter() {
-            let _ = writeln!(out, "{name}{{{label}=\"{key}\"}} {value}");
-        }
-    }
-}
-
 impl ProviderMetrics {
     pub fn request(&self, status: u16) {
-        bump(&self.requests, status);
+        self.requests.get_or_create(&Status { status }).inc();
     }
     pub fn verification_failed(&self, reason: &'static str) {
-        bump(&self.verification_failures, reason);
+        self.verification_failures
+            .get_or_create(&Reason { reason })
+            .inc();
     }
     /// `accepted`, `duplicate`, `insufficientFunds` or `error`.
     pub fn charged(&self, outcome: &'static str) {
-        bump(&self.charges, outcome);
+        self.charges.get_or_create(&Outcome { outcome }).inc();
     }
     pub fn account_created(&self, backend: &'static str) {
-        bump(&self.accounts_created, backend);
+        self.accounts_created
+            .get_or_create(&Backend { backend })
+            .inc();
     }
 
-    /// The Prometheus text format.
+    /// The OpenMetrics text format.
     pub fn render(&self) -> String {
+        let mut registry = Registry::default();
+        registry.register(
+            "provider_requests",
+            "Requests answered, by status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "provider_verification_failures",
+            "Gateway tokens refused, by reason",
+            self.verification_failures.clone(),
+        );
+        registry.register(
+            "provider_charges",
+            "Charges sent to the gateway, by outcome",
+            self.charges.clone(),
+        );
+        registry.register(
+            "provider_accounts_created",
+            "Local accounts made, by backend",
+            self.accounts_created.clone(),
+        );
         let mut out = String::new();
-        series(
-            &mut out,
-            "provider_requests_total",
-            "Requests answered, by status.",
-            "status",
-            &self.requests,
-        );
-        series(
-            &mut out,
-            "provider_verification_failures_total",
-            "Gateway tokens refused, by reason.",
-            "reason",
-            &self.verification_failures,
-        );
-        series(
-            &mut out,
-            "provider_charges_total",
-            "Charges sent to the gateway, by outcome.",
-            "outcome",
-            &self.charges,
-        );
-        series(
-            &mut out,
-            "provider_accounts_created_total",
-            "Local accounts made, by backend.",
-            "backend",
-            &self.accounts_created,
-        );
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
     }
 }
@@ -110,7 +110,10 @@ pub fn routes() -> Router {
             "/metrics",
             get(|| async {
                 (
-                    [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(
+                        CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
                     global().render(),
                 )
                     .into_response()
@@ -138,7 +141,10 @@ mod tests {
         metrics.charged("insufficientFunds");
         metrics.account_created("ldap");
         let text = metrics.render();
-        assert!(text.contains("# TYPE provider_requests_total counter\n"));
+        assert!(
+            text.contains("# TYPE provider_requests counter\n"),
+            "{text}"
+        );
         assert!(text.contains("provider_requests_total{status=\"200\"} 2\n"));
         assert!(text.contains("provider_verification_failures_total{reason=\"expired\"} 1\n"));
         assert!(text.contains("provider_charges_total{outcome=\"insufficientFunds\"} 1\n"));

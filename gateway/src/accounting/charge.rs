@@ -3,6 +3,7 @@
 //! charge, so a retry with the same body gets it again (`duplicate: true`), 402 included.
 
 use super::{Accounting, AccountingError, MAX_UNITS};
+use crate::metrics::ChargeOutcome as Counted;
 use crate::model::{ChargeOutcome, ChargeResult, NewCharge, OwnerRef, Provider};
 
 const MAX_CHARGE_ID_CHARS: usize = 128;
@@ -54,6 +55,27 @@ impl Accounting {
     /// Charges `provider`'s wallet of the request's owner. Never overdraws; `InsufficientFunds`
     /// takes nothing; a reused `chargeId` with a different body is `ChargeIdReused`.
     pub async fn charge(
+        &self,
+        provider: &Provider,
+        request: ChargeRequest,
+    ) -> Result<Charged, AccountingError> {
+        let result = self.take(provider, request).await;
+        self.charges.record(match &result {
+            Ok(Charged {
+                duplicate: false, ..
+            }) => Counted::Ok,
+            Ok(Charged {
+                duplicate: true, ..
+            }) => Counted::Duplicate,
+            Err(AccountingError::InsufficientFunds { .. }) => Counted::InsufficientFunds,
+            Err(AccountingError::ChargeIdReused(_)) => Counted::Conflict,
+            Err(AccountingError::Store(_)) => Counted::Error,
+            Err(_) => Counted::Invalid,
+        });
+        result
+    }
+
+    async fn take(
         &self,
         provider: &Provider,
         request: ChargeRequest,

@@ -50,11 +50,17 @@ pub enum AccountingError {
 pub struct Accounting {
     store: Store,
     clock: SharedClock,
+    /// Providers' charges by outcome.
+    pub charges: crate::metrics::Charges,
 }
 
 impl Accounting {
     pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            charges: Default::default(),
+        }
     }
 
     /// Adds `units` to the owner's wallet at `provider` (creating it); returns the wallet.

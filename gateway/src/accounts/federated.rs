@@ -7,6 +7,7 @@
 
 use super::{AccountError, AccountState, Accounts};
 use crate::audit::{Actor, AuditAction, event};
+use crate::metrics::SignInOutcome;
 use crate::model::{FederatedClaims, Identity, NewUser, Role, User, VerifiedIdentity};
 use crate::secrets::{Secret, random_bytes, random_id};
 use crate::store::CreateFederatedError;
@@ -27,6 +28,22 @@ pub enum FederatedOutcome {
 impl Accounts {
     /// Signs in whoever the IdP vouched for, creating their account on first sight.
     pub async fn sign_in_federated(
+        &self,
+        id: &VerifiedIdentity,
+        auto_activate: bool,
+    ) -> Result<FederatedOutcome, AccountError> {
+        let result = self.federated(id, auto_activate).await;
+        self.sign_ins.record(match &result {
+            Ok(FederatedOutcome::SignedIn(..)) => SignInOutcome::Oidc,
+            Ok(FederatedOutcome::PendingApproval(_)) => SignInOutcome::PendingApproval,
+            Err(AccountError::Inactive(_)) => SignInOutcome::Inactive,
+            Err(AccountError::Store(_)) => SignInOutcome::Error,
+            Err(_) => SignInOutcome::OidcRefused,
+        });
+        result
+    }
+
+    async fn federated(
         &self,
         id: &VerifiedIdentity,
         auto_activate: bool,

@@ -18,6 +18,7 @@ pub use throttle::{Locked, ThrottlePolicy};
 pub use username::Username;
 
 use crate::clock::SharedClock;
+use crate::metrics::SignInOutcome;
 use crate::model::{ApiToken, NewUser, Role, User};
 use crate::secrets::{API_TOKEN_PREFIX, SESSION_PREFIX, Secret, hash_secret, random_id};
 use crate::store::{Store, StoreError};
@@ -81,6 +82,8 @@ pub struct Accounts {
     session_ttl_ms: i64,
     credentials: std::sync::Arc<credentials::CredentialCache>,
     throttle: throttle::SignInThrottle,
+    /// Sign-ins by outcome, password and federated.
+    pub sign_ins: crate::metrics::SignIns,
 }
 
 impl Accounts {
@@ -100,6 +103,7 @@ impl Accounts {
             credentials: std::sync::Arc::new(credentials::CredentialCache::new(
                 credential_cache_ms,
             )),
+            sign_ins: Default::default(),
         }
     }
 
@@ -195,6 +199,26 @@ impl Accounts {
     /// cookie. `client` is the address the attempt came from: failures are throttled per username
     /// and per address, and a locked key is refused before any password is checked.
     pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: std::net::IpAddr,
+    ) -> Result<(User, Secret), AccountError> {
+        let result = self.check_password(username, password, client).await;
+        self.sign_ins.record(match &result {
+            Ok(_) => SignInOutcome::Ok,
+            Err(AccountError::BadCredentials) => SignInOutcome::WrongPassword,
+            Err(AccountError::TooManyAttempts(_)) => SignInOutcome::Throttled,
+            Err(AccountError::Inactive(AccountState::PendingApproval)) => {
+                SignInOutcome::PendingApproval
+            }
+            Err(AccountError::Inactive(_)) => SignInOutcome::Inactive,
+            Err(_) => SignInOutcome::Error,
+        });
+        result
+    }
+
+    async fn check_password(
         &self,
         username: &str,
         password: &str,

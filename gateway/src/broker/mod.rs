@@ -10,16 +10,15 @@
 mod client;
 mod features;
 mod header_rules;
-mod metrics;
 mod proxy;
 pub mod raw_path;
 pub mod request_headers;
 pub mod response_headers;
 mod token_cache;
 
+pub use crate::metrics::BrokerMetrics;
 pub use client::Upstreams;
 pub use features::{Route, route};
-pub use metrics::BrokerMetrics;
 pub use proxy::ProxyError;
 pub use raw_path::InvalidPath;
 pub use request_headers::{X_REQUEST_ID, is_websocket_upgrade};

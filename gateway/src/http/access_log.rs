@@ -1,7 +1,7 @@
 //! The access log and the request id: the outermost layer of the public router. Every request
 //! gets one id (the caller's `X-Request-Id` when valid, else a fresh one — the broker's own rule,
 //! `broker::request_id`), which every answer echoes and the broker sends upstream; every request
-//! ends in one `gateway::access` log line and one count in `request_metrics::HttpMetrics`.
+//! ends in one `gateway::access` log line and one count in `crate::metrics::HttpMetrics`.
 //!
 //! The line names the matched route (never the raw path or query), the status, the latency, the
 //! id, and who was authenticated (a username or provider id, recorded by the identity extractors
@@ -81,7 +81,7 @@ pub async fn access_log(State(app): State<AppState>, mut request: Request, next:
     let noted = notes.take();
     let route = noted.route.as_deref().unwrap_or(UNMATCHED);
     let status = response.status();
-    app.http_metrics.observe(route, status, latency);
+    app.http_metrics.observe(route, status.as_u16(), latency);
     let (user, provider) = match &noted.principal {
         Some(Principal::User(u)) => (Some(u.as_str()), None),
         Some(Principal::Provider(p)) => (None, Some(p.as_str())),

@@ -4,6 +4,7 @@
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody, ProviderAuth, UserAuth};
+use super::openapi::schemas as doc;
 use super::query::Params;
 use crate::accounting::{ChargeRequest, owner_json};
 use crate::app::AppState;
@@ -17,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// `{"username": "…"}` or `{"project": "…"}`: exactly one member.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerBody {
     username: Option<String>,
@@ -39,6 +40,14 @@ impl TryFrom<OwnerBody> for OwnerRef {
 }
 
 /// `200 {"balance","duplicate"}`, or `402 insufficientFunds` with `balance` and `duplicate`.
+#[utoipa::path(
+    post,
+    path = "/api/accounting/charge",
+    tag = "accounting",
+    security(("providerToken" = [])),
+    request_body = doc::ChargeRequest,
+    responses((status = 200, description = "Charged (or already charged: `duplicate`)", body = doc::ChargeResponse))
+)]
 pub async fn charge(
     State(app): State<AppState>,
     ProviderAuth(provider): ProviderAuth,
@@ -61,6 +70,13 @@ pub async fn charge(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/wallets",
+    tag = "accounting",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's wallets and those of their projects", body = [doc::WalletView]))
+)]
 pub async fn wallets(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -69,7 +85,8 @@ pub async fn wallets(
     Ok(Json(wallets.iter().map(wallet_view).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChargesQuery {
     provider: Option<String>,
@@ -78,6 +95,14 @@ pub struct ChargesQuery {
 }
 
 /// `?provider=ID&project=PID&limit=N`, all optional: without `project`, the caller's own wallets.
+#[utoipa::path(
+    get,
+    path = "/api/wallets/charges",
+    tag = "accounting",
+    security(("apiToken" = []), ("session" = [])),
+    params(ChargesQuery),
+    responses((status = 200, description = "Charges, newest first", body = [doc::ChargeView]))
+)]
 pub async fn charges(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -90,7 +115,7 @@ pub async fn charges(
     Ok(Json(charges.iter().map(charge_view).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
     owner: OwnerBody,
@@ -99,6 +124,14 @@ pub struct GrantBody {
 }
 
 /// Returns the wallet after the grant.
+#[utoipa::path(
+    post,
+    path = "/api/admin/wallets/grant",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = GrantBody,
+    responses((status = 200, description = "The wallet after the grant", body = doc::WalletView))
+)]
 pub async fn grant(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,

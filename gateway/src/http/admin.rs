@@ -3,6 +3,7 @@
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody};
+use super::openapi::schemas as doc;
 use crate::accounts::{UserInput, principal};
 use crate::app::AppState;
 use crate::audit::{Actor, AuditAction};
@@ -28,6 +29,14 @@ async fn lifecycle(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/providers/{id}/approve",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 200, description = "Approved", body = doc::ProviderStatus))
+)]
 pub async fn approve(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
@@ -44,6 +53,14 @@ pub async fn reject(
     lifecycle(&app, &a.username, &id, Action::Reject).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/providers/{id}/suspend",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 200, description = "Suspended", body = doc::ProviderStatus))
+)]
 pub async fn suspend(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
@@ -52,6 +69,14 @@ pub async fn suspend(
     lifecycle(&app, &a.username, &id, Action::Suspend).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/providers/{id}/resume",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 200, description = "Resumed", body = doc::ProviderStatus))
+)]
 pub async fn resume(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
@@ -61,6 +86,14 @@ pub async fn resume(
 }
 
 /// The old refresh token stops working at once; the new one is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/admin/providers/{id}/refresh-token",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 200, description = "A new refresh token (shown once); the old one no longer works", body = doc::RefreshTokenIssued))
+)]
 pub async fn rotate_refresh_token(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
@@ -74,6 +107,14 @@ pub async fn rotate_refresh_token(
     Ok(Json(json!({ "id": id, "refreshToken": refresh.expose() })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/admin/providers/{id}/refresh-token",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 204, description = "Revoked"))
+)]
 pub async fn revoke_refresh_token(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
@@ -85,17 +126,26 @@ pub async fn revoke_refresh_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RotateQuery {
     /// Sign with the new key at once (a compromised key) instead of after `key_activation_secs`.
     #[serde(default)]
     immediate: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/rotate",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(RotateQuery),
+    responses((status = 200, description = "The new signing key", body = doc::KeyView))
+)]
 pub async fn rotate_key(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
-    axum::extract::Query(q): axum::extract::Query<RotateQuery>,
+    crate::http::input::Query(q): crate::http::input::Query<RotateQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let activation = app.key_activation(q.immediate);
     let key = app
@@ -113,6 +163,14 @@ pub async fn rotate_key(
 }
 
 /// Takes a key out of the JWK Set at once (SPEC §2); a key that signs is first replaced.
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/{kid}/revoke",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("kid" = String, Path, description = "The key id")),
+    responses((status = 200, description = "Revoked", body = doc::KeyRevoked))
+)]
 pub async fn revoke_key(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,
@@ -138,7 +196,7 @@ pub async fn revoke_key(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUserBody {
     username: String,
@@ -153,6 +211,14 @@ pub struct NewUserBody {
     password: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/users",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = NewUserBody,
+    responses((status = 201, description = "Created", body = doc::UserCreated))
+)]
 pub async fn create_user(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,

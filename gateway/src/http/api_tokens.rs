@@ -2,6 +2,7 @@
 
 use super::errors::ApiError;
 use super::extract::{JsonBody, UserAuth};
+use super::openapi::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::http::input::Path;
@@ -11,12 +12,20 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "tokens",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = NewToken,
+    responses((status = 201, description = "Created; the secret is shown only now", body = doc::TokenCreated))
+)]
 pub async fn create(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -31,6 +40,13 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "tokens",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's tokens, never their secrets", body = [doc::TokenView]))
+)]
 pub async fn list(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -44,6 +60,14 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    tag = "tokens",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The token id")),
+    responses((status = 204, description = "Deleted"))
+)]
 pub async fn delete(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,

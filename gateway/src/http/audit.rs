@@ -2,6 +2,7 @@
 
 use super::errors::ApiError;
 use super::extract::AdminAuth;
+use super::openapi::schemas as doc;
 use super::query::Params;
 use crate::app::AppState;
 use crate::clock::rfc3339;
@@ -10,13 +11,22 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     limit: Option<i64>,
     before: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/audit",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(AuditQuery),
+    responses((status = 200, description = "Audit rows, newest first", body = [doc::AuditEntry]))
+)]
 pub async fn list(
     State(app): State<AppState>,
     AdminAuth(_): AdminAuth,

@@ -4,6 +4,7 @@
 use super::connect::start_attempt;
 use super::errors::ApiError;
 use super::extract::{JsonBody, ProviderAuth, UserAuth};
+use super::openapi::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::connections::ReportOutcome;
@@ -18,12 +19,20 @@ use provider_kit::protocol::{MappingReport, MappingReportAnswer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     provider: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/connections",
+    tag = "connections",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = StartBody,
+    responses((status = 201, description = "Started: post `redirect.fields` to `redirect.url`", body = doc::ConnectionStarted))
+)]
 pub async fn start(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -40,6 +49,13 @@ pub async fn start(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/connections",
+    tag = "connections",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's connections", body = [doc::ConnectionView]))
+)]
 pub async fn list(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -49,6 +65,14 @@ pub async fn list(
 }
 
 /// `{id}` is the connection's id or the provider's.
+#[utoipa::path(
+    delete,
+    path = "/api/connections/{id}",
+    tag = "connections",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The connection id or the provider id")),
+    responses((status = 204, description = "Disconnected"))
+)]
 pub async fn delete(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -65,6 +89,15 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/providers/usermap/{id}",
+    tag = "connections",
+    security(("providerToken" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    request_body = doc::MappingReport,
+    responses((status = 200, description = "Explicit mapping: the completion code; implicit: the connection", body = inline(serde_json::Value)))
+)]
 pub async fn report(
     State(app): State<AppState>,
     ProviderAuth(provider): ProviderAuth,
@@ -97,6 +130,14 @@ pub async fn report(
     })
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/providers/usermap/{id}/{username}",
+    tag = "connections",
+    security(("providerToken" = [])),
+    params(("id" = String, Path, description = "The provider id"), ("username" = String, Path, description = "The gateway user")),
+    responses((status = 204, description = "Disconnected"))
+)]
 pub async fn provider_disconnect(
     State(app): State<AppState>,
     ProviderAuth(provider): ProviderAuth,

@@ -7,6 +7,13 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    security(()),
+    responses((status = 200, description = "The process is up", body = String, content_type = "text/plain"))
+)]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -16,6 +23,13 @@ pub async fn healthz() -> &'static str {
 /// How long `/readyz` waits for the database.
 const READY_PING: std::time::Duration = std::time::Duration::from_secs(2);
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    security(()),
+    responses((status = 200, description = "Ready to serve", body = String, content_type = "text/plain"))
+)]
 pub async fn readyz(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     // A probe wants an answer quickly: while the database is away, the pool would keep trying to
     // connect for its whole acquire timeout.

@@ -3,6 +3,7 @@
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody};
+use super::openapi::schemas as doc;
 use crate::accounts::AccountLifecycle;
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -13,6 +14,14 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{username}",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("username" = String, Path, description = "The user")),
+    responses((status = 200, description = "The account state", body = doc::AccountView))
+)]
 pub async fn status(
     State(app): State<AppState>,
     AdminAuth(_): AdminAuth,
@@ -21,7 +30,7 @@ pub async fn status(
     Ok(Json(view(&app.accounts.lifecycle(&username).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuspendBody {
     /// RFC 3339; absent or null: indefinitely.
@@ -29,6 +38,15 @@ pub struct SuspendBody {
     until: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{username}/suspend",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("username" = String, Path, description = "The user")),
+    request_body = SuspendBody,
+    responses((status = 200, description = "Suspended", body = doc::AccountView))
+)]
 pub async fn suspend(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
@@ -43,6 +61,14 @@ pub async fn suspend(
     Ok(Json(view(&done)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{username}/resume",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("username" = String, Path, description = "The user")),
+    responses((status = 200, description = "Resumed", body = doc::AccountView))
+)]
 pub async fn resume(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
@@ -53,6 +79,14 @@ pub async fn resume(
 }
 
 /// Activates an account created by a federated sign-in that awaits approval (SPEC §8).
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{username}/approve",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("username" = String, Path, description = "The user")),
+    responses((status = 200, description = "Approved", body = doc::AccountView))
+)]
 pub async fn approve(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
@@ -65,6 +99,14 @@ pub async fn approve(
     Ok(Json(view(&done)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{username}/disable",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("username" = String, Path, description = "The user")),
+    responses((status = 200, description = "Disabled", body = doc::AccountView))
+)]
 pub async fn disable(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,
@@ -74,13 +116,22 @@ pub async fn disable(
     Ok(Json(view(&done)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExpiryBody {
     /// RFC 3339; null: no end. A time not after now expires the account at once.
     expires_at: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{username}/expiry",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("username" = String, Path, description = "The user")),
+    request_body = ExpiryBody,
+    responses((status = 200, description = "The expiry as set", body = doc::AccountView))
+)]
 pub async fn set_expiry(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,

@@ -2,6 +2,7 @@
 
 use super::errors::ApiError;
 use super::extract::UserAuth;
+use super::openapi::schemas as doc;
 use crate::accounts::principal;
 use crate::app::AppState;
 use axum::Json;
@@ -9,6 +10,13 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 /// `{"principal": {…}, "projects": [{"id","title","role","createdAt"}]}`.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "me",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's principal and projects", body = doc::Me))
+)]
 pub async fn me(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,

@@ -1,14 +1,18 @@
-//! `GET /metrics` (Prometheus text), served on its own listener (SPEC §7 `metrics_listen`), never
-//! on the public one: it names providers, hidden test providers included.
+//! `GET /metrics` (Prometheus text, through prometheus-client), served on its own listener (SPEC §7
+//! `metrics_listen`), never on the public one: it names providers, hidden test providers included.
 
 use super::errors::ApiError;
 use super::listener::ListenerStats;
 use crate::app::AppState;
+use crate::metrics::process::Process;
+use crate::metrics::scrape::{ListenerCounts, Snapshot};
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::fmt::Write;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -29,76 +33,69 @@ pub fn router(app: AppState, listeners: Vec<Arc<ListenerStats>>) -> Router {
         })
 }
 
-/// The gateway's own Prometheus series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Build {
+    version: &'static str,
+    commit: &'static str,
+}
+
+/// The gateway's own series and the process's, in the OpenMetrics text format.
 async fn metrics(State(m): State<Metrics>) -> Response {
     let app = &m.app;
-    let mut out = String::new();
-    let (hits, misses) = app.broker.token_cache_counts();
-    app.broker.metrics.render(&mut out, hits, misses);
-    let s = &app.manifests.stats;
-    out.push_str("# HELP gateway_manifest_fetches_total Manifest fetches by outcome.\n# TYPE gateway_manifest_fetches_total counter\n");
-    for (outcome, n) in [
-        ("attempt", &s.fetches),
-        ("parsed", &s.parses),
-        ("not_modified", &s.not_modified),
-        ("failed", &s.failures),
-    ] {
-        let _ = writeln!(
-            out,
-            "gateway_manifest_fetches_total{{outcome=\"{outcome}\"}} {}",
-            n.load(Relaxed)
-        );
-    }
-    render_listeners(&mut out, &m.listeners);
-    app.http_metrics.render(&mut out);
-    let _ = writeln!(
-        out,
-        "# HELP gateway_build_info The running gateway's version.\n# TYPE gateway_build_info gauge\ngateway_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
+    let mut registry = Registry::default();
+    app.http_metrics.register(&mut registry);
+    app.broker.metrics.register(&mut registry);
+    app.accounts.sign_ins.register(&mut registry);
+    app.accounting.charges.register(&mut registry);
+    registry.register_collector(Box::new(snapshot(&m)));
+    registry.register_collector(Box::new(Process));
+    registry.register(
+        "gateway_build",
+        "The running gateway's version and commit",
+        Info::new(Build {
+            version: env!("CARGO_PKG_VERSION"),
+            commit: env!("GATEWAY_GIT_COMMIT"),
+        }),
     );
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+        return ApiError::Internal(format!("encoding the metrics: {e}")).into_response();
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         out,
     )
         .into_response()
 }
 
-/// A series: name, type, help, and how to read it from a listener's counters.
-type Series = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&ListenerStats) -> u64,
-);
-
-fn render_listeners(out: &mut String, listeners: &[Arc<ListenerStats>]) {
-    let series: [Series; 3] = [
-        (
-            "gateway_http_connections_open",
-            "gauge",
-            "Open connections per listener.",
-            |l| l.open.load(Relaxed) as u64,
-        ),
-        (
-            "gateway_http_connections_refused_total",
-            "counter",
-            "Connections closed at once because the listener's connection limit was reached.",
-            |l| l.refused.load(Relaxed),
-        ),
-        (
-            "gateway_http_accept_errors_total",
-            "counter",
-            "Accept errors (such as too many open files) after which the listener paused.",
-            |l| l.accept_errors.load(Relaxed),
-        ),
-    ];
-    for (name, kind, help, value) in series {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for l in listeners {
-            let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
-        }
+fn snapshot(m: &Metrics) -> Snapshot {
+    let app = &m.app;
+    let (token_cache_hits, token_cache_misses) = app.broker.token_cache_counts();
+    let s = &app.manifests.stats;
+    let (pool_size, pool_idle) = app.store.pool_usage();
+    Snapshot {
+        token_cache_hits,
+        token_cache_misses,
+        manifest_fetches: vec![
+            ("attempt", s.fetches.load(Relaxed)),
+            ("parsed", s.parses.load(Relaxed)),
+            ("not_modified", s.not_modified.load(Relaxed)),
+            ("failed", s.failures.load(Relaxed)),
+        ],
+        listeners: m
+            .listeners
+            .iter()
+            .map(|l| ListenerCounts {
+                name: l.name,
+                open: l.open.load(Relaxed) as u64,
+                refused: l.refused.load(Relaxed),
+                accept_errors: l.accept_errors.load(Relaxed),
+            })
+            .collect(),
+        pool_size,
+        pool_idle,
     }
 }

@@ -20,6 +20,7 @@ mod lifecycle;
 pub mod listener;
 mod me;
 pub mod metrics;
+pub mod openapi;
 pub mod origin;
 mod projects;
 mod provider_tokens;
@@ -46,6 +47,8 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::reference_page))
         .route("/.well-known/jwks.json", get(provider_tokens::jwks))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))

@@ -2,6 +2,7 @@
 
 use super::errors::ApiError;
 use super::extract::{JsonBody, UserAuth};
+use super::openapi::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::http::input::Path;
@@ -12,12 +13,20 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     title: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects",
+    tag = "projects",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = NewProject,
+    responses((status = 201, description = "Created; the caller is its PI", body = doc::ProjectView))
+)]
 pub async fn create(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -27,6 +36,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&project, ProjectRole::Pi))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects",
+    tag = "projects",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's projects", body = [doc::ProjectView]))
+)]
 pub async fn list(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -34,6 +50,14 @@ pub async fn list(
     Ok(Json(memberships(&app.projects.mine(&user).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}",
+    tag = "projects",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The project id")),
+    responses((status = 200, description = "The project and its members", body = doc::ProjectDetail))
+)]
 pub async fn get(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -48,7 +72,7 @@ pub async fn get(
     Ok(Json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     username: String,
@@ -56,6 +80,15 @@ pub struct MemberBody {
 }
 
 /// Adds a member or changes their role (`USER` or `ADMIN`).
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/members",
+    tag = "projects",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The project id")),
+    request_body = MemberBody,
+    responses((status = 200, description = "The member as set", body = doc::MemberSet))
+)]
 pub async fn set_member(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -73,6 +106,14 @@ pub async fn set_member(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}/members/{username}",
+    tag = "projects",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The project id"), ("username" = String, Path, description = "The member")),
+    responses((status = 204, description = "Removed"))
+)]
 pub async fn remove_member(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,

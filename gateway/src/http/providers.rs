@@ -3,6 +3,7 @@
 
 use super::errors::ApiError;
 use super::extract::{JsonBody, ProviderOrUser, UserAuth};
+use super::openapi::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::http::input::Path;
@@ -14,6 +15,14 @@ use axum::http::StatusCode;
 use provider_kit::protocol::ProviderMetadata;
 use serde_json::{Value, json};
 
+#[utoipa::path(
+    post,
+    path = "/api/providers",
+    tag = "providers",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = doc::ProviderMetadata,
+    responses((status = 201, description = "Registered; the refresh token is shown only now", body = doc::ProviderView))
+)]
 pub async fn register(
     State(app): State<AppState>,
     UserAuth(owner): UserAuth,
@@ -27,6 +36,13 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/providers",
+    tag = "providers",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The providers the caller may see", body = [doc::ProviderView]))
+)]
 pub async fn list(
     State(app): State<AppState>,
     UserAuth(viewer): UserAuth,
@@ -44,6 +60,14 @@ pub async fn list(
     Ok(Json(Value::Array(views)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/providers/{id}",
+    tag = "providers",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 200, description = "The provider", body = doc::ProviderView))
+)]
 pub async fn get(
     State(app): State<AppState>,
     UserAuth(viewer): UserAuth,
@@ -59,6 +83,14 @@ pub async fn get(
 }
 
 /// Forced reload, by the provider itself (access token) or its owner or an admin.
+#[utoipa::path(
+    post,
+    path = "/api/providers/{id}/manifest/reload",
+    tag = "providers",
+    security(("apiToken" = []), ("session" = []), ("providerToken" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 200, description = "Fetched again; `reload` says whether it changed", body = doc::ProviderView))
+)]
 pub async fn reload_manifest(
     State(app): State<AppState>,
     caller: ProviderOrUser,
@@ -111,6 +143,14 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+#[utoipa::path(
+    method(put, patch, delete),
+    path = "/api/providers/{id}",
+    tag = "providers",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 405, description = "`metadataImmutable`: metadata never changes after registration", body = doc::Problem, content_type = "application/problem+json"))
+)]
 pub async fn immutable() -> ApiError {
     ApiError::Immutable(
         "provider metadata cannot be changed after registration; register a new provider id instead",

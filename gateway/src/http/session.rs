@@ -4,6 +4,7 @@
 use super::client_addr::ClientAddr;
 use super::errors::ApiError;
 use super::extract::{JsonBody, session, session_clear_cookie, session_set_cookie};
+use super::openapi::schemas as doc;
 use crate::accounts::principal;
 use crate::app::AppState;
 use axum::extract::State;
@@ -12,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
@@ -22,6 +23,14 @@ pub struct Credentials {
 /// JSON only (SPEC §7): a browser cannot send `application/json` cross-site without a CORS
 /// preflight the gateway never grants, so no other site can sign a visitor in. Browsers sign in
 /// through the `/login` page and its login-CSRF check.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "session",
+    security(()),
+    request_body = Credentials,
+    responses((status = 200, description = "Signed in: the session cookie is set", body = doc::Principal))
+)]
 pub async fn login(
     State(app): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -44,6 +53,13 @@ pub async fn login(
 }
 
 /// Ends the session this request carries, and only that one.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "session",
+    security((), ("session" = [])),
+    responses((status = 204, description = "Signed out: the session (if any) is ended and the cookie cleared"))
+)]
 pub async fn logout(State(app): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
     if let Some(secret) = session(&parts, &app) {
         app.accounts.sign_out(secret).await?;

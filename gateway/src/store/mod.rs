@@ -139,6 +139,14 @@ impl Store {
     }
 
     /// A trivial round trip, for `/readyz`.
+    /// The connection pool: `(open connections, idle ones)`, for the metrics.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        match &self.backend {
+            Backend::Sqlite(p) => (p.size(), p.num_idle()),
+            Backend::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         with_pool!(self, pool => {
             sqlx::query("SELECT 1").execute(pool).await?;

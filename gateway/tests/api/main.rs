@@ -25,6 +25,7 @@ mod migrations;
 mod observability;
 mod oidc;
 mod pages;
+mod openapi;
 mod projects;
 mod provider_double;
 mod providers;

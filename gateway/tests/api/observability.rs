@@ -266,10 +266,185 @@ async fn the_metrics_count_requests_under_their_matched_route_and_status_class(b
         !metrics.contains("p-secret-name") && !metrics.contains("path-xyz"),
         "raw paths never become labels"
     );
-    let build = format!(
-        "gateway_build_info{{version=\"{}\"}}",
-        env!("CARGO_PKG_VERSION")
-    );
-    assert_eq!(sample(&metrics, &build), Some(1.0), "{metrics}");
 }
 on_both_backends!(the_metrics_count_requests_under_their_matched_route_and_status_class);
+
+async fn metrics_text(app: &TestApp) -> String {
+    let r = reqwest::get(format!("{}/metrics", app.metrics_url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+        "{:?}",
+        r.headers()
+    );
+    let text = r.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    text
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> StatusCode {
+    app.sign_in_as(username, password, None).await.status()
+}
+
+async fn sign_ins_are_counted_by_outcome(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.user("root", true).await;
+    app.user("alice", false).await;
+    app.user("paused", false).await;
+    let series = |outcome: &str| format!("gateway_sign_ins_total{{outcome=\"{outcome}\"}}");
+    assert_eq!(sample(&metrics_text(&app).await, &series("ok")), None);
+
+    assert_eq!(login(&app, "alice", "alice-password").await, StatusCode::OK);
+    assert_eq!(login(&app, "alice", "alice-password").await, StatusCode::OK);
+    assert_eq!(
+        login(&app, "alice", "wrong").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/admin/users/paused/suspend",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        login(&app, "paused", "paused-password").await,
+        StatusCode::FORBIDDEN
+    );
+    // Failures until the throttle refuses (SPEC §7: 5 failures in 15 minutes).
+    let mut throttled = false;
+    for _ in 0..10 {
+        if login(&app, "nobody", "guess").await == StatusCode::TOO_MANY_REQUESTS {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled, "the throttle never refused");
+
+    let text = metrics_text(&app).await;
+    assert_eq!(sample(&text, &series("ok")), Some(2.0), "{text}");
+    assert!(
+        sample(&text, &series("wrongPassword")).unwrap() >= 2.0,
+        "{text}"
+    );
+    assert_eq!(sample(&text, &series("inactive")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &series("throttled")), Some(1.0), "{text}");
+    assert!(text.contains("# TYPE gateway_sign_ins counter"), "{text}");
+    app.stop().await;
+}
+on_both_backends!(sign_ins_are_counted_by_outcome);
+
+async fn charges_are_counted_by_outcome(backend: Backend) {
+    use crate::accounting::{charge, grant, provider_token};
+    let app = TestApp::spawn(backend).await;
+    let admin = app.user("root", true).await;
+    let owner = app.user("owner", false).await;
+    app.user("alice", false).await;
+    let access = provider_token(&app, &owner, "hpc").await;
+    let alice = serde_json::json!({ "username": "alice" });
+    grant(&app, &admin, alice.clone(), "hpc", 10).await;
+    let series = |outcome: &str| format!("gateway_charges_total{{outcome=\"{outcome}\"}}");
+
+    assert_eq!(
+        charge(&app, &access, "c-1", alice.clone(), 4).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        charge(&app, &access, "c-1", alice.clone(), 4).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        charge(&app, &access, "c-1", alice.clone(), 5).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        charge(&app, &access, "c-2", alice.clone(), 100).await.0,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    let nobody = serde_json::json!({ "username": "nobody" });
+    assert!(
+        charge(&app, &access, "c-3", nobody, 1)
+            .await
+            .0
+            .is_client_error()
+    );
+
+    let text = metrics_text(&app).await;
+    for (outcome, n) in [
+        ("ok", 1.0),
+        ("duplicate", 1.0),
+        ("conflict", 1.0),
+        ("insufficientFunds", 1.0),
+        ("invalid", 1.0),
+    ] {
+        assert_eq!(
+            sample(&text, &series(outcome)),
+            Some(n),
+            "{outcome}: {text}"
+        );
+    }
+    app.stop().await;
+}
+on_both_backends!(charges_are_counted_by_outcome);
+
+async fn the_pool_the_process_and_the_build_are_reported(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.user("alice", false).await;
+    assert_eq!(app.get(&token, "/api/me").await.0, StatusCode::OK);
+    let first = metrics_text(&app).await;
+    let pool = sample(&first, "gateway_db_pool_connections").unwrap();
+    let idle = sample(&first, "gateway_db_pool_idle_connections").unwrap();
+    assert!(pool >= 1.0 && idle <= pool, "{first}");
+    let resident = sample(&first, "process_resident_memory_bytes").unwrap();
+    assert!(resident > 1e6, "{first}");
+    let fds = sample(&first, "process_open_fds").unwrap();
+    assert!(
+        fds >= 3.0 && fds <= sample(&first, "process_max_fds").unwrap(),
+        "{first}"
+    );
+    let start = sample(&first, "process_start_time_seconds").unwrap();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the process started on the wall clock, not the app's"
+    )]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        start <= now && start > now - 24.0 * 3600.0,
+        "{start} vs {now}"
+    );
+    let cpu = sample(&first, "process_cpu_seconds_total").unwrap();
+    // CPU time only grows: burn some and look again.
+    let mut x = 0u64;
+    for i in 0..30_000_000u64 {
+        x = x.wrapping_mul(31).wrapping_add(i);
+    }
+    assert_ne!(x, 1);
+    let again = metrics_text(&app).await;
+    assert!(
+        sample(&again, "process_cpu_seconds_total").unwrap() > cpu,
+        "{again}"
+    );
+
+    // `gateway --version`: "0.1.0 (commit abc1234)".
+    let commit = gateway::cli::VERSION
+        .split("(commit ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')');
+    let build = format!(
+        "gateway_build_info{{version=\"{}\",commit=\"{commit}\"}}",
+        env!("CARGO_PKG_VERSION"),
+    );
+    assert_eq!(sample(&first, &build), Some(1.0), "{build}\n{first}");
+    app.stop().await;
+}
+on_both_backends!(the_pool_the_process_and_the_build_are_reported);

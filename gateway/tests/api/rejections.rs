@@ -75,6 +75,15 @@ async fn axum_rejections_answer_problems_with_stable_codes(backend: Backend) {
         "invalidInput",
     )
     .await;
+    // A query flag that is not a boolean (schemathesis found it answered text/plain).
+    let admin = app.user("root", true).await;
+    refused(
+        http.post(app.url("/api/admin/keys/rotate?immediate=null"))
+            .bearer_auth(&admin),
+        400,
+        "invalidInput",
+    )
+    .await;
     // A path segment that is not UTF-8.
     refused(
         http.get(app.url("/api/projects/%FF%FE"))

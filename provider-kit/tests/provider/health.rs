@@ -79,7 +79,10 @@ async fn healthz_answers_and_metrics_count_requests_refused_tokens_and_charges()
     assert!(client.charge(&charge).await.is_err());
 
     let after = metrics().await;
-    assert!(after.contains("# TYPE provider_requests_total counter"));
+    assert!(
+        after.contains("# TYPE provider_requests counter"),
+        "{after}"
+    );
     for series in [
         "provider_requests_total{status=\"200\"}",
         "provider_requests_total{status=\"401\"}",

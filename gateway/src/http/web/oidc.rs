@@ -88,7 +88,11 @@ pub async fn oidc_callback(
         .finish(&idp, &callback, browser)
         .await
     {
-        Err(e) => failure(&app, &e),
+        Err(e) => {
+            let refused = crate::metrics::SignInOutcome::OidcRefused;
+            app.accounts.sign_ins.record(refused);
+            failure(&app, &e)
+        }
         Ok(Finished {
             identity,
             next,

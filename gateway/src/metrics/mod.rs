@@ -1,0 +1,266 @@
+//! The gateway's Prometheus metrics, kept in prometheus-client's families: HTTP requests by matched
+//! route and status class, brokered requests by provider, sign-ins and charges by outcome. The
+//! component that sees the event owns its family (`App::http_metrics`, `Broker::metrics`,
+//! `Accounts::sign_ins`, `Accounting::charges`); `http::metrics` gathers them with what is read at
+//! scrape time (`scrape.rs`: caches, manifests, listeners, the database pool, `process.rs`) into
+//! one registry and encodes it.
+
+pub mod process;
+pub mod scrape;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// A response status's class, the `status` label of `gateway_http_requests_total`.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        ..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteStatus {
+    route: String,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Route {
+    route: String,
+}
+
+fn http_histogram() -> Histogram {
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+/// Public-listener requests by matched route (`access_log::UNMATCHED` for the fallback, so the
+/// label set stays the router's) and status class, and their latency. Fed by `access_log`.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: Family<RouteStatus, Counter>,
+    duration: Histograms<Route>,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(http_histogram),
+        }
+    }
+}
+
+impl HttpMetrics {
+    pub fn observe(&self, route: &str, status: u16, latency: Duration) {
+        self.requests
+            .get_or_create(&RouteStatus {
+                route: route.to_owned(),
+                status: status_class(status),
+            })
+            .inc();
+        self.duration
+            .get_or_create(&Route {
+                route: route.to_owned(),
+            })
+            .observe(latency.as_secs_f64());
+    }
+
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "gateway_http_requests",
+            "Requests on the public listener by matched route and status class",
+            self.requests.clone(),
+        );
+        registry.register(
+            "gateway_http_request_duration_seconds",
+            "Time to the response head, by matched route",
+            self.duration.clone(),
+        );
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderClass {
+    provider: String,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabel {
+    provider: String,
+}
+
+fn broker_histogram() -> Histogram {
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+    ])
+}
+
+/// Brokered requests per provider by the status class the client was answered with, and the
+/// latency to the provider's response headers.
+#[derive(Clone)]
+pub struct BrokerMetrics {
+    requests: Family<ProviderClass, Counter>,
+    latency: Histograms<ProviderLabel>,
+}
+
+impl Default for BrokerMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(broker_histogram),
+        }
+    }
+}
+
+impl BrokerMetrics {
+    pub fn record(&self, provider: &str, status: u16, latency: Duration) {
+        self.requests
+            .get_or_create(&ProviderClass {
+                provider: provider.to_owned(),
+                class: status_class(status),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&ProviderLabel {
+                provider: provider.to_owned(),
+            })
+            .observe(latency.as_secs_f64());
+    }
+
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "gateway_broker_requests",
+            "Brokered requests by provider and status class",
+            self.requests.clone(),
+        );
+        registry.register(
+            "gateway_broker_response_seconds",
+            "Time until the provider's response headers",
+            self.latency.clone(),
+        );
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+/// How a sign-in ended: the `outcome` label of `gateway_sign_ins_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInOutcome {
+    /// A password sign-in opened a session.
+    Ok,
+    /// Unknown user or wrong password.
+    WrongPassword,
+    /// Refused by the sign-in throttle (429).
+    Throttled,
+    /// The password was right; the account awaits an admin's approval.
+    PendingApproval,
+    /// The password was right; the account is suspended, expired or disabled.
+    Inactive,
+    /// An OpenID Connect sign-in opened a session.
+    Oidc,
+    /// An OpenID Connect sign-in was refused (state, token, claims or account).
+    OidcRefused,
+    /// The gateway failed (database, hashing).
+    Error,
+}
+
+impl SignInOutcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::WrongPassword => "wrongPassword",
+            Self::Throttled => "throttled",
+            Self::PendingApproval => "pendingApproval",
+            Self::Inactive => "inactive",
+            Self::Oidc => "oidc",
+            Self::OidcRefused => "oidcRefused",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Sign-ins by outcome.
+#[derive(Clone, Default)]
+pub struct SignIns(Family<Outcome, Counter>);
+
+impl SignIns {
+    pub fn record(&self, outcome: SignInOutcome) {
+        self.0
+            .get_or_create(&Outcome {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("gateway_sign_ins", "Sign-ins by outcome", self.0.clone());
+    }
+}
+
+/// How a provider's charge ended: the `outcome` label of `gateway_charges_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// Taken from the wallet.
+    Ok,
+    /// A `chargeId` seen before with the same body: answered again, nothing more taken.
+    Duplicate,
+    /// The wallet holds too little: nothing taken (402).
+    InsufficientFunds,
+    /// A `chargeId` reused with a different body (409).
+    Conflict,
+    /// A charge the gateway cannot take: bad input, unknown owner or provider.
+    Invalid,
+    /// The gateway failed (database).
+    Error,
+}
+
+impl ChargeOutcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Duplicate => "duplicate",
+            Self::InsufficientFunds => "insufficientFunds",
+            Self::Conflict => "conflict",
+            Self::Invalid => "invalid",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Providers' charges by outcome.
+#[derive(Clone, Default)]
+pub struct Charges(Family<Outcome, Counter>);
+
+impl Charges {
+    pub fn record(&self, outcome: ChargeOutcome) {
+        self.0
+            .get_or_create(&Outcome {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "gateway_charges",
+            "Providers' charges by outcome",
+            self.0.clone(),
+        );
+    }
+}

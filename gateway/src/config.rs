@@ -65,7 +65,7 @@ pub struct Config {
     /// The federation's name, at the top of every web page.
     pub federation_name: String,
     /// Documents every user accepts before using the gateway (SPEC §9). Empty: none.
-    pub agreements: Vec<crate::policy::AgreementConfig>,
+    pub agreements: Vec<AgreementConfig>,
 }
 
 /// Where the key-encryption key comes from: `GATEWAY_KEY_ENCRYPTION_KEY` (the key itself), else
@@ -419,7 +419,7 @@ impl Config {
             }
         }
         crate::oidc::config::validate(&self.identity_providers).map_err(ConfigError::Invalid)?;
-        crate::policy::validate_agreements(&self.agreements).map_err(ConfigError::Invalid)?;
+        validate_agreements(&self.agreements).map_err(ConfigError::Invalid)?;
         let db = self.database_url();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -627,4 +627,47 @@ mod tests {
         .to_string();
         assert!(err.contains("GATEWAY_TRUSTED_PROXIES"), "{err}");
     }
+}
+
+/// One entry of `agreements:` in the config.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementConfig {
+    /// Short id, in the API (`{"agreement":"<id>"}`).
+    pub id: String,
+    /// A new version asks every user again.
+    pub version: String,
+    pub title: String,
+    /// The text, shown on `/agreements` (plain text).
+    pub file: std::path::PathBuf,
+}
+
+/// Checks ids, versions and titles (the files are read by `policy::Agreements::load`).
+pub fn validate_agreements(agreements: &[AgreementConfig]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for a in agreements {
+        let id_ok = a.id.len() <= 63
+            && a.id.starts_with(|c: char| c.is_ascii_lowercase())
+            && a.id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !id_ok {
+            return Err(format!(
+                "agreements: id {:?} must match ^[a-z][a-z0-9-]{{0,62}}$",
+                a.id
+            ));
+        }
+        if !seen.insert(a.id.as_str()) {
+            return Err(format!("agreements: id {:?} is listed twice", a.id));
+        }
+        for (field, value, max) in [("version", &a.version, 64), ("title", &a.title, 200)] {
+            if value.trim().is_empty() || value.chars().count() > max {
+                return Err(format!(
+                    "agreements: {}: {field} must have 1-{max} characters",
+                    a.id
+                ));
+            }
+        }
+    }
+    Ok(())
 }

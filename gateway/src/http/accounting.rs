@@ -4,7 +4,7 @@
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody, ProviderAuth, UserAuth};
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use super::query::Params;
 use crate::accounting::{ChargeRequest, owner_json};
 use crate::app::AppState;

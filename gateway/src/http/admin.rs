@@ -3,7 +3,7 @@
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody};
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use crate::accounts::{UserInput, principal};
 use crate::app::AppState;
 use crate::audit::{Actor, AuditAction};

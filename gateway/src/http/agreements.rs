@@ -9,43 +9,13 @@ use crate::app::{App, AppState};
 use crate::clock::rfc3339;
 use crate::http::input::{Path, Query};
 use crate::model::{Owner, User};
-use crate::policy::{AgreementError, Evaluation, Subject, agreements_url};
+use crate::policy::{AgreementError, Evaluation, Subject};
 use crate::store::AcceptanceRow;
 use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// Every `/api/` call but `/api/me*` and `/api/providers/{id}/access` waits for the gateway's
-/// agreements (brokered calls are checked by the broker's gate).
-fn exempt(path: &str) -> bool {
-    if !path.starts_with("/api/") || path == "/api/me" || path.starts_with("/api/me/") {
-        return true;
-    }
-    path.strip_prefix("/api/providers/")
-        .and_then(|rest| rest.strip_suffix("/access"))
-        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
-}
-
-pub async fn required_for_api(app: &App, user: &User, path: &str) -> Result<(), ApiError> {
-    if exempt(path) || app.gate.agreements.documents().is_empty() {
-        return Ok(());
-    }
-    let pending = app
-        .gate
-        .agreements
-        .pending(user, None)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if pending.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::refused(
-        &crate::policy::Refusal::AgreementRequired(pending),
-        &app.issuer,
-    ))
-}
 
 fn acceptance_json(row: &AcceptanceRow) -> Value {
     let mut v = match row.kind.as_str() {
@@ -259,42 +229,5 @@ impl From<AgreementError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         Self::Internal(e.to_string())
-    }
-}
-
-/// The `agreementsUrl` for everything `user` still has to accept, or `None`.
-pub async fn pending_url(app: &App, user: &User) -> Option<String> {
-    let pending = app.gate.agreements.pending(user, None).await.ok()?;
-    (!pending.is_empty()).then(|| agreements_url(&app.issuer, &pending))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::exempt;
-
-    #[test]
-    fn only_api_me_and_the_access_explanation_skip_the_agreements_check() {
-        for open in [
-            "/api/me",
-            "/api/me/agreements",
-            "/api/providers/hpc/access",
-            "/ucloud/hpc/storage/x",
-            "/providers",
-        ] {
-            assert!(exempt(open), "{open}");
-        }
-        for gated in [
-            "/api/meh",
-            "/api/wallets",
-            "/api/connections",
-            "/api/providers",
-            "/api/providers/hpc",
-            "/api/providers//access",
-            "/api/providers/hpc/access/x",
-            "/api/providers/a/b/access",
-            "/api/admin/agreements",
-        ] {
-            assert!(!exempt(gated), "{gated}");
-        }
     }
 }

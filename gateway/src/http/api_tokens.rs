@@ -2,7 +2,7 @@
 
 use super::errors::ApiError;
 use super::extract::{JsonBody, UserAuth};
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::http::input::Path;

@@ -2,7 +2,7 @@
 
 use super::errors::ApiError;
 use super::extract::AdminAuth;
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use super::query::Params;
 use crate::app::AppState;
 use crate::clock::rfc3339;

@@ -4,7 +4,7 @@
 use super::connect::start_attempt;
 use super::errors::ApiError;
 use super::extract::{JsonBody, ProviderAuth, UserAuth};
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::connections::ReportOutcome;

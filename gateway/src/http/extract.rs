@@ -92,7 +92,7 @@ impl FromRequestParts<AppState> for UserAuth {
             "the session or API token is not valid",
         ))?;
         note_principal(parts, Principal::User(user.username.clone()));
-        super::agreements::required_for_api(app, &user, parts.uri.path()).await?;
+        super::agreement_gate::required_for_api(app, &user, parts.uri.path()).await?;
         Ok(Self(user))
     }
 }

@@ -3,7 +3,7 @@
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody};
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use crate::accounts::AccountLifecycle;
 use crate::app::AppState;
 use crate::audit::Actor;

@@ -2,7 +2,7 @@
 
 use super::errors::ApiError;
 use super::extract::UserAuth;
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use crate::accounts::principal;
 use crate::app::AppState;
 use axum::Json;

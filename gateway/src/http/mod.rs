@@ -4,6 +4,7 @@
 pub mod access_log;
 mod accounting;
 mod admin;
+pub mod agreement_gate;
 pub mod agreements;
 mod api_tokens;
 mod audit;
@@ -26,6 +27,7 @@ mod projects;
 mod provider_tokens;
 mod providers;
 mod query;
+pub mod schemas;
 pub mod refusal;
 mod security_headers;
 mod session;

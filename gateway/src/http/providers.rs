@@ -3,7 +3,7 @@
 
 use super::errors::ApiError;
 use super::extract::{JsonBody, ProviderOrUser, UserAuth};
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::http::input::Path;

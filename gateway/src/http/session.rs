@@ -4,7 +4,7 @@
 use super::client_addr::ClientAddr;
 use super::errors::ApiError;
 use super::extract::{JsonBody, session, session_clear_cookie, session_set_cookie};
-use super::openapi::schemas as doc;
+use super::schemas as doc;
 use crate::accounts::principal;
 use crate::app::AppState;
 use axum::extract::State;

@@ -8,56 +8,14 @@ use crate::clock::SharedClock;
 use crate::model::User;
 use crate::store::{AcceptanceRow, Store, StoreError};
 use provider_kit::protocol::Terms;
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// Largest agreement text read at start, bytes.
 pub const MAX_AGREEMENT_BYTES: u64 = 256 * 1024;
 
-/// One entry of `agreements:` in the config.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct AgreementConfig {
-    /// Short id, in the API (`{"agreement":"<id>"}`).
-    pub id: String,
-    /// A new version asks every user again.
-    pub version: String,
-    pub title: String,
-    /// The text, shown on `/agreements` (plain text).
-    pub file: PathBuf,
-}
+pub use crate::config::{AgreementConfig, validate_agreements as validate};
 
-/// Checks ids, versions and titles (the files are read by [`Agreements::load`]).
-pub fn validate(agreements: &[AgreementConfig]) -> Result<(), String> {
-    let mut seen = HashSet::new();
-    for a in agreements {
-        let id_ok = a.id.len() <= 63
-            && a.id.starts_with(|c: char| c.is_ascii_lowercase())
-            && a.id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
-            return Err(format!(
-                "agreements: id {:?} must match ^[a-z][a-z0-9-]{{0,62}}$",
-                a.id
-            ));
-        }
-        if !seen.insert(a.id.as_str()) {
-            return Err(format!("agreements: id {:?} is listed twice", a.id));
-        }
-        for (field, value, max) in [("version", &a.version, 64), ("title", &a.title, 200)] {
-            if value.trim().is_empty() || value.chars().count() > max {
-                return Err(format!(
-                    "agreements: {}: {field} must have 1-{max} characters",
-                    a.id
-                ));
-            }
-        }
-    }
-    Ok(())
-}
 
 /// A gateway agreement with its text.
 #[derive(Debug, Clone, PartialEq, Eq)]

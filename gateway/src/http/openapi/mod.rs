@@ -10,7 +10,7 @@
 //! that is missing.
 
 mod page;
-pub mod schemas;
+use super::schemas;
 
 use crate::problem::ProblemCode;
 use axum::http::header;

@@ -38,7 +38,7 @@ pub(super) async fn signed_in(app: &AppState, parts: &Parts) -> Result<WebUser, 
             let explains = path.starts_with("/providers/") && path.ends_with("/access");
             if !matches!(path, "/agreements" | "/account" | "/logout")
                 && !explains
-                && let Some(url) = crate::http::agreements::pending_url(app, &user).await
+                && let Some(url) = crate::http::agreement_gate::pending_url(app, &user).await
             {
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                 let to = format!("{url}?next={}", urlencode(next));

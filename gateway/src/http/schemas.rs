@@ -1,3 +1,5 @@
+//! (A sibling of `openapi/`, not inside it, so the handlers that name these shapes and the document that
+//! names the handlers do not import each other.)
 //! The JSON shapes the API answers, for the OpenAPI document. The request bodies are the handlers'
 //! own types (they derive `ToSchema` where they are declared); the answers are built with `json!`
 //! in the handlers, and the wire types of provider-kit keep their own serde, so their shapes are

@@ -37,7 +37,13 @@ impl Accounts {
             .merge_users(&plan, |merged| {
                 let mut detail = serde_json::to_value(merged).unwrap_or_else(|_| json!({}));
                 detail["into"] = json!(new.username);
-                event(now, actor, crate::audit::AuditAction::UserMerged, &old.username, detail)
+                event(
+                    now,
+                    actor,
+                    crate::audit::AuditAction::UserMerged,
+                    &old.username,
+                    detail,
+                )
             })
             .await?;
         let merged = done.map_err(|refusal| {

@@ -4,8 +4,8 @@
 
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody, ProviderAuth, UserAuth};
-use super::schemas as doc;
 use super::query::Params;
+use super::schemas as doc;
 use crate::accounting::{ChargeRequest, owner_json};
 use crate::app::AppState;
 use crate::audit::Actor;

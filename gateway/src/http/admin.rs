@@ -45,6 +45,14 @@ pub async fn approve(
     lifecycle(&app, &a.username, &id, Action::Approve).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/providers/{id}/reject",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id")),
+    responses((status = 200, description = "Rejected (suspended)", body = doc::ProviderStatus))
+)]
 pub async fn reject(
     State(app): State<AppState>,
     AdminAuth(a): AdminAuth,

@@ -5,6 +5,7 @@
 use super::errors::ApiError;
 use super::extract::{AdminAuth, JsonBody, UserAuth};
 use super::refusal::pending_json;
+use super::schemas as doc;
 use crate::app::{App, AppState};
 use crate::clock::rfc3339;
 use crate::http::input::{Path, Query};
@@ -28,6 +29,13 @@ fn acceptance_json(row: &AcceptanceRow) -> Value {
 }
 
 /// `[{"agreement"|"provider","version","acceptedAt"}]`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/me/agreements",
+    tag = "agreements",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's acceptances, oldest first", body = [doc::Acceptance]))
+)]
 pub async fn mine(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -36,7 +44,7 @@ pub async fn mine(
     Ok(Json(rows.iter().map(acceptance_json).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptBody {
     agreement: Option<String>,
@@ -87,6 +95,14 @@ pub async fn accept(
 }
 
 /// `POST /api/me/agreements {"agreement"|"provider","version"}` → the acceptance.
+#[utoipa::path(
+    post,
+    path = "/api/me/agreements",
+    tag = "agreements",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = AcceptBody,
+    responses((status = 200, description = "Accepted", body = doc::Acceptance))
+)]
 pub async fn accept_api(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -96,13 +112,22 @@ pub async fn accept_api(
     Ok(Json(accept(&app, &user, &subject, &body.version).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AdminQuery {
     limit: Option<i64>,
 }
 
 /// `GET /api/admin/agreements`: who accepted what, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/admin/agreements",
+    tag = "agreements",
+    security(("apiToken" = []), ("session" = [])),
+    params(AdminQuery),
+    responses((status = 200, description = "Acceptances, newest first", body = [doc::AcceptanceOfUser]))
+)]
 pub async fn all(
     State(app): State<AppState>,
     AdminAuth(_): AdminAuth,
@@ -120,7 +145,8 @@ pub async fn all(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccessQuery {
     project: Option<String>,
@@ -202,6 +228,14 @@ pub async fn explain(
 }
 
 /// `GET /api/providers/{id}/access[?project=]`.
+#[utoipa::path(
+    get,
+    path = "/api/providers/{id}/access",
+    tag = "agreements",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The provider id"), AccessQuery),
+    responses((status = 200, description = "Every check the broker applies, in order", body = doc::AccessExplanation))
+)]
 pub async fn access(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,

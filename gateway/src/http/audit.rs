@@ -2,8 +2,8 @@
 
 use super::errors::ApiError;
 use super::extract::AdminAuth;
-use super::schemas as doc;
 use super::query::Params;
+use super::schemas as doc;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use axum::Json;

@@ -26,6 +26,13 @@ pub fn view(identity: &Identity) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/me/identities",
+    tag = "identities",
+    security(("apiToken" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's linked identities", body = [super::schemas::LinkedIdentity]))
+)]
 pub async fn list(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -34,7 +41,7 @@ pub async fn list(
     Ok(Json(Value::Array(identities.iter().map(view).collect())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LinkBody {
     identity_provider: String,
@@ -42,6 +49,14 @@ pub struct LinkBody {
 
 /// `200 {"redirect": url}`: the browser goes there and signs in at the IdP; the callback links
 /// the identity only when it arrives with this same session.
+#[utoipa::path(
+    post,
+    path = "/api/me/identities",
+    tag = "identities",
+    security(("session" = [])),
+    request_body = LinkBody,
+    responses((status = 200, description = "Send the browser here to sign in at the identity provider", body = super::schemas::LinkRedirect))
+)]
 pub async fn link(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -82,6 +97,14 @@ pub async fn start_link(
         })
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/me/identities/{id}",
+    tag = "identities",
+    security(("apiToken" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The linked identity's id")),
+    responses((status = 204, description = "Unlinked"))
+)]
 pub async fn unlink(
     State(app): State<AppState>,
     UserAuth(user): UserAuth,
@@ -91,7 +114,7 @@ pub async fn unlink(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
     from: String,
@@ -99,6 +122,14 @@ pub struct MergeBody {
 }
 
 /// `POST /api/admin/users/merge {"from","into"}`: what moved and what was revoked.
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/merge",
+    tag = "admin",
+    security(("apiToken" = []), ("session" = [])),
+    request_body = MergeBody,
+    responses((status = 200, description = "Merged: what moved and what was revoked", body = super::schemas::MergeResult))
+)]
 pub async fn merge(
     State(app): State<AppState>,
     AdminAuth(admin): AdminAuth,

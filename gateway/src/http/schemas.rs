@@ -353,3 +353,103 @@ pub struct MappingReportAnswer {
     #[schema(required = false)]
     completion_code: String,
 }
+
+/// An accepted agreement (SPEC §9): the gateway's own (`agreement`) or a provider's terms
+/// (`provider`), the version accepted and when.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct Acceptance {
+    agreement: Option<String>,
+    provider: Option<String>,
+    version: String,
+    #[schema(format = DateTime)]
+    accepted_at: String,
+}
+
+/// An acceptance with who made it, for the admin's view.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct AcceptanceOfUser {
+    username: String,
+    agreement: Option<String>,
+    provider: Option<String>,
+    version: String,
+    #[schema(format = DateTime)]
+    accepted_at: String,
+}
+
+/// Where a failed check's way out is.
+#[derive(ToSchema)]
+pub struct CheckAction {
+    url: String,
+}
+
+/// An agreement still to accept.
+#[derive(ToSchema)]
+pub struct PendingAgreement {
+    agreement: Option<String>,
+    provider: Option<String>,
+    version: String,
+    title: String,
+    url: Option<String>,
+}
+
+/// One gate of the broker, in §3's order.
+#[derive(ToSchema)]
+pub struct AccessCheck {
+    /// `account`, `provider`, `project`, `feature`, `agreements`, `connection`, `twoFactor` or
+    /// `assurance`.
+    check: String,
+    ok: bool,
+    reason: String,
+    action: Option<CheckAction>,
+    /// On a failed `agreements` check: what is still to accept.
+    agreements: Option<Vec<PendingAgreement>>,
+}
+
+/// A wallet balance, shown with the explanation (information, not a gate).
+#[derive(ToSchema)]
+pub struct WalletBalance {
+    balance: i64,
+}
+
+/// Whether the broker would forward the caller's request to the provider, and every check why.
+#[derive(ToSchema)]
+pub struct AccessExplanation {
+    allowed: bool,
+    checks: Vec<AccessCheck>,
+    wallet: Option<WalletBalance>,
+}
+
+/// An identity at an identity provider linked to the caller's account (SPEC §8).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct LinkedIdentity {
+    id: String,
+    identity_provider: String,
+    subject: String,
+    email: Option<String>,
+    #[schema(format = DateTime)]
+    linked_at: String,
+}
+
+/// Where to send the browser to sign in at the identity provider being linked.
+#[derive(ToSchema)]
+pub struct LinkRedirect {
+    redirect: String,
+}
+
+/// What a merge moved and revoked.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct MergeResult {
+    from: String,
+    into: String,
+    identities: u64,
+    connections: Vec<String>,
+    wallets: Vec<String>,
+    projects: Vec<String>,
+    sessions_revoked: u64,
+    api_tokens_revoked: u64,
+    password_revoked: bool,
+}

@@ -16,7 +16,6 @@ pub const MAX_AGREEMENT_BYTES: u64 = 256 * 1024;
 
 pub use crate::config::{AgreementConfig, validate_agreements as validate};
 
-
 /// A gateway agreement with its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agreement {

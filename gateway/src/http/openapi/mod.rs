@@ -74,6 +74,15 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         super::connections::delete,
         super::connections::report,
         super::connections::provider_disconnect,
+        super::agreements::mine,
+        super::agreements::accept_api,
+        super::agreements::all,
+        super::agreements::access,
+        super::identities::list,
+        super::identities::link,
+        super::identities::unlink,
+        super::identities::merge,
+        super::admin::reject,
     ),
     components(schemas(schemas::Problem))
 )]

@@ -11,21 +11,21 @@ mod agreements;
 mod approvals;
 mod assets;
 mod complete;
-mod identity;
 mod identities;
+mod identity;
 mod login;
 mod oidc;
 mod pages;
 mod tokens;
 mod wallets;
 
+pub use access::{access_page, account_page, account_submit};
+pub use agreements::{agreements_accept, agreements_page};
 pub use approvals::{admin_approve, admin_approve_user, admin_providers, admin_reject};
 pub use assets::asset;
 pub use complete::connection_complete;
-pub use identity::{CsrfForm, WebAdmin, WebUser};
-pub use access::{access_page, account_page, account_submit};
-pub use agreements::{agreements_accept, agreements_page};
 pub use identities::{identities_page, identity_link, identity_unlink, identity_unlink_confirm};
+pub use identity::{CsrfForm, WebAdmin, WebUser};
 pub use login::{login_form, login_submit, logout_submit};
 pub use oidc::{oidc_callback, oidc_start};
 pub use pages::{

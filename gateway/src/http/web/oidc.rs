@@ -171,14 +171,12 @@ async fn link(
     }
     match app.accounts.link_identity(user_id, identity).await {
         Ok(_) => Redirect::to(&safe_next(Some(next))).into_response(),
-        Err(e @ (AccountError::IdentityLinkedElsewhere | AccountError::Inactive(_))) => {
-            message(
-                app,
-                StatusCode::CONFLICT,
-                "Identity not linked",
-                &e.to_string(),
-            )
-        }
+        Err(e @ (AccountError::IdentityLinkedElsewhere | AccountError::Inactive(_))) => message(
+            app,
+            StatusCode::CONFLICT,
+            "Identity not linked",
+            &e.to_string(),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "linking an identity failed");
             message(

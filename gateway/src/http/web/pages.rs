@@ -233,26 +233,20 @@ pub async fn connect_start(
     if let Err(page) = connectable(&app, &user, &f.provider).await {
         return page;
     }
-    let started = match crate::http::connect::start_attempt(
-        &app,
-        &user.user,
-        &parts,
-        &f.provider,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let problem = e.problem();
-            return Message::error(
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST),
-                "Cannot connect",
-                &problem.detail,
-                back_to_providers(),
-            )
-            .render(Chrome::of(&app, &user));
-        }
-    };
+    let started =
+        match crate::http::connect::start_attempt(&app, &user.user, &parts, &f.provider).await {
+            Ok(s) => s,
+            Err(e) => {
+                let problem = e.problem();
+                return Message::error(
+                    StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST),
+                    "Cannot connect",
+                    &problem.detail,
+                    back_to_providers(),
+                )
+                .render(Chrome::of(&app, &user));
+            }
+        };
     let origin = url::Url::parse(&started.url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();

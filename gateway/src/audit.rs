@@ -156,7 +156,7 @@ mod tests {
         for name in names {
             let (area, verb) = name.split_once('.').expect(name);
             assert!(
-                ["provider", "keys", "user", "wallet", "project"].contains(&area),
+                ["provider", "keys", "user", "wallet", "project", "agreement"].contains(&area),
                 "{name}"
             );
             assert!(verb.chars().all(|c| c.is_ascii_alphabetic()), "{name}");

@@ -97,6 +97,14 @@ impl Browser {
 
     /// One DevTools command; events arriving meanwhile are skipped.
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} failed: {error}"),
+        }
+    }
+
+    /// One DevTools command, its error answer returned rather than a panic.
+    async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let message = json!({ "id": id, "method": method, "params": params }).to_string();
@@ -113,8 +121,10 @@ impl Browser {
             let Message::Text(text) = reply else { continue };
             let value: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
             if value["id"] == id {
-                assert!(value.get("error").is_none(), "{method} failed: {value}");
-                return value["result"].clone();
+                return match value.get("error") {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(value["result"].clone()),
+                };
             }
         }
     }
@@ -146,17 +156,18 @@ impl Browser {
     pub async fn wait_for(&mut self, condition: &str, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            // A navigation can destroy the context mid-call; treat that as "not yet".
+            // A navigation can destroy the context mid-call: the page's own exception, or DevTools
+            // answering "Inspected target navigated or closed", both mean "not yet".
             let probe = format!(
                 "(() => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }})()"
             );
             let result = self
-                .call(
+                .try_call(
                     "Runtime.evaluate",
                     json!({ "expression": probe, "returnByValue": true }),
                 )
                 .await;
-            if result["result"]["value"] == true {
+            if result.is_ok_and(|r| r["result"]["value"] == true) {
                 return;
             }
             if tokio::time::Instant::now() > deadline {

@@ -12,5 +12,5 @@ out="${1:-docs/screenshots/after}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 cargo build --workspace --bins
-SCREENSHOTS_DIR="$out" cargo test -p e2e --test browser_screens
+SCREENSHOTS_DIR="$out" cargo test -p e2e --test browser_screens --test browser_access
 ls "$out"

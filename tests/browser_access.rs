@@ -49,6 +49,7 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
     browser
         .wait_for("document.getElementById('check-assurance') !== null", WAIT)
         .await;
+    browser.look("access-three-refusals").await;
     let failed = browser
         .eval("[...document.querySelectorAll('tr.failed')].map(r => r.id).join(' ')")
         .await;
@@ -95,6 +96,7 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
     browser
         .wait_for("document.getElementById('accept-hpc') !== null", WAIT)
         .await;
+    browser.look("agreements-provider-terms").await;
     let terms = browser
         .eval("document.querySelector('a[rel=noreferrer]').getAttribute('href')")
         .await;

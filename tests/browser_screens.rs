@@ -11,31 +11,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Shows the current page at both widths; saves it when `SCREENSHOTS_DIR` is set.
-async fn look(browser: &mut Browser, name: &str) {
-    let dir = std::env::var_os("SCREENSHOTS_DIR").map(std::path::PathBuf::from);
-    for (label, width, height, mobile) in [("desktop", 1280, 800, false), ("phone", 390, 844, true)]
-    {
-        browser
-            .call(
-                "Emulation.setDeviceMetricsOverride",
-                json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
-            )
-            .await;
-        // The page fits the width: nothing to scroll sideways (wide tables scroll in their box).
-        let fits = browser
-            .eval("document.documentElement.scrollWidth <= window.innerWidth")
-            .await;
-        assert_eq!(fits, true, "{name} overflows at {width} px");
-        if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).expect("screenshots folder");
-            browser
-                .screenshot(&dir.join(format!("{name}-{label}.png")))
-                .await;
-        }
-    }
-}
-
 /// The text of the element `id`, or null.
 async fn text_of(browser: &mut Browser, id: &str) -> serde_json::Value {
     browser
@@ -118,7 +93,7 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         browser.eval("document.querySelector('h1').innerText").await,
         "Sign in"
     );
-    look(&mut browser, "login").await;
+    browser.look("login").await;
     browser.sign_in("alice", "wrong-password").await;
     browser
         .wait_for(
@@ -132,7 +107,7 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
             .await,
         "Wrong username or password."
     );
-    look(&mut browser, "login-error").await;
+    browser.look("login-error").await;
 
     browser.sign_in("alice", "alice-password").await;
     browser
@@ -145,13 +120,13 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         why.as_str().unwrap_or_default().contains("valid manifest"),
         "{why}"
     );
-    look(&mut browser, "providers").await;
+    browser.look("providers").await;
 
     browser.click("#connect-hpc").await;
     browser
         .wait_for("document.getElementById('connect') !== null", WAIT)
         .await;
-    look(&mut browser, "connect").await;
+    browser.look("connect").await;
     browser.click("#connect").await;
     browser
         .wait_for(
@@ -162,11 +137,11 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
             WAIT,
         )
         .await;
-    look(&mut browser, "provider-login").await;
+    browser.look("provider-login").await;
     browser
         .sign_in_at_provider(provider.port, "asmith", "local-secret")
         .await;
-    look(&mut browser, "provider-confirm").await;
+    browser.look("provider-confirm").await;
     browser.click("#confirm").await;
     browser
         .wait_for(
@@ -174,7 +149,7 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
             WAIT,
         )
         .await;
-    look(&mut browser, "connections").await;
+    browser.look("connections").await;
 
     // The provider's own error page: its confirm step with no attempt in this browser.
     browser
@@ -184,31 +159,89 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         ))
         .await;
     assert_refusal(&mut browser, &gateway.url("/connections")).await;
-    look(&mut browser, "provider-error").await;
+    browser.look("provider-error").await;
 
     browser.goto(&gateway.url("/tokens")).await;
-    look(&mut browser, "tokens").await;
+    browser.look("tokens").await;
     browser.fill("input[name=name]", "laptop").await;
     browser.click("form[action='/tokens/new'] button").await;
     browser
         .wait_for("document.getElementById('new-token') !== null", WAIT)
         .await;
-    look(&mut browser, "token-created").await;
+    browser.look("token-created").await;
     browser.eval(FORGED_FORM).await;
     browser
         .wait_for("document.body.innerText.includes('no longer valid')", WAIT)
         .await;
     assert_refusal(&mut browser, "/tokens").await;
-    look(&mut browser, "form-expired").await;
+    browser.look("form-expired").await;
     browser.goto(&gateway.url("/tokens")).await;
     browser.click("a[id^=delete-]").await;
     browser
         .wait_for("document.getElementById('confirm-delete') !== null", WAIT)
         .await;
-    look(&mut browser, "token-delete").await;
+    browser.look("token-delete").await;
 
     browser.goto(&gateway.url("/wallets")).await;
-    look(&mut browser, "wallets").await;
+    browser.look("wallets").await;
+
+    // "Why can't I use this?": every check passes for the connected provider; the production one
+    // still waiting for approval is refused, with no way out the user can take.
+    browser.goto(&gateway.url("/providers/hpc/access")).await;
+    assert!(
+        text_of(&mut browser, "verdict")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("You can use hpc"),
+    );
+    browser.look("access").await;
+    browser.goto(&gateway.url("/providers/cloud/access")).await;
+    let refused = browser
+        .eval("[...document.querySelectorAll('tr.failed')].map(r => r.id).join(' ')")
+        .await;
+    assert_eq!(
+        refused, "check-provider",
+        "only the provider's approval is missing"
+    );
+    let skipped = browser
+        .eval("[...document.querySelectorAll('tr.skipped')].map(r => r.id).join(' ')")
+        .await;
+    assert_eq!(
+        skipped, "check-connection check-twoFactor check-assurance",
+        "what the provider's manifest decides is not checked without it"
+    );
+    assert_refusal(&mut browser, "/providers").await;
+    browser.look("access-refused").await;
+
+    browser.goto(&gateway.url("/account")).await;
+    assert_eq!(text_of(&mut browser, "username").await, "alice");
+    assert!(has(&mut browser, "complete-notice").await);
+    browser.look("account").await;
+    browser.goto(&gateway.url("/account/identities")).await;
+    assert!(
+        browser
+            .eval("document.body.innerText.includes('No identity is linked to this account.')")
+            .await
+            == true
+    );
+    browser.look("identities").await;
+    browser
+        .goto(&gateway.url("/account/identities/nothing/unlink"))
+        .await;
+    assert_refusal(&mut browser, "/account/identities").await;
+    browser.look("identity-missing").await;
+    browser.goto(&gateway.url("/agreements")).await;
+    assert!(has(&mut browser, "accepted").await);
+    browser.look("agreements").await;
+    browser.goto(&gateway.url("/api/docs")).await;
+    assert!(
+        browser
+            .eval("document.querySelector('h1').innerText.endsWith('API reference')")
+            .await
+            == true
+    );
+    browser.look("api-reference").await;
     browser.goto(&gateway.url("/admin/providers")).await;
     let owner = text_of(&mut browser, "owner-cloud").await;
     assert!(
@@ -216,23 +249,23 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         "{owner}"
     );
     assert!(has(&mut browser, "reject-cloud").await);
-    look(&mut browser, "approvals").await;
+    browser.look("approvals").await;
 
     browser
         .goto(&gateway.url("/connections/new?provider=nomanifest"))
         .await;
     assert_refusal(&mut browser, "/providers").await;
     assert!(!has(&mut browser, "connect").await);
-    look(&mut browser, "connect-no-manifest").await;
+    browser.look("connect-no-manifest").await;
 
     browser
         .goto(&gateway.url("/connections/nothing/complete?nonce=x"))
         .await;
     assert_refusal(&mut browser, "/connections").await;
-    look(&mut browser, "connection-refused").await;
+    browser.look("connection-refused").await;
     browser.goto(&gateway.url("/auth/oidc/nowhere/start")).await;
     assert_refusal(&mut browser, "/login").await;
-    look(&mut browser, "sign-in-failed").await;
+    browser.look("sign-in-failed").await;
 
     // A user who is not an admin.
     browser.goto(&gateway.url("/providers")).await;
@@ -246,5 +279,5 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
         .await;
     browser.goto(&gateway.url("/admin/providers")).await;
     assert_refusal(&mut browser, "/providers").await;
-    look(&mut browser, "approvals-not-admin").await;
+    browser.look("approvals-not-admin").await;
 }

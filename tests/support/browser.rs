@@ -235,6 +235,32 @@ impl Browser {
             .unwrap_or_default();
         let _ = std::fs::write(path, data);
     }
+
+    /// Shows the current page at desktop (1280 px) and phone (390 px) width, asserting that it
+    /// fits each (nothing to scroll sideways: wide tables scroll in their own box); saves
+    /// `<name>-desktop.png` and `<name>-phone.png` when `SCREENSHOTS_DIR` is set
+    /// (`scripts/screenshots.sh`).
+    pub async fn look(&mut self, name: &str) {
+        let dir = std::env::var_os("SCREENSHOTS_DIR").map(std::path::PathBuf::from);
+        for (label, width, height, mobile) in
+            [("desktop", 1280, 800, false), ("phone", 390, 844, true)]
+        {
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+            )
+            .await;
+            let fits = self
+                .eval("document.documentElement.scrollWidth <= window.innerWidth")
+                .await;
+            assert_eq!(fits, true, "{name} overflows at {width} px");
+            if let Some(dir) = &dir {
+                std::fs::create_dir_all(dir).expect("screenshots folder");
+                self.screenshot(&dir.join(format!("{name}-{label}.png")))
+                    .await;
+            }
+        }
+    }
 }
 
 impl Drop for Browser {

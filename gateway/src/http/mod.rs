@@ -44,7 +44,6 @@ use errors::ApiError;
 const API_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(app: AppState) -> Router {
-    web::remember_federation_name(&app);
     let guards = app.clone();
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -79,6 +79,48 @@ on_both_backends!(
     the_request_id_is_echoed_on_api_page_and_brokered_answers_and_an_invalid_one_replaced
 );
 
+/// The process-wide default of this test binary: interested in every callsite "sometimes" and
+/// enabling nothing itself. `tracing` caches each callsite's interest once, for the whole process,
+/// from the dispatcher of whichever thread reaches it first; without this, a sibling test thread
+/// with no subscriber could cache the access log's callsite as "never" and the capturing
+/// subscriber of the test below would see no line (it happened under a loaded parallel run).
+/// With it, every event asks the dispatcher of the thread that emits it.
+struct AskEachTime;
+
+impl tracing::Subscriber for AskEachTime {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Installs `subscriber` on this thread (where `#[tokio::test]` runs the server), safe against the
+/// process-wide callsite cache ([`AskEachTime`]).
+fn capture_on_this_thread(
+    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+) -> tracing::subscriber::DefaultGuard {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(AskEachTime);
+    });
+    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    guard
+}
+
 /// The captured output of a test subscriber.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -113,7 +155,7 @@ async fn a_json_access_line_names_route_status_id_and_principal_and_never_a_secr
     let captured = Captured::default();
     let writer = captured.clone();
     // `#[tokio::test]` runs the server on this thread, so a thread-local subscriber sees it.
-    let _guard = tracing::subscriber::set_default(gateway::cli::logging::subscriber(
+    let _guard = capture_on_this_thread(gateway::cli::logging::subscriber(
         LogFormat::Json,
         tracing_subscriber::EnvFilter::new("info"),
         move || writer.clone(),

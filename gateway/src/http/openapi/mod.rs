@@ -12,9 +12,13 @@
 mod page;
 use super::schemas;
 
+use crate::app::AppState;
+use crate::http::web::{Chrome, Csp, respond};
 use crate::problem::ProblemCode;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -203,8 +207,8 @@ pub async fn openapi_json() -> Response {
         .into_response()
 }
 
-/// `GET /api/docs`: the same document as a page.
-pub async fn reference_page() -> Html<&'static str> {
-    static PAGE: OnceLock<String> = OnceLock::new();
-    Html(PAGE.get_or_init(|| page::render(&document())))
+/// `GET /api/docs`: the same document as a page, in the pages' layout.
+pub async fn reference_page(State(app): State<AppState>) -> Response {
+    let page = page::view(&document(), Chrome::new(&app, None));
+    respond(StatusCode::OK, &page, Csp::default())
 }

@@ -1,198 +1,242 @@
 //! The API reference page: every operation of the OpenAPI document with its security, parameters,
-//! request body and answers, then every schema. Rendered once from the document's JSON, escaped,
-//! with no script and nothing loaded from elsewhere.
+//! request body and answers, then every schema. Read from the document's JSON into a view and
+//! rendered by an askama template (escaped by default) in the pages' one layout, with no script
+//! and nothing loaded from elsewhere.
 
-use crate::http::web::escape;
+use crate::http::web::Chrome;
+use askama::Template;
 use serde_json::Value;
-use std::fmt::Write;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
-    let doc = serde_json::to_value(doc).unwrap_or(Value::Null);
-    let mut out = String::new();
-    let title = text(&doc["info"]["title"]);
-    let _ = write!(
-        out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} — API reference</title><style>{STYLE}</style></head><body><main>\
-         <h1>{t} — API reference</h1><p>{d}</p>\
-         <p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI {v}).</p>",
-        t = escape(&title),
-        d = code_spans(&text(&doc["info"]["description"])),
-        v = escape(&text(&doc["openapi"])),
-    );
-    out.push_str("<h2>Authentication</h2><dl>");
-    if let Some(schemes) = doc["components"]["securitySchemes"].as_object() {
-        for (name, scheme) in schemes {
-            let _ = write!(
-                out,
-                "<dt><code>{}</code></dt><dd>{}</dd>",
-                escape(name),
-                code_spans(&text(&scheme["description"]))
-            );
+/// A run of text as the page shows it: plain, as `code`, or a link to a schema of the page.
+pub struct Piece {
+    text: String,
+    code: bool,
+    schema_link: bool,
+}
+
+impl Piece {
+    fn text(t: impl Into<String>) -> Self {
+        Self {
+            text: t.into(),
+            code: false,
+            schema_link: false,
         }
     }
-    out.push_str("</dl><h2>Operations</h2>");
-    if let Some(paths) = doc["paths"].as_object() {
-        for (path, item) in paths {
-            for method in METHODS {
-                if let Some(op) = item.get(method) {
-                    operation(&mut out, method, path, op);
-                }
+
+    fn code(t: impl Into<String>) -> Self {
+        Self {
+            code: true,
+            ..Self::text(t)
+        }
+    }
+
+    fn schema(name: impl Into<String>) -> Self {
+        Self {
+            schema_link: true,
+            ..Self::text(name)
+        }
+    }
+}
+
+type Rich = Vec<Piece>;
+
+struct Scheme {
+    name: String,
+    description: Rich,
+}
+
+struct Parameter {
+    name: String,
+    location: String,
+    type_: Rich,
+    required: bool,
+    description: String,
+}
+
+struct Body {
+    media: String,
+    type_: Rich,
+}
+
+struct Answer {
+    status: String,
+    description: Rich,
+    bodies: Vec<Body>,
+}
+
+struct Operation {
+    anchor: String,
+    method: String,
+    path: String,
+    texts: Vec<Rich>,
+    security: Vec<String>,
+    parameters: Vec<Parameter>,
+    bodies: Vec<Body>,
+    answers: Vec<Answer>,
+}
+
+struct Field {
+    name: String,
+    type_: Rich,
+    required: bool,
+    description: Rich,
+}
+
+struct Schema {
+    name: String,
+    description: Option<Rich>,
+    fields: Vec<Field>,
+    type_: Rich,
+}
+
+#[derive(Template)]
+#[template(path = "api_reference.html")]
+pub struct ReferencePage {
+    title: String,
+    chrome: Chrome,
+    description: Rich,
+    version: String,
+    schemes: Vec<Scheme>,
+    operations: Vec<Operation>,
+    schemas: Vec<Schema>,
+}
+
+pub fn view(doc: &utoipa::openapi::OpenApi, chrome: Chrome) -> ReferencePage {
+    let doc = serde_json::to_value(doc).unwrap_or(Value::Null);
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, scheme)| Scheme {
+            name: name.clone(),
+            description: code_spans(&text(&scheme["description"])),
+        })
+        .collect();
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in METHODS {
+            if let Some(op) = item.get(method) {
+                operations.push(operation(method, path, op));
             }
         }
     }
-    out.push_str("<h2>Schemas</h2>");
-    if let Some(schemas) = doc["components"]["schemas"].as_object() {
-        for (name, s) in schemas {
-            schema(&mut out, name, s);
-        }
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, s)| schema(name, s))
+        .collect();
+    ReferencePage {
+        title: format!("{} — API reference", text(&doc["info"]["title"])),
+        chrome,
+        description: code_spans(&text(&doc["info"]["description"])),
+        version: text(&doc["openapi"]),
+        schemes,
+        operations,
+        schemas,
     }
-    out.push_str("</main></body></html>");
-    out
 }
 
-fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
-    let _ = write!(
-        out,
-        "<section class=\"op\"><h3 id=\"{anchor}\"><span class=\"m\">{m}</span> <code>{p}</code></h3>",
-        anchor = escape(&format!("{method}-{path}")),
-        m = method.to_uppercase(),
-        p = escape(path),
-    );
-    for key in ["summary", "description"] {
-        if let Some(t) = op[key].as_str() {
-            let _ = write!(out, "<p>{}</p>", code_spans(t));
-        }
-    }
-    let security: Vec<String> = op["security"]
+fn bodies(content: &Value) -> Vec<Body> {
+    content
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(media, c)| Body {
+            media: media.clone(),
+            type_: type_of(&c["schema"]),
+        })
+        .collect()
+}
+
+fn operation(method: &str, path: &str, op: &Value) -> Operation {
+    let texts = ["summary", "description"]
+        .iter()
+        .filter_map(|key| op[key].as_str().map(code_spans))
+        .collect();
+    let security = op["security"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|req| req.as_object().into_iter().flat_map(|o| o.keys().cloned()))
         .collect();
-    let _ = write!(
-        out,
-        "<p>Authentication: {}</p>",
-        if security.is_empty() {
-            "none".to_owned()
-        } else {
-            security
-                .iter()
-                .map(|s| format!("<code>{}</code>", escape(s)))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        }
-    );
-    if let Some(params) = op["parameters"].as_array() {
-        out.push_str(
-            "<table><caption>Parameters</caption><tr><th>name</th><th>in</th><th>type</th>\
-             <th>required</th><th>description</th></tr>",
-        );
-        for p in params {
-            let _ = write!(
-                out,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&text(&p["name"])),
-                escape(&text(&p["in"])),
-                type_of(&p["schema"]),
-                if p["required"].as_bool() == Some(true) {
-                    "yes"
-                } else {
-                    "no"
-                },
-                escape(&text(&p["description"])),
-            );
-        }
-        out.push_str("</table>");
+    let parameters = op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| Parameter {
+            name: text(&p["name"]),
+            location: text(&p["in"]),
+            type_: type_of(&p["schema"]),
+            required: p["required"].as_bool() == Some(true),
+            description: text(&p["description"]),
+        })
+        .collect();
+    let answers = op["responses"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(status, r)| Answer {
+            status: status.clone(),
+            description: code_spans(&text(&r["description"])),
+            bodies: bodies(&r["content"]),
+        })
+        .collect();
+    Operation {
+        anchor: format!("{method}-{path}"),
+        method: method.to_uppercase(),
+        path: path.to_owned(),
+        texts,
+        security,
+        parameters,
+        bodies: bodies(&op["requestBody"]["content"]),
+        answers,
     }
-    if let Some(content) = op["requestBody"]["content"].as_object() {
-        for (media, body) in content {
-            let _ = write!(
-                out,
-                "<p>Request body (<code>{}</code>): {}</p>",
-                escape(media),
-                type_of(&body["schema"])
-            );
-        }
-    }
-    out.push_str(
-        "<table><caption>Answers</caption><tr><th>status</th><th>description</th><th>body</th></tr>",
-    );
-    if let Some(responses) = op["responses"].as_object() {
-        for (status, r) in responses {
-            let body = r["content"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(media, c)| {
-                    format!("<code>{}</code> {}", escape(media), type_of(&c["schema"]))
-                })
-                .collect::<Vec<_>>()
-                .join("<br>");
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(status),
-                code_spans(&text(&r["description"])),
-                body
-            );
-        }
-    }
-    out.push_str("</table></section>");
 }
 
-fn schema(out: &mut String, name: &str, s: &Value) {
-    let _ = write!(
-        out,
-        "<section class=\"schema\"><h3 id=\"schema-{n}\">{n}</h3>",
-        n = escape(name)
-    );
-    if let Some(d) = s["description"].as_str() {
-        let _ = write!(out, "<p>{}</p>", code_spans(d));
-    }
+fn schema(name: &str, s: &Value) -> Schema {
     let required: Vec<&str> = s["required"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    if let Some(props) = s["properties"].as_object() {
-        out.push_str(
-            "<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>",
-        );
-        for (field, p) in props {
-            let _ = write!(
-                out,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(field),
-                type_of(p),
-                if required.contains(&field.as_str()) {
-                    "yes"
-                } else {
-                    "no"
-                },
-                code_spans(&text(&p["description"])),
-            );
-        }
-        out.push_str("</table>");
-    } else {
-        let _ = write!(out, "<p>{}</p>", type_of(s));
+    let fields = s["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(field, p)| Field {
+            name: field.clone(),
+            type_: type_of(p),
+            required: required.contains(&field.as_str()),
+            description: code_spans(&text(&p["description"])),
+        })
+        .collect();
+    Schema {
+        name: name.to_owned(),
+        description: s["description"].as_str().map(code_spans),
+        fields,
+        type_: type_of(s),
     }
-    out.push_str("</section>");
 }
 
 /// A schema in a few words: a link to a named schema, `array of …`, `string (date-time)`, `a or b`.
-fn type_of(s: &Value) -> String {
+fn type_of(s: &Value) -> Rich {
     if let Some(r) = s["$ref"].as_str() {
-        let name = r.rsplit('/').next().unwrap_or(r);
-        return format!("<a href=\"#schema-{n}\">{n}</a>", n = escape(name));
+        return vec![Piece::schema(r.rsplit('/').next().unwrap_or(r))];
     }
     for key in ["oneOf", "anyOf", "allOf"] {
         if let Some(list) = s[key].as_array() {
-            return list.iter().map(type_of).collect::<Vec<_>>().join(" or ");
+            let mut out = Vec::new();
+            for (i, item) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(Piece::text(" or "));
+                }
+                out.extend(type_of(item));
+            }
+            return out;
         }
     }
     let base = match &s["type"] {
@@ -200,36 +244,42 @@ fn type_of(s: &Value) -> String {
         Value::Array(ts) => ts.iter().map(text).collect::<Vec<_>>().join(" or "),
         _ => "any".to_owned(),
     };
-    let mut t = escape(&base);
-    if base.starts_with("array") {
-        t = format!("array of {}", type_of(&s["items"]));
-    }
+    let mut out = if base.starts_with("array") {
+        let mut items = vec![Piece::text("array of ")];
+        items.extend(type_of(&s["items"]));
+        items
+    } else {
+        vec![Piece::text(base)]
+    };
     if let Some(f) = s["format"].as_str() {
-        let _ = write!(t, " ({})", escape(f));
+        out.push(Piece::text(format!(" ({f})")));
     }
     if let Some(values) = s["enum"].as_array() {
-        let list: Vec<String> = values
-            .iter()
-            .map(|v| format!("<code>{}</code>", escape(&text(v))))
-            .collect();
-        let _ = write!(t, ", one of {}", list.join(", "));
+        out.push(Piece::text(", one of "));
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(Piece::text(", "));
+            }
+            out.push(Piece::code(text(v)));
+        }
     }
     if let Some(p) = s["pattern"].as_str() {
-        let _ = write!(t, " matching <code>{}</code>", escape(p));
+        out.push(Piece::text(" matching "));
+        out.push(Piece::code(p));
     }
-    t
+    out
 }
 
-/// Escaped text whose `backticked` words are shown as code.
-fn code_spans(t: &str) -> String {
-    escape(t)
-        .split('`')
+/// Text whose `backticked` words are shown as code.
+fn code_spans(t: &str) -> Rich {
+    t.split('`')
         .enumerate()
+        .filter(|(_, part)| !part.is_empty())
         .map(|(i, part)| {
             if i % 2 == 1 {
-                format!("<code>{part}</code>")
+                Piece::code(part)
             } else {
-                part.to_owned()
+                Piece::text(part)
             }
         })
         .collect()
@@ -243,10 +293,30 @@ fn text(v: &Value) -> String {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b}\
-main{max-width:60rem;margin:0 auto;padding:1rem}\
-.op,.schema{border-top:1px solid #ccc;padding:.5rem 0}\
-.m{font-family:monospace;background:#e8eef7;padding:.1rem .4rem;border-radius:.2rem}\
-table{border-collapse:collapse;margin:.5rem 0;width:100%}\
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}\
-caption{text-align:left;font-weight:600}code{overflow-wrap:anywhere}";
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn html(pieces: &Rich) -> String {
+        pieces
+            .iter()
+            .map(|p| match (p.code, p.schema_link) {
+                (true, _) => format!("`{}`", p.text),
+                (_, true) => format!("[{}]", p.text),
+                _ => p.text.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn types_read_as_words_with_links_to_their_schemas() {
+        let t =
+            serde_json::json!({"type": "array", "items": {"$ref": "#/components/schemas/Token"}});
+        assert_eq!(html(&type_of(&t)), "array of [Token]");
+        let t = serde_json::json!({"type": "string", "format": "date-time", "enum": ["a", "b"]});
+        assert_eq!(html(&type_of(&t)), "string (date-time), one of `a`, `b`");
+        let t = serde_json::json!({"oneOf": [{"type": "integer"}, {"type": "null"}]});
+        assert_eq!(html(&type_of(&t)), "integer or null");
+        assert_eq!(html(&code_spans("use `x` here")), "use `x` here");
+    }
+}

@@ -3,13 +3,14 @@
 //! requires, for the providers page, and `/account`, where an `invalid` account sees what is
 //! missing and a local one completes it.
 
-use super::{check_csrf, csrf_token, escape, page, paragraph, web_user};
+use super::{Chrome, Csp, CsrfForm, Link, Message, WebUser, respond};
 use crate::app::AppState;
 use crate::http::agreements::explain;
-use crate::http::input::{Form, Path};
-use crate::policy::missing_attributes;
+use crate::http::input::Path;
+use crate::policy::{Refusal, missing_attributes};
+use askama::Template;
 use axum::extract::State;
-use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use provider_kit::protocol::Manifest;
 use serde::Deserialize;
@@ -37,135 +38,134 @@ pub fn requirements(m: &Manifest) -> String {
     }
 }
 
-pub async fn access_page(
-    State(app): State<AppState>,
-    parts: Parts,
-    Path(id): Path<String>,
-) -> Response {
-    let (user, session) = match web_user(&app, &parts).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let csrf = csrf_token(&session);
-    let (evaluation, wallet) = match explain(&app, &user, &id, None).await {
-        Ok(found) => found,
-        Err(e) => {
-            return page(
-                "Access",
-                &paragraph(&e.problem().detail),
-                Some((&user, &csrf)),
-            );
-        }
-    };
-    let mut rows = String::new();
-    for o in &evaluation.outcomes {
-        let (state, reason, way_out) = match &o.refusal {
-            None => (
-                "state-ok",
-                o.passed.unwrap_or_default().to_owned(),
-                String::new(),
-            ),
-            Some(r) => (
-                "error",
-                r.reason(),
-                r.action_url(&app.issuer)
-                    .map(|url| {
-                        format!(
-                            "<a class=\"way-out\" href=\"{}\">What to do</a>",
-                            escape(&url)
-                        )
-                    })
-                    .unwrap_or_else(|| "an administrator or the provider must act".to_owned()),
-            ),
-        };
-        rows.push_str(&format!(
-            "<tr id=\"check-{c}\" class=\"{}\"><td>{c}</td><td class=\"{state}\">{}</td><td>{}</td><td>{way_out}</td></tr>",
-            if o.refusal.is_none() { "ok" } else { "failed" },
-            if o.refusal.is_none() { "ok" } else { "refused" },
-            escape(&reason),
-            c = o.check.as_str(),
-        ));
-    }
-    let verdict = if evaluation.allowed() {
-        format!("You can use <strong>{}</strong>.", escape(&id))
-    } else {
-        format!(
-            "You cannot use <strong>{}</strong> yet. Each refused check says what to do.",
-            escape(&id)
-        )
-    };
-    let wallet = wallet.map_or("no wallet at this provider".to_owned(), |b| {
-        format!("your wallet holds {b} units")
-    });
-    let body = format!(
-        "<p id=\"verdict\">{verdict}</p><table><tr><th>Check</th><th></th><th>Why</th><th>Way out</th></tr>{rows}</table>\
-         <p>{}</p>",
-        escape(&wallet)
-    );
-    page(&format!("Access to {id}"), &body, Some((&user, &csrf)))
+struct CheckRow {
+    check: &'static str,
+    /// `ok`, `failed`, or `skipped` (not checked until an earlier check passes).
+    state: &'static str,
+    reason: String,
+    way_out: Option<String>,
 }
 
-pub async fn account_page(State(app): State<AppState>, parts: Parts) -> Response {
-    let (user, session) = match web_user(&app, &parts).await {
+#[derive(Template)]
+#[template(path = "access.html")]
+struct AccessPage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    provider: &'a str,
+    allowed: bool,
+    checks: Vec<CheckRow>,
+    wallet: String,
+}
+
+pub async fn access_page(
+    State(app): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Response {
+    let (evaluation, wallet) = match explain(&app, &user.user, &id, None).await {
         Ok(found) => found,
-        Err(response) => return response,
-    };
-    let csrf = csrf_token(&session);
-    let missing = missing_attributes(&user);
-    let mut body = format!(
-        "<p>Signed in as <strong>{}</strong> ({} {}); email: {}.</p>",
-        escape(&user.username),
-        escape(&user.first_name),
-        escape(&user.last_name),
-        if user.email.is_empty() {
-            "none".to_owned()
-        } else {
-            escape(&user.email)
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.code().parts().0).unwrap_or(StatusCode::BAD_REQUEST);
+            return Message::error(
+                status,
+                "Access",
+                &e.problem().detail,
+                Link::new("back", "/providers", "Back to Providers"),
+            )
+            .render(Chrome::of(&app, &user));
         }
-    );
-    if missing.is_empty() {
-        body.push_str(&paragraph("Your account is complete."));
-    } else if user.federated.identity_provider.is_some() {
-        body.push_str(&paragraph(&format!(
-            "Your account is invalid: it has no {}. Your identity provider supplies it: sign in again with one that releases it, or ask an operator.",
-            missing.join(", ")
-        )));
+    };
+    let checks = evaluation
+        .outcomes
+        .iter()
+        .map(|o| match &o.refusal {
+            None => CheckRow {
+                check: o.check.as_str(),
+                state: "ok",
+                reason: o.passed.unwrap_or_default().to_owned(),
+                way_out: None,
+            },
+            Some(r @ Refusal::NotChecked(_)) => CheckRow {
+                check: o.check.as_str(),
+                state: "skipped",
+                reason: r.reason(),
+                way_out: None,
+            },
+            Some(r) => CheckRow {
+                check: o.check.as_str(),
+                state: "failed",
+                reason: r.reason(),
+                way_out: r.action_url(&app.issuer),
+            },
+        })
+        .collect();
+    let page = AccessPage {
+        title: &format!("Access to {id}"),
+        chrome: Chrome::of(&app, &user),
+        provider: &id,
+        allowed: evaluation.allowed(),
+        checks,
+        wallet: wallet.map_or("No wallet at this provider.".to_owned(), |b| {
+            format!("Your wallet holds {b} units.")
+        }),
+    };
+    respond(StatusCode::OK, &page, Csp::default())
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    problem: Option<&'a str>,
+    username: &'a str,
+    name: String,
+    email: &'a str,
+    missing: String,
+    federated: bool,
+    csrf: &'a str,
+}
+
+pub async fn account_page(State(app): State<AppState>, user: WebUser) -> Response {
+    account_view(&app, &user, None)
+}
+
+fn account_view(app: &AppState, user: &WebUser, problem: Option<&str>) -> Response {
+    let u = &user.user;
+    let page = AccountPage {
+        title: "Your account",
+        chrome: Chrome::of(app, user),
+        problem,
+        username: &u.username,
+        name: format!("{} {}", u.first_name, u.last_name)
+            .trim()
+            .to_owned(),
+        email: &u.email,
+        missing: missing_attributes(u).join(", "),
+        federated: u.federated.identity_provider.is_some(),
+        csrf: &user.csrf,
+    };
+    let status = if problem.is_some() {
+        StatusCode::BAD_REQUEST
     } else {
-        body.push_str(&format!(
-            "<p>Your account is invalid: it has no {}. Complete it:</p>\
-             <form method=\"post\" action=\"/account\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Email <input name=\"email\" type=\"email\" required maxlength=\"254\"></label> <button id=\"complete\">Save</button></form>",
-            missing.join(", ")
-        ));
-    }
-    page("Your account", &body, Some((&user, &csrf)))
+        StatusCode::OK
+    };
+    respond(status, &page, Csp::default())
 }
 
 #[derive(Deserialize)]
 pub struct AccountForm {
-    csrf: String,
     email: String,
 }
 
 pub async fn account_submit(
     State(app): State<AppState>,
-    parts: Parts,
-    Form(f): Form<AccountForm>,
+    CsrfForm(user, f): CsrfForm<AccountForm>,
 ) -> Response {
-    let (user, session) = match web_user(&app, &parts).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    if let Err(response) = check_csrf(&session, &f.csrf) {
-        return *response;
-    }
-    match app.accounts.complete_email(&user, &f.email).await {
+    match app.accounts.complete_email(&user.user, &f.email).await {
         Ok(()) => Redirect::to("/account").into_response(),
-        Err(e) => page(
-            "Your account",
-            &paragraph(&e.to_string()),
-            Some((&user, &csrf_token(&session))),
-        ),
+        Err(e) => account_view(&app, &user, Some(&e.to_string())),
     }
 }
 

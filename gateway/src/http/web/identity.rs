@@ -116,7 +116,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
         if !same(&user.csrf, &presented) {
-            return Err(form_expired(app, &user, page_of_form(parts.uri.path())));
+            let chrome = Chrome::of(app, &user);
+            return Err(form_expired(chrome, page_of_form(parts.uri.path())));
         }
         let Form(form) =
             Form::<T>::from_request(Request::from_parts(parts.clone(), Body::from(bytes)), app)
@@ -134,34 +135,24 @@ fn page_of_form(path: &str) -> &'static str {
         "admin" => "/admin/providers",
         "connections" if path == "/connections/new" => "/providers",
         "connections" => "/connections",
+        "account" if path.starts_with("/account/identities") => "/account/identities",
+        "account" => "/account",
+        "agreements" => "/agreements",
         _ => "/providers",
     }
 }
 
 const FORM_EXPIRED: &str = "This form is no longer valid. Go back, reload the page and try again.";
 
-fn form_expired(app: &AppState, user: &WebUser, back: &str) -> Response {
+/// The refusal of a form whose CSRF field is not its session's: the page says so and leads back.
+pub(super) fn form_expired(chrome: Chrome, back: &str) -> Response {
     Message::error(
         StatusCode::FORBIDDEN,
         "Form expired",
         FORM_EXPIRED,
         Link::new("back", back, "Go back"),
     )
-    .render(Chrome::of(app, user))
-}
-
-/// The same refusal for the compatibility [`super::check_csrf`], which has no app at hand.
-pub(super) fn form_expired_page(back: &str) -> Response {
-    let page = super::MessagePage {
-        title: "Form expired",
-        chrome: super::compat_chrome(None).narrow(),
-        message_id: "problem",
-        message: FORM_EXPIRED,
-        alert: true,
-        action: None,
-        back: Link::new("back", back, "Go back"),
-    };
-    super::respond(StatusCode::FORBIDDEN, &page, super::Csp::default())
+    .render(chrome)
 }
 
 #[cfg(test)]
@@ -175,6 +166,16 @@ mod tests {
         assert_eq!(page_of_form("/connections/new"), "/providers");
         assert_eq!(page_of_form("/connections/hpc/disconnect"), "/connections");
         assert_eq!(page_of_form("/admin/users/bob/approve"), "/admin/providers");
+        assert_eq!(
+            page_of_form("/account/identities/link"),
+            "/account/identities"
+        );
+        assert_eq!(
+            page_of_form("/account/identities/x/unlink"),
+            "/account/identities"
+        );
+        assert_eq!(page_of_form("/account"), "/account");
+        assert_eq!(page_of_form("/agreements"), "/agreements");
         assert_eq!(page_of_form("/logout"), "/providers");
     }
 }

@@ -157,8 +157,8 @@ pub async fn logout_submit(
     Form(f): Form<LogoutForm>,
 ) -> Response {
     if let Some(secret) = session(&parts, &app) {
-        if let Err(r) = super::check_csrf(secret, &f.csrf) {
-            return *r;
+        if !same(&super::csrf_token(secret), &f.csrf) {
+            return super::identity::form_expired(Chrome::new(&app, None), "/providers");
         }
         let _ = app.accounts.sign_out(secret).await;
     }

@@ -40,29 +40,6 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-/// Escapes text for HTML element content and double-quoted attributes. Kept only for the pages
-/// still built with `format!` on other branches (agreements, access, identities) until they move
-/// to templates; new pages use a template, which escapes by default.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `<p>text</p>`, escaped: for the same pages as [`escape`].
-pub fn paragraph(text: &str) -> String {
-    format!("<p>{}</p>", escape(text))
-}
-
 /// What every page's layout shows: the federation's name, the stylesheet, and the navigation of
 /// the signed-in user.
 pub struct Chrome {
@@ -79,23 +56,10 @@ pub struct Nav {
     pub admin: bool,
 }
 
-/// The chrome of the compatibility helpers, with the name remembered when the router was built.
-fn compat_chrome(user: Option<(&User, &str)>) -> Chrome {
-    let federation = FEDERATION_NAME
-        .get()
-        .cloned()
-        .unwrap_or_else(|| crate::config::Config::default().federation_name);
-    Chrome::named(federation, user)
-}
-
 impl Chrome {
     pub fn new(app: &AppState, user: Option<(&User, &str)>) -> Self {
-        Self::named(app.config.federation_name.clone(), user)
-    }
-
-    fn named(federation: String, user: Option<(&User, &str)>) -> Self {
         Self {
-            federation,
+            federation: app.config.federation_name.clone(),
             stylesheet: assets::stylesheet_href(),
             user: user.map(|(u, csrf)| Nav {
                 username: u.username.clone(),
@@ -166,68 +130,6 @@ pub fn respond(status: StatusCode, page: &impl Template, csp: Csp<'_>) -> Respon
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-#[derive(Template)]
-#[template(path = "legacy.html")]
-struct Legacy<'a> {
-    title: &'a str,
-    chrome: Chrome,
-    body: &'a str,
-}
-
-/// The federation's name for [`page`], which is not handed the app. Set when the router is built.
-static FEDERATION_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-pub fn remember_federation_name(app: &AppState) {
-    let _ = FEDERATION_NAME.set(app.config.federation_name.clone());
-}
-
-/// A page whose body is already HTML, in the one layout: a thin compatibility shim for the pages
-/// still built with `format!` + [`escape`] on other branches (agreements, access, identities),
-/// removed once they move to templates.
-pub fn page(title: &str, body_html: &str, user: Option<(&User, &str)>) -> Response {
-    page_with(title, body_html, user, "")
-}
-
-/// [`page`] whose forms may also post to `form_action` (the identities page's Link buttons lead
-/// to the identity providers).
-pub fn page_with(
-    title: &str,
-    body_html: &str,
-    user: Option<(&User, &str)>,
-    form_action: &str,
-) -> Response {
-    let page = Legacy {
-        title,
-        chrome: compat_chrome(user),
-        body: body_html,
-    };
-    let csp = Csp {
-        form_action,
-        ..Csp::default()
-    };
-    respond(StatusCode::OK, &page, csp)
-}
-
-/// The signed-in user and their session secret, or the redirect to sign in: the compatibility
-/// form of [`WebUser`] for the same pages as [`page`].
-pub async fn web_user(
-    app: &AppState,
-    parts: &axum::http::request::Parts,
-) -> Result<(User, String), Response> {
-    identity::signed_in(app, parts)
-        .await
-        .map(|w| (w.user, w.session))
-}
-
-/// Checks a form's CSRF field against the session: the compatibility form of [`CsrfForm`].
-pub fn check_csrf(session: &str, presented: &str) -> Result<(), Box<Response>> {
-    if same(&csrf_token(session), presented) {
-        Ok(())
-    } else {
-        Err(Box::new(identity::form_expired_page("/providers")))
-    }
 }
 
 /// A link on a message page.
@@ -370,11 +272,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn html_is_escaped_and_redirects_stay_on_the_gateway() {
-        assert_eq!(
-            escape("<script>\"x\"&'"),
-            "&lt;script&gt;&quot;x&quot;&amp;&#39;"
-        );
+    fn redirects_stay_on_the_gateway_and_csrf_tokens_are_per_session() {
         assert_eq!(safe_next(Some("/connections")), "/connections");
         for evil in [
             "//evil.example",

@@ -10,6 +10,7 @@
 mod client;
 mod features;
 mod header_rules;
+pub mod pool;
 mod proxy;
 pub mod raw_path;
 pub mod request_headers;
@@ -63,7 +64,7 @@ pub enum Brokered {
     /// `GET /ucloud/{id}/manifest`, from the cache.
     Manifest(Arc<Manifest>),
     /// The provider's own response, streaming, its headers filtered.
-    Upstream(Response<hyper::body::Incoming>),
+    Upstream(Response<pool::UpstreamBody>),
 }
 
 /// What the broker needs besides its client, handed over at construction.

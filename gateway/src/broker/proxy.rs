@@ -4,10 +4,10 @@
 //! `response_headers`.
 
 use super::client::{Body, BoxError, Upstreams};
+use super::pool::{PoolError, UpstreamBody};
 use http::header;
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ pub async fn forward<B>(
     upstreams: &Upstreams,
     up: &Upstream<'_>,
     request: Request<B>,
-) -> Result<Response<Incoming>, ProxyError>
+) -> Result<Response<UpstreamBody>, ProxyError>
 where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -70,9 +70,6 @@ where
         .uri
         .parse::<Uri>()
         .map_err(|e| ProxyError::BadUri(e.to_string()))?;
-    if websocket {
-        parts.version = http::Version::HTTP_11;
-    }
     let limit = usize::try_from(up.max_body).unwrap_or(usize::MAX);
     let body: Body = http_body_util::Limited::new(body, limit)
         .map_err(|e| e as BoxError)
@@ -80,9 +77,9 @@ where
     let request = Request::from_parts(parts, body);
     let sent = async {
         if up.production {
-            upstreams.production.request(request).await
+            upstreams.production.send(request).await
         } else {
-            upstreams.test.request(request).await
+            upstreams.test.send(request).await
         }
     };
     let mut response = match tokio::time::timeout(up.response_timeout, sent).await {
@@ -118,7 +115,7 @@ async fn splice(client: hyper::upgrade::OnUpgrade, provider: hyper::upgrade::OnU
     }
 }
 
-fn classify(up: &Upstream<'_>, e: &hyper_util::client::legacy::Error) -> ProxyError {
+fn classify(up: &Upstream<'_>, e: &PoolError) -> ProxyError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if s.downcast_ref::<http_body_util::LengthLimitError>()

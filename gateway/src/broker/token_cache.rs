@@ -4,15 +4,23 @@
 
 use http::HeaderValue;
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Key {
-    provider: Arc<str>,
-    user: i64,
-    project: Option<Arc<str>>,
-    kid: Arc<str>,
+/// One cached token of a user: the rest of its key, the ready `Authorization` value
+/// (`Bearer <jwt>`) and the token's `exp`.
+struct Entry {
+    provider: Box<str>,
+    project: Option<Box<str>>,
+    kid: Box<str>,
+    value: HeaderValue,
+    exp: i64,
+}
+
+impl Entry {
+    fn is(&self, provider: &str, project: Option<&str>, kid: &str) -> bool {
+        &*self.provider == provider && self.project.as_deref() == project && &*self.kid == kid
+    }
 }
 
 /// Tokens are not reused within this many seconds of their expiry.
@@ -20,9 +28,16 @@ const MARGIN_SECS: i64 = 60;
 const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Default)]
+struct Entries {
+    /// By user: a user has a few (provider, project) pairs, so a hit is found by comparing in
+    /// place, without building a key.
+    by_user: HashMap<i64, Vec<Entry>>,
+    len: usize,
+}
+
+#[derive(Default)]
 pub struct ServiceTokenCache {
-    /// The ready `Authorization` value (`Bearer <jwt>`) and the token's `exp`.
-    entries: RwLock<HashMap<Key, (HeaderValue, i64)>>,
+    entries: RwLock<Entries>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
@@ -38,35 +53,57 @@ impl ServiceTokenCache {
         now: i64,
         sign: impl FnOnce() -> Result<(String, i64), E>,
     ) -> Result<HeaderValue, E> {
-        let key = Key {
-            provider: provider.into(),
-            user,
-            project: project.map(Into::into),
-            kid: kid.into(),
-        };
-        if let Some((token, exp)) = self.read().get(&key)
-            && exp - MARGIN_SECS > now
+        if let Some(entry) = self
+            .read()
+            .by_user
+            .get(&user)
+            .and_then(|es| es.iter().find(|e| e.is(provider, project, kid)))
+            && entry.exp - MARGIN_SECS > now
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(token.clone());
+            return Ok(entry.value.clone());
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let (token, exp) = sign()?;
         // A JWT is base64url and dots: always a valid header value.
-        let token = HeaderValue::try_from(format!("Bearer {token}"))
+        let value = HeaderValue::try_from(format!("Bearer {token}"))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (_, e)| *e - MARGIN_SECS > now);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+        let Entries { by_user, len } = &mut *entries;
+        if *len >= MAX_ENTRIES {
+            by_user.retain(|_, es| {
+                es.retain(|e| e.exp - MARGIN_SECS > now);
+                !es.is_empty()
+            });
+            *len = by_user.values().map(Vec::len).sum();
+            if *len >= MAX_ENTRIES {
+                by_user.clear();
+                *len = 0;
             }
         }
-        entries.insert(key, (token.clone(), exp));
-        Ok(token)
+        let mine = by_user.entry(user).or_default();
+        let entry = Entry {
+            provider: provider.into(),
+            project: project.map(Into::into),
+            kid: kid.into(),
+            value: value.clone(),
+            exp,
+        };
+        // One entry per (provider, project): a token of a retired key is replaced, not kept.
+        match mine
+            .iter_mut()
+            .find(|e| &*e.provider == provider && e.project.as_deref() == project)
+        {
+            Some(old) => *old = entry,
+            None => {
+                mine.push(entry);
+                *len += 1;
+            }
+        }
+        Ok(value)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Key, (HeaderValue, i64)>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
         self.entries.read().unwrap_or_else(|p| p.into_inner())
     }
 }

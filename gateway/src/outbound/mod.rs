@@ -27,7 +27,9 @@ use std::time::Duration;
 
 pub type Body = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type HttpClient = Client<hyper_rustls::HttpsConnector<Dialer>, Body>;
+pub type HttpClient = Client<Connector, Body>;
+/// What every outbound client dials with: the [`Dialer`] (address rule, connect timeout) under TLS.
+pub type Connector = hyper_rustls::HttpsConnector<Dialer>;
 
 /// What the outbound clients are built from.
 #[derive(Debug, Clone)]
@@ -63,6 +65,25 @@ impl ProviderClients {
     }
 }
 
+/// The broker's connectors, one per kind of provider: the same roots, address rules and connect
+/// timeout as [`ProviderClients`], offering HTTP/1.1 only (ALPN `http/1.1`) to the broker's pool.
+#[derive(Clone)]
+pub struct ProviderConnectors {
+    pub production: Connector,
+    pub test: Connector,
+}
+
+impl ProviderConnectors {
+    pub fn new(config: &OutboundConfig) -> Result<Self, String> {
+        let tls = client_tls(&config.extra_roots)?;
+        let production = AddressRule::public_only(config.allow_private.iter().cloned());
+        Ok(Self {
+            production: connector(tls.clone(), production, config.connect_timeout, false, true),
+            test: connector(tls, AddressRule::Any, config.connect_timeout, true, true),
+        })
+    }
+}
+
 /// The client for calls to the operator's identity providers (SPEC §8): HTTPS, or HTTP when
 /// `allow_http` (an issuer on loopback); public addresses only, except for `trusted_hosts` — the
 /// hosts of configured issuers, which are the operator's own trusted configuration.
@@ -85,19 +106,35 @@ fn client(
     connect_timeout: Duration,
     allow_http: bool,
 ) -> HttpClient {
-    let schemes = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
-    let connector = if allow_http {
-        schemes.https_or_http()
-    } else {
-        schemes.https_only()
-    }
-    .enable_all_versions()
-    .wrap_connector(Dialer::new(rule, connect_timeout));
+    let connector = connector(tls, rule, connect_timeout, allow_http, false);
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(256);
     builder.build(connector)
+}
+
+/// The connector of every outbound client: [`Dialer`] through `rule`, then `tls`; plain HTTP too
+/// when `allow_http`; ALPN `http/1.1` only when `http1_only`, else `h2` and `http/1.1`.
+pub fn connector(
+    tls: rustls::ClientConfig,
+    rule: AddressRule,
+    connect_timeout: Duration,
+    allow_http: bool,
+    http1_only: bool,
+) -> Connector {
+    let schemes = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+    let schemes = if allow_http {
+        schemes.https_or_http()
+    } else {
+        schemes.https_only()
+    };
+    let dialer = Dialer::new(rule, connect_timeout);
+    if http1_only {
+        schemes.enable_http1().wrap_connector(dialer)
+    } else {
+        schemes.enable_all_versions().wrap_connector(dialer)
+    }
 }
 
 /// The TLS roots of every outbound client: the platform verifier (the system's trust store) plus

@@ -535,3 +535,30 @@ pub async fn recorded_federation(
     app.app.manifests.refresh(&provider).await.unwrap();
     (app, recorder, owner)
 }
+
+async fn a_request_arriving_over_http2_is_brokered_to_the_http1_provider(backend: Backend) {
+    let (app, _up, owner) = federation(backend, MANIFEST, |_| {}).await;
+    // A browser on the gateway's TLS listener negotiates h2 by ALPN; h2c with prior knowledge is
+    // the same inbound protocol without TLS. The provider speaks HTTP/1.1: the version is
+    // hop-by-hop (it once went upstream unchanged and every such request was a 502).
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2
+        .post(app.url("/ucloud/dev/compute/docker/echo?over=h2"))
+        .bearer_auth(&owner)
+        .body("hello over h2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let (status, seen) = read(r).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(
+        seen["uri"].as_str(),
+        Some("/ucloud/dev/compute/docker/echo?over=h2")
+    );
+    assert_eq!(seen["body"], "hello over h2");
+}
+crate::on_both_backends!(a_request_arriving_over_http2_is_brokered_to_the_http1_provider);

@@ -50,9 +50,7 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
         .wait_for("document.getElementById('check-assurance') !== null", WAIT)
         .await;
     browser.look("access-three-refusals").await;
-    let failed = browser
-        .eval("[...document.querySelectorAll('tr.failed')].map(r => r.id).join(' ')")
-        .await;
+    let failed = browser.ids("tr.failed").await;
     assert_eq!(
         failed, "check-agreements check-twoFactor check-assurance",
         "exactly the three failing checks"
@@ -83,9 +81,7 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
             .await;
         assert_eq!(href, gateway.url(way_out), "{check}");
     }
-    let passed = browser
-        .eval("[...document.querySelectorAll('tr.ok')].map(r => r.id).join(' ')")
-        .await;
+    let passed = browser.ids("tr.ok").await;
     assert_eq!(
         passed,
         "check-account check-provider check-project check-connection"
@@ -115,8 +111,6 @@ async fn a_user_failing_three_checks_sees_each_with_its_way_out() {
             WAIT,
         )
         .await;
-    let failed = browser
-        .eval("[...document.querySelectorAll('tr.failed')].map(r => r.id).join(' ')")
-        .await;
+    let failed = browser.ids("tr.failed").await;
     assert_eq!(failed, "check-twoFactor check-assurance");
 }

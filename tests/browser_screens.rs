@@ -197,16 +197,12 @@ async fn every_page_is_visited_at_desktop_and_phone_width() {
     );
     browser.look("access").await;
     browser.goto(&gateway.url("/providers/cloud/access")).await;
-    let refused = browser
-        .eval("[...document.querySelectorAll('tr.failed')].map(r => r.id).join(' ')")
-        .await;
+    let refused = browser.ids("tr.failed").await;
     assert_eq!(
         refused, "check-provider",
         "only the provider's approval is missing"
     );
-    let skipped = browser
-        .eval("[...document.querySelectorAll('tr.skipped')].map(r => r.id).join(' ')")
-        .await;
+    let skipped = browser.ids("tr.skipped").await;
     assert_eq!(
         skipped, "check-connection check-twoFactor check-assurance",
         "what the provider's manifest decides is not checked without it"

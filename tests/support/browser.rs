@@ -181,6 +181,15 @@ impl Browser {
         }
     }
 
+    /// The ids of the elements matching `selector`, in page order, joined by spaces.
+    pub async fn ids(&mut self, selector: &str) -> String {
+        let js = format!(
+            "[...document.querySelectorAll({})].map(e => e.id).join(' ')",
+            serde_json::to_string(selector).expect("selector")
+        );
+        self.eval(&js).await.as_str().unwrap_or_default().to_owned()
+    }
+
     /// Sets a form field by CSS selector, as typing would.
     pub async fn fill(&mut self, selector: &str, value: &str) {
         let js = format!(

@@ -79,8 +79,6 @@ struct Idle {
 struct Inner {
     connector: Connector,
     hosts: Mutex<HashMap<Key, Host>>,
-    idle_timeout: Duration,
-    max_idle: usize,
 }
 
 /// The pool of one kind of provider (its connector holds the address rule).
@@ -91,22 +89,17 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(connector: Connector) -> Self {
-        Self::with_limits(connector, IDLE_TIMEOUT, MAX_IDLE_PER_HOST)
-    }
-
-    pub fn with_limits(connector: Connector, idle_timeout: Duration, max_idle: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 connector,
                 hosts: Mutex::new(HashMap::new()),
-                idle_timeout,
-                max_idle,
             }),
         }
     }
 
-    /// Idle connections kept for `uri`'s address (for tests and metrics).
-    pub fn idle(&self, uri: &Uri) -> usize {
+    /// Idle connections kept for `uri`'s address.
+    #[cfg(test)]
+    fn idle(&self, uri: &Uri) -> usize {
         key(uri).map_or(0, |k| self.inner.lock().get(&k).map_or(0, |h| h.idle.len()))
     }
 
@@ -233,7 +226,7 @@ impl Inner {
                 let host = hosts.get_mut(key)?;
                 host.idle.pop_back()?
             };
-            if idle.since.elapsed() >= self.idle_timeout {
+            if idle.since.elapsed() >= IDLE_TIMEOUT {
                 // Everything before it is older still.
                 if let Some(host) = self.lock().get_mut(key) {
                     host.idle.clear();
@@ -267,11 +260,11 @@ impl Inner {
         while host
             .idle
             .front()
-            .is_some_and(|i| now.duration_since(i.since) >= self.idle_timeout)
+            .is_some_and(|i| now.duration_since(i.since) >= IDLE_TIMEOUT)
         {
             host.idle.pop_front();
         }
-        if host.idle.len() < self.max_idle {
+        if host.idle.len() < MAX_IDLE_PER_HOST {
             host.idle.push_back(Idle { pair, since: now });
         }
     }

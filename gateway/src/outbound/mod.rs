@@ -48,11 +48,10 @@ pub struct ProviderClients {
 
 impl ProviderClients {
     pub fn new(config: &OutboundConfig) -> Result<Self, String> {
-        let tls = client_tls(&config.extra_roots)?;
-        let production = AddressRule::public_only(config.allow_private.iter().cloned());
+        let ProviderConnectors { production, test } = ProviderConnectors::offering(config, false)?;
         Ok(Self {
-            production: client(tls.clone(), production, config.connect_timeout, false),
-            test: client(tls, AddressRule::Any, config.connect_timeout, true),
+            production: pooled(production),
+            test: pooled(test),
         })
     }
 
@@ -74,12 +73,20 @@ pub struct ProviderConnectors {
 }
 
 impl ProviderConnectors {
+    /// HTTP/1.1 only: the broker's pool.
     pub fn new(config: &OutboundConfig) -> Result<Self, String> {
+        Self::offering(config, true)
+    }
+
+    /// Production providers: HTTPS to public addresses (or `allow_private`); test providers: any
+    /// address, plain HTTP too. ALPN `http/1.1` only when `http1_only`.
+    fn offering(config: &OutboundConfig, http1_only: bool) -> Result<Self, String> {
         let tls = client_tls(&config.extra_roots)?;
         let production = AddressRule::public_only(config.allow_private.iter().cloned());
+        let timeout = config.connect_timeout;
         Ok(Self {
-            production: connector(tls.clone(), production, config.connect_timeout, false, true),
-            test: connector(tls, AddressRule::Any, config.connect_timeout, true, true),
+            production: connector(tls.clone(), production, timeout, false, http1_only),
+            test: connector(tls, AddressRule::Any, timeout, true, http1_only),
         })
     }
 }
@@ -94,19 +101,17 @@ pub fn idp_client(
 ) -> Result<HttpClient, String> {
     let tls = client_tls(&config.extra_roots)?;
     let rule = AddressRule::public_only(trusted_hosts);
-    Ok(client(tls, rule, config.connect_timeout, allow_http))
+    Ok(pooled(connector(
+        tls,
+        rule,
+        config.connect_timeout,
+        allow_http,
+        false,
+    )))
 }
 
-/// A pooled client that dials through `rule` and speaks `tls` (HTTP/1.1 and HTTP/2); plain HTTP
-/// too when `allow_http`. Every outbound client is made here, from the one roots constructor and
-/// the one address rule.
-fn client(
-    tls: rustls::ClientConfig,
-    rule: AddressRule,
-    connect_timeout: Duration,
-    allow_http: bool,
-) -> HttpClient {
-    let connector = connector(tls, rule, connect_timeout, allow_http, false);
+/// A pooled client (hyper-util's) over `connector`.
+fn pooled(connector: Connector) -> HttpClient {
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .pool_idle_timeout(Duration::from_secs(90))
@@ -114,8 +119,9 @@ fn client(
     builder.build(connector)
 }
 
-/// The connector of every outbound client: [`Dialer`] through `rule`, then `tls`; plain HTTP too
-/// when `allow_http`; ALPN `http/1.1` only when `http1_only`, else `h2` and `http/1.1`.
+/// The connector of every outbound client, made from the one roots constructor and the one
+/// address rule: [`Dialer`] through `rule`, then `tls`; plain HTTP too when `allow_http`; ALPN
+/// `http/1.1` only when `http1_only`, else `h2` and `http/1.1`.
 pub fn connector(
     tls: rustls::ClientConfig,
     rule: AddressRule,

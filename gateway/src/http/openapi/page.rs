@@ -105,27 +105,21 @@ pub struct ReferencePage {
 
 pub fn view(doc: &utoipa::openapi::OpenApi, chrome: Chrome) -> ReferencePage {
     let doc = serde_json::to_value(doc).unwrap_or(Value::Null);
-    let schemes = doc["components"]["securitySchemes"]
-        .as_object()
-        .into_iter()
-        .flatten()
+    let schemes = members(&doc["components"]["securitySchemes"])
         .map(|(name, scheme)| Scheme {
             name: name.clone(),
             description: code_spans(&text(&scheme["description"])),
         })
         .collect();
     let mut operations = Vec::new();
-    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+    for (path, item) in members(&doc["paths"]) {
         for method in METHODS {
             if let Some(op) = item.get(method) {
                 operations.push(operation(method, path, op));
             }
         }
     }
-    let schemas = doc["components"]["schemas"]
-        .as_object()
-        .into_iter()
-        .flatten()
+    let schemas = members(&doc["components"]["schemas"])
         .map(|(name, s)| schema(name, s))
         .collect();
     ReferencePage {
@@ -140,10 +134,7 @@ pub fn view(doc: &utoipa::openapi::OpenApi, chrome: Chrome) -> ReferencePage {
 }
 
 fn bodies(content: &Value) -> Vec<Body> {
-    content
-        .as_object()
-        .into_iter()
-        .flatten()
+    members(content)
         .map(|(media, c)| Body {
             media: media.clone(),
             type_: type_of(&c["schema"]),
@@ -156,16 +147,10 @@ fn operation(method: &str, path: &str, op: &Value) -> Operation {
         .iter()
         .filter_map(|key| op[key].as_str().map(code_spans))
         .collect();
-    let security = op["security"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|req| req.as_object().into_iter().flat_map(|o| o.keys().cloned()))
+    let security = items(&op["security"])
+        .flat_map(|req| members(req).map(|(name, _)| name.clone()))
         .collect();
-    let parameters = op["parameters"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let parameters = items(&op["parameters"])
         .map(|p| Parameter {
             name: text(&p["name"]),
             location: text(&p["in"]),
@@ -174,10 +159,7 @@ fn operation(method: &str, path: &str, op: &Value) -> Operation {
             description: text(&p["description"]),
         })
         .collect();
-    let answers = op["responses"]
-        .as_object()
-        .into_iter()
-        .flatten()
+    let answers = members(&op["responses"])
         .map(|(status, r)| Answer {
             status: status.clone(),
             description: code_spans(&text(&r["description"])),
@@ -197,16 +179,8 @@ fn operation(method: &str, path: &str, op: &Value) -> Operation {
 }
 
 fn schema(name: &str, s: &Value) -> Schema {
-    let required: Vec<&str> = s["required"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let fields = s["properties"]
-        .as_object()
-        .into_iter()
-        .flatten()
+    let required: Vec<&str> = items(&s["required"]).filter_map(Value::as_str).collect();
+    let fields = members(&s["properties"])
         .map(|(field, p)| Field {
             name: field.clone(),
             type_: type_of(p),
@@ -283,6 +257,16 @@ fn code_spans(t: &str) -> Rich {
             }
         })
         .collect()
+}
+
+/// The members of a JSON object; none when `v` is not one.
+fn members(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    v.as_object().into_iter().flatten()
+}
+
+/// The items of a JSON array; none when `v` is not one.
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
 }
 
 fn text(v: &Value) -> String {

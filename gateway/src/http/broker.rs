@@ -1,45 +1,31 @@
-//! `ANY /ucloud/{id}/{path}`: extract the user, the optional `UCloud-Project` and the peer address,
-//! hand the request as received to the broker, stream the answer back. Every answer, the
-//! provider's or a refusal, carries the request's `X-Request-Id`.
+//! `ANY /ucloud/{id}/{path}` once `front` has authenticated the user: read the optional
+//! `UCloud-Project` and the peer address, hand the request as received to the broker, stream the
+//! answer back. Every answer, the provider's or a refusal, carries the request's `X-Request-Id`
+//! (added by `front`).
 
 use super::errors::ApiError;
-use super::extract::UserAuth;
-use crate::app::AppState;
-use crate::broker::{Brokered, Call, X_REQUEST_ID, request_id};
+use crate::app::App;
+use crate::broker::{Brokered, Call};
+use crate::model::User;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 
-pub async fn broker(
-    State(app): State<AppState>,
-    UserAuth(user): UserAuth,
-    request: Request,
-) -> Response {
-    let id = request_id(request.headers());
-    let mut response = match forward(&app, &user, &id, request).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    response.headers_mut().insert(X_REQUEST_ID, id);
-    response
-}
-
-async fn forward(
-    app: &AppState,
-    user: &crate::model::User,
-    request_id: &axum::http::HeaderValue,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let project = match request.headers().get("ucloud-project") {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|p| !p.is_empty() && p.len() <= 128)
-                .ok_or_else(|| ApiError::BadRequest("UCloud-Project: must be a project id".into()))?
-                .to_owned(),
-        ),
-        None => None,
+pub async fn forward<B>(
+    app: &App,
+    user: &User,
+    request_id: &HeaderValue,
+    request: Request<B>,
+) -> Response
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<crate::outbound::BoxError>,
+{
+    let project = match project(&request) {
+        Ok(project) => project,
+        Err(e) => return e.into_response(),
     };
     let peer = request
         .extensions()
@@ -53,10 +39,21 @@ async fn forward(
         request,
     };
     match app.broker.handle(call).await {
-        Ok(Brokered::Manifest(manifest)) => {
-            Ok(axum::Json(manifest.as_ref().clone()).into_response())
-        }
-        Ok(Brokered::Upstream(response)) => Ok(response.map(Body::new)),
-        Err(e) => Err(e.into()),
+        Ok(Brokered::Manifest(manifest)) => axum::Json(manifest.as_ref().clone()).into_response(),
+        Ok(Brokered::Upstream(response)) => response.map(Body::new),
+        Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// `UCloud-Project`, when sent: a project id (checked against membership by the gate).
+fn project<B>(request: &Request<B>) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get("ucloud-project") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|p| !p.is_empty() && p.len() <= 128)
+        .map(|p| Some(p.to_owned()))
+        .ok_or_else(|| ApiError::BadRequest("UCloud-Project: must be a project id".into()))
 }

@@ -77,24 +77,32 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 impl FromRequestParts<AppState> for UserAuth {
     type Rejection = ApiError;
 
-    #[tracing::instrument(name = "user_auth", skip_all)]
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let user = if let Some(token) = bearer(parts) {
-            app.accounts.user_by_api_token(token).await?
-        } else if let Some(session) = session(parts, app) {
-            app.accounts.user_by_session(session).await?
-        } else {
-            return Err(ApiError::Unauthorized(
-                "sign in, or send Authorization: Bearer <API token>",
-            ));
-        };
-        let user = user.ok_or(ApiError::Unauthorized(
-            "the session or API token is not valid",
-        ))?;
-        note_principal(parts, Principal::User(user.username.clone()));
+        let user = user(parts, app).await?;
         super::agreement_gate::required_for_api(app, &user, parts.uri.path()).await?;
         Ok(Self(user))
     }
+}
+
+/// The signed-in user a request carries — `Authorization: Bearer <personal API token>`, else the
+/// session cookie — noted for the access log. `UserAuth` adds the agreements check of API calls;
+/// `front` calls this for the broker's route, whose gate checks agreements itself.
+#[tracing::instrument(name = "user_auth", skip_all)]
+pub async fn user(parts: &Parts, app: &crate::app::App) -> Result<User, ApiError> {
+    let user = if let Some(token) = bearer(parts) {
+        app.accounts.user_by_api_token(token).await?
+    } else if let Some(session) = session(parts, app) {
+        app.accounts.user_by_session(session).await?
+    } else {
+        return Err(ApiError::Unauthorized(
+            "sign in, or send Authorization: Bearer <API token>",
+        ));
+    };
+    let user = user.ok_or(ApiError::Unauthorized(
+        "the session or API token is not valid",
+    ))?;
+    note_principal(parts, || Principal::User(user.username.clone()));
+    Ok(user)
 }
 
 impl FromRequestParts<AppState> for AdminAuth {
@@ -120,10 +128,9 @@ impl FromRequestParts<AppState> for ProviderAuth {
             "send Authorization: Bearer <access token>",
         ))?;
         let provider = app.tokens.verify_access_token(token).await?;
-        note_principal(
-            parts,
-            Principal::Provider(provider.metadata.id.as_str().to_owned()),
-        );
+        note_principal(parts, || {
+            Principal::Provider(provider.metadata.id.as_str().to_owned())
+        });
         Ok(Self(provider))
     }
 }

@@ -14,6 +14,7 @@ mod connect;
 pub mod connections;
 pub mod errors;
 pub mod extract;
+pub mod front;
 mod health;
 mod identities;
 pub mod input;
@@ -37,14 +38,16 @@ pub mod web;
 use crate::app::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, delete, get, post};
+use axum::routing::{delete, get, post};
 use errors::ApiError;
 
 /// Largest JSON body the API accepts. Brokered bodies have their own limit.
 const API_BODY_LIMIT: usize = 64 * 1024;
 
+/// Every route but the broker's (`/ucloud/{id}/{*path}`, whose bodies stream to the provider under
+/// the broker's own limit): `front` takes that one to the broker directly, and gives every request
+/// its id, the Origin rule, the security headers and its access-log line.
 pub fn router(app: AppState) -> Router {
-    let guards = app.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -188,25 +191,11 @@ pub fn router(app: AppState) -> Router {
             "/api/providers/usermap/{id}/{username}",
             delete(connections::provider_disconnect),
         )
-        // Bodies here stream to the provider under the broker's own limit, never buffered.
-        .route("/ucloud/{id}/{*path}", any(broker::broker))
         // Every route above: path parameters are text before any handler (or SQL) sees them.
         .route_layer(axum::middleware::from_fn(input::path_params_are_text))
         .route_layer(axum::middleware::from_fn(access_log::note_route))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            guards.clone(),
-            origin::same_origin_for_cookies,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            guards,
-            security_headers::security_headers,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            access_log::access_log,
-        ))
         .with_state(app)
 }

@@ -1,30 +1,21 @@
 //! The Origin rule (SPEC §3 step 1, §7): a request that the session cookie authenticates and that
 //! can change something — any method but GET/HEAD/OPTIONS, or a WebSocket upgrade — must come from
 //! the gateway's own pages: `Origin` equal to the public origin, or `Sec-Fetch-Site: same-origin`.
-//! One middleware for every route, so no cookie-authenticated handler can forget it. Requests with
+//! Checked by `front` for every request, before routing, so no cookie-authenticated handler can
+//! forget it. Requests with
 //! `Authorization` are not cookie-authenticated (the extractors prefer the bearer token), and the
 //! `/login` form has its own login-CSRF check.
 
-use super::errors::ApiError;
 use super::extract::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
-use crate::app::AppState;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Request, header};
 
-pub async fn same_origin_for_cookies(
-    State(app): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if needs_origin(&request) && !from_our_pages(request.headers(), &app.issuer) {
-        return ApiError::CrossOriginRequest.into_response();
-    }
-    next.run(request).await
+/// Whether the rule refuses `request` (answered `403 crossOriginRequest`); `issuer` is the
+/// gateway's public URL.
+pub fn refuses<B>(request: &Request<B>, issuer: &str) -> bool {
+    needs_origin(request) && !from_our_pages(request.headers(), issuer)
 }
 
-fn needs_origin(request: &Request) -> bool {
+fn needs_origin<B>(request: &Request<B>) -> bool {
     let headers = request.headers();
     let unsafe_method = !matches!(
         *request.method(),

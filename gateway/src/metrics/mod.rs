@@ -13,6 +13,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -25,6 +27,65 @@ pub fn status_class(status: u16) -> &'static str {
         300..=399 => "3xx",
         400..=499 => "4xx",
         _ => "5xx",
+    }
+}
+
+fn class_index(status: u16) -> usize {
+    match status {
+        ..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        _ => 4,
+    }
+}
+
+/// One label value's series (a counter per status class, created at its first use, and the
+/// latency histogram): handles into the families, which share their values with them.
+struct Series {
+    classes: [OnceLock<Counter>; 5],
+    latency: Histogram,
+}
+
+/// The series by label value (a route, a provider id: bounded sets), resolved once per value, so
+/// counting a request allocates no label and takes no family lock — only this map's read lock.
+#[derive(Clone, Default)]
+struct Resolved(Arc<RwLock<HashMap<Box<str>, Arc<Series>>>>);
+
+impl Resolved {
+    /// Counts one request labelled `value`; `latency` and `counter` resolve the handles the first
+    /// time a value (and a value's status class) is seen.
+    fn observe(
+        &self,
+        value: &str,
+        status: u16,
+        elapsed: Duration,
+        latency: impl FnOnce() -> Histogram,
+        counter: impl FnOnce(&'static str) -> Counter,
+    ) {
+        let known = self
+            .0
+            .read()
+            .ok()
+            .and_then(|series| series.get(value).cloned());
+        let series = match known {
+            Some(series) => series,
+            None => {
+                let Ok(mut all) = self.0.write() else { return };
+                all.entry(value.into())
+                    .or_insert_with(|| {
+                        Arc::new(Series {
+                            classes: Default::default(),
+                            latency: latency(),
+                        })
+                    })
+                    .clone()
+            }
+        };
+        series.classes[class_index(status)]
+            .get_or_init(|| counter(status_class(status)))
+            .inc();
+        series.latency.observe(elapsed.as_secs_f64());
     }
 }
 
@@ -51,6 +112,7 @@ fn http_histogram() -> Histogram {
 pub struct HttpMetrics {
     requests: Family<RouteStatus, Counter>,
     duration: Histograms<Route>,
+    resolved: Resolved,
 }
 
 impl Default for HttpMetrics {
@@ -58,23 +120,31 @@ impl Default for HttpMetrics {
         Self {
             requests: Family::default(),
             duration: Family::new_with_constructor(http_histogram),
+            resolved: Resolved::default(),
         }
     }
 }
 
 impl HttpMetrics {
     pub fn observe(&self, route: &str, status: u16, latency: Duration) {
-        self.requests
-            .get_or_create(&RouteStatus {
-                route: route.to_owned(),
-                status: status_class(status),
-            })
-            .inc();
-        self.duration
-            .get_or_create(&Route {
-                route: route.to_owned(),
-            })
-            .observe(latency.as_secs_f64());
+        self.resolved.observe(
+            route,
+            status,
+            latency,
+            || {
+                let label = Route {
+                    route: route.to_owned(),
+                };
+                self.duration.get_or_create(&label).clone()
+            },
+            |status| {
+                let label = RouteStatus {
+                    route: route.to_owned(),
+                    status,
+                };
+                self.requests.get_or_create(&label).clone()
+            },
+        );
     }
 
     pub fn register(&self, registry: &mut Registry) {
@@ -114,6 +184,7 @@ fn broker_histogram() -> Histogram {
 pub struct BrokerMetrics {
     requests: Family<ProviderClass, Counter>,
     latency: Histograms<ProviderLabel>,
+    resolved: Resolved,
 }
 
 impl Default for BrokerMetrics {
@@ -121,23 +192,31 @@ impl Default for BrokerMetrics {
         Self {
             requests: Family::default(),
             latency: Family::new_with_constructor(broker_histogram),
+            resolved: Resolved::default(),
         }
     }
 }
 
 impl BrokerMetrics {
     pub fn record(&self, provider: &str, status: u16, latency: Duration) {
-        self.requests
-            .get_or_create(&ProviderClass {
-                provider: provider.to_owned(),
-                class: status_class(status),
-            })
-            .inc();
-        self.latency
-            .get_or_create(&ProviderLabel {
-                provider: provider.to_owned(),
-            })
-            .observe(latency.as_secs_f64());
+        self.resolved.observe(
+            provider,
+            status,
+            latency,
+            || {
+                let label = ProviderLabel {
+                    provider: provider.to_owned(),
+                };
+                self.latency.get_or_create(&label).clone()
+            },
+            |class| {
+                let label = ProviderClass {
+                    provider: provider.to_owned(),
+                    class,
+                };
+                self.requests.get_or_create(&label).clone()
+            },
+        );
     }
 
     pub fn register(&self, registry: &mut Registry) {

@@ -59,7 +59,7 @@ pub async fn serve_with_metrics(
     let (drain_tx, drain_rx) = watch::channel(false);
     let public = listener::serve(
         public,
-        crate::http::router(app.clone()),
+        crate::http::front::Front::new(app.clone()),
         limits,
         drain_rx.clone(),
     );

@@ -1,58 +1,86 @@
 //! Requests in flight on one connection, and the deadline that closes it when none is: the
 //! header-read timeout until its first request starts, the idle timeout after that.
+//!
+//! Starting or ending a request writes three atomics and reads the clock; only the deadline's own
+//! timer wakes the connection, once per timeout period, and then reads them. (A channel that woke
+//! the deadline on every request start and end, and re-armed its timer each time, cost a busy
+//! connection two wake-ups and a timer per request.)
 
-use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::time::Instant;
 
 #[derive(Clone)]
-pub struct Activity(Arc<watch::Sender<usize>>);
+pub struct Activity(Arc<Shared>);
+
+struct Shared {
+    /// When the connection was accepted: the origin of `changed_at`.
+    opened: Instant,
+    in_flight: AtomicUsize,
+    /// Requests started on the connection, ever.
+    started: AtomicU64,
+    /// Nanoseconds after `opened` when a request last started or ended.
+    changed_at: AtomicU64,
+}
+
+impl Shared {
+    fn touch(&self) {
+        let since = u64::try_from(self.opened.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.changed_at.store(since, Ordering::SeqCst);
+    }
+}
 
 /// One request counted as in flight until dropped (its response body sent or abandoned).
-pub struct InFlight(Arc<watch::Sender<usize>>);
+pub struct InFlight(Arc<Shared>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 impl Activity {
     pub fn new() -> Self {
-        Self(Arc::new(watch::Sender::new(0)))
+        Self(Arc::new(Shared {
+            opened: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            started: AtomicU64::new(0),
+            changed_at: AtomicU64::new(0),
+        }))
     }
 
     pub fn begin(&self) -> InFlight {
-        self.0.send_modify(|n| *n += 1);
+        self.0.touch();
+        self.0.started.fetch_add(1, Ordering::SeqCst);
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
         InFlight(self.0.clone())
     }
 
     /// Resolves once the connection has had no request in flight for `first` (before any request
-    /// started) or `idle` (after one did). Any request starting or ending restarts the wait.
-    /// `sleep` is the timer (`tokio::time::sleep`; tests pass their own).
-    pub async fn expired<F: Future<Output = ()>>(
-        &self,
-        first: Duration,
-        idle: Duration,
-        sleep: impl Fn(Duration) -> F,
-    ) {
-        let mut changes = self.0.subscribe();
-        let mut quiet_for = first;
+    /// started) or `idle` (after one did), counted from the last start or end. While a request is
+    /// in flight the connection stays open, however long it takes.
+    pub async fn expired(&self, first: Duration, idle: Duration) {
+        let shared = &self.0;
+        let mut deadline = shared.opened + first;
         loop {
-            if *changes.borrow_and_update() != 0 {
-                quiet_for = idle;
-                if changes.wait_for(|n| *n == 0).await.is_err() {
-                    return std::future::pending().await;
-                }
+            tokio::time::sleep_until(deadline).await;
+            if shared.in_flight.load(Ordering::SeqCst) > 0 {
+                deadline = Instant::now() + idle;
+                continue;
             }
-            tokio::select! {
-                () = sleep(quiet_for) => return,
-                changed = changes.changed() => if changed.is_err() {
-                    return std::future::pending().await;
-                },
+            let quiet = if shared.started.load(Ordering::SeqCst) == 0 {
+                first
+            } else {
+                idle
+            };
+            let changed = Duration::from_nanos(shared.changed_at.load(Ordering::SeqCst));
+            let due = shared.opened + changed + quiet;
+            if due <= Instant::now() {
+                return;
             }
-            quiet_for = idle;
+            deadline = due;
         }
     }
 }
@@ -61,84 +89,66 @@ impl Activity {
 mod tests {
     use super::*;
     use futures_util::FutureExt;
-    use std::sync::Mutex;
 
     const FIRST: Duration = Duration::from_secs(10);
     const IDLE: Duration = Duration::from_secs(60);
+    const TICK: Duration = Duration::from_millis(1);
 
-    /// A timer the test fires by hand, recording each wait asked of it.
-    struct Timer {
-        asked: Mutex<Vec<Duration>>,
-        fire: watch::Sender<bool>,
+    /// Lets the paused clock run `d` and the deadline see it; whether it has expired by then.
+    async fn after(
+        expired: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        d: Duration,
+    ) -> bool {
+        tokio::time::advance(d).await;
+        expired.as_mut().now_or_never().is_some()
     }
 
-    impl Timer {
-        fn new() -> Arc<Self> {
-            Arc::new(Self {
-                asked: Mutex::new(Vec::new()),
-                fire: watch::Sender::new(false),
-            })
-        }
-
-        fn sleep(
-            self: &Arc<Self>,
-        ) -> impl Fn(Duration) -> futures_util::future::BoxFuture<'static, ()> {
-            let timer = self.clone();
-            move |d| {
-                timer.asked.lock().unwrap().push(d);
-                let mut fired = timer.fire.subscribe();
-                async move {
-                    let _ = fired.wait_for(|f| *f).await;
-                }
-                .boxed()
-            }
-        }
-
-        fn asked(&self) -> Vec<Duration> {
-            self.asked.lock().unwrap().clone()
-        }
-    }
-
-    #[test]
-    fn before_its_first_request_a_connection_has_the_header_read_timeout() {
-        let (activity, timer) = (Activity::new(), Timer::new());
-        let expired = activity.expired(FIRST, IDLE, timer.sleep());
+    #[tokio::test(start_paused = true)]
+    async fn before_its_first_request_a_connection_has_the_header_read_timeout() {
+        let activity = Activity::new();
+        let expired = activity.expired(FIRST, IDLE);
         tokio::pin!(expired);
-        assert!(expired.as_mut().now_or_never().is_none());
-        assert_eq!(timer.asked(), [FIRST]);
-        timer.fire.send_replace(true);
-        assert!(expired.now_or_never().is_some());
+        assert!(!after(&mut expired, FIRST - TICK).await);
+        assert!(
+            after(&mut expired, TICK).await,
+            "closed at the header-read timeout"
+        );
     }
 
-    #[test]
-    fn a_request_in_flight_holds_the_connection_and_then_the_idle_timeout_runs() {
-        let (activity, timer) = (Activity::new(), Timer::new());
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_holds_the_connection_and_then_the_idle_timeout_runs() {
+        let activity = Activity::new();
         let request = activity.begin();
-        let expired = activity.expired(FIRST, IDLE, timer.sleep());
+        let expired = activity.expired(FIRST, IDLE);
         tokio::pin!(expired);
-        assert!(expired.as_mut().now_or_never().is_none());
-        assert_eq!(
-            timer.asked(),
-            Vec::<Duration>::new(),
-            "no timer runs while a request is in flight"
+        assert!(
+            !after(&mut expired, FIRST + IDLE * 3).await,
+            "a request in flight holds the connection past both timeouts"
         );
         drop(request);
-        assert!(expired.as_mut().now_or_never().is_none());
-        assert_eq!(timer.asked(), [IDLE]);
-        timer.fire.send_replace(true);
-        assert!(expired.now_or_never().is_some());
+        assert!(!after(&mut expired, IDLE - TICK).await);
+        assert!(
+            after(&mut expired, TICK).await,
+            "closed one idle timeout after the request ended"
+        );
     }
 
-    #[test]
-    fn a_request_that_starts_while_quiet_restarts_the_wait_with_the_idle_timeout() {
-        let (activity, timer) = (Activity::new(), Timer::new());
-        let expired = activity.expired(FIRST, IDLE, timer.sleep());
+    #[tokio::test(start_paused = true)]
+    async fn each_request_restarts_the_wait_with_the_idle_timeout() {
+        let activity = Activity::new();
+        let expired = activity.expired(FIRST, IDLE);
         tokio::pin!(expired);
-        assert!(expired.as_mut().now_or_never().is_none());
-        let request = activity.begin();
-        assert!(expired.as_mut().now_or_never().is_none());
-        drop(request);
-        assert!(expired.as_mut().now_or_never().is_none());
-        assert_eq!(timer.asked(), [FIRST, IDLE]);
+        assert!(!after(&mut expired, FIRST - TICK * 2).await);
+        drop(activity.begin());
+        assert!(
+            !after(&mut expired, IDLE - TICK).await,
+            "a request ended: the idle timeout counts from then, not the header-read one"
+        );
+        drop(activity.begin());
+        assert!(
+            !after(&mut expired, IDLE - TICK).await,
+            "and again from the next"
+        );
+        assert!(after(&mut expired, TICK).await);
     }
 }

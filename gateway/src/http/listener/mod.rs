@@ -9,9 +9,12 @@ use activity::{Activity, InFlight};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -87,6 +90,31 @@ impl Drop for Slot {
     }
 }
 
+/// What a listener serves: one response per request, never an error (a failure is an answer).
+pub trait Handler: Clone + Send + Sync + 'static {
+    fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send;
+}
+
+/// The public listener's service.
+impl Handler for crate::http::front::Front {
+    fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send {
+        self.call(request)
+    }
+}
+
+/// A plain router (the metrics listener).
+impl Handler for Router {
+    fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send {
+        let mut router = self.clone();
+        async move {
+            match router.call(request.map(Body::new)).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    }
+}
+
 /// One listener: the socket, TLS or not, and its counters.
 pub struct Listener {
     pub tcp: TcpListener,
@@ -94,11 +122,11 @@ pub struct Listener {
     pub stats: Arc<ListenerStats>,
 }
 
-/// Serves `router` on `listener` until `shutdown` turns true, then waits (bounded) for the
+/// Serves `handler` on `listener` until `shutdown` turns true, then waits (bounded) for the
 /// connections' requests in flight.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: Listener,
-    router: Router,
+    handler: H,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
@@ -142,7 +170,7 @@ pub async fn serve(
         };
         let connection = Connection {
             peer,
-            router: router.clone(),
+            handler: handler.clone(),
             builder: builder.clone(),
             limits,
             drain: drain_rx.clone(),
@@ -187,41 +215,37 @@ fn is_connection_error(e: &io::Error) -> bool {
 }
 
 /// One accepted connection and what serving it needs.
-struct Connection {
+struct Connection<H> {
     peer: SocketAddr,
-    router: Router,
+    handler: H,
     builder: Arc<Builder<TokioExecutor>>,
     limits: Limits,
     drain: watch::Receiver<bool>,
 }
 
-impl Connection {
+impl<H: Handler> Connection<H> {
     async fn run<I>(mut self, io: I)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
         let activity = Activity::new();
-        let router = self.router.clone();
+        let handler = self.handler.clone();
         let tracker = activity.clone();
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             let in_flight = tracker.begin();
-            let mut router = router.clone();
+            let handler = handler.clone();
             async move {
-                let response = router.call(request.map(Body::new)).await;
-                response.map(|r| r.map(|body| Body::new(Tracked { body, in_flight })))
+                let response = handler.handle(request).await;
+                Ok::<_, Infallible>(response.map(|body| Body::new(Tracked { body, in_flight })))
             }
         });
         let connection = self
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(connection);
-        let expired = activity.expired(
-            self.limits.header_read,
-            self.limits.idle,
-            tokio::time::sleep,
-        );
+        let expired = activity.expired(self.limits.header_read, self.limits.idle);
         tokio::pin!(expired);
         let mut closing = false;
         loop {

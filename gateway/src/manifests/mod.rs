@@ -60,6 +60,25 @@ pub struct ManifestStats {
 pub struct Cached {
     pub manifest: Option<Arc<Manifest>>,
     pub record: ManifestRecord,
+    /// For a record this process fetched and saved: its number in `Manifests::saves`; 0 for one
+    /// read from the database.
+    saved: u64,
+}
+
+impl Cached {
+    /// A record as read from the database, with its manifest parsed.
+    fn read(record: ManifestRecord) -> Self {
+        let manifest = record
+            .manifest_json
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<Manifest>(json).ok())
+            .map(Arc::new);
+        Self {
+            manifest,
+            record,
+            saved: 0,
+        }
+    }
 }
 
 pub struct Manifests {
@@ -69,6 +88,9 @@ pub struct Manifests {
     fetcher: Fetcher,
     config: ManifestConfig,
     cache: RwLock<HashMap<String, Arc<Cached>>>,
+    /// Records this process has saved, counted: what tells a re-read from the database that a
+    /// fetch of its own saved a newer record while the read was under way.
+    saves: AtomicU64,
     pub stats: ManifestStats,
 }
 
@@ -86,6 +108,7 @@ impl Manifests {
             clock,
             config,
             cache: RwLock::default(),
+            saves: AtomicU64::new(0),
             stats: ManifestStats::default(),
         })
     }
@@ -117,26 +140,38 @@ impl Manifests {
 
     /// Re-reads every record from the database: picks up what other replicas fetched.
     pub async fn reload_from_store(&self) -> Result<(), ManifestError> {
+        let began = self.saves.load(Ordering::SeqCst);
         for (id, record) in self.store.all_manifest_records().await? {
-            self.remember(&id, record);
+            self.remember_read(&id, Some(record), began);
         }
         Ok(())
     }
 
-    /// Re-reads one provider's record (the change feed said another process saved it).
+    /// Re-reads one provider's record (the change feed said a process saved it).
     pub async fn reload_one(&self, provider_id: &str) -> Result<(), ManifestError> {
-        match self.store.manifest_record(provider_id).await? {
+        let began = self.saves.load(Ordering::SeqCst);
+        let record = self.store.manifest_record(provider_id).await?;
+        self.remember_read(provider_id, record, began);
+        Ok(())
+    }
+
+    /// Caches a record read from the database by a read that began when `began` records had been
+    /// saved here — unless a fetch of this process saved one since, which is at least as new (its
+    /// own change notification brings any later one). Without this, the change feed's re-read
+    /// after this process's first save could land after its second and bring the first back.
+    fn remember_read(&self, provider_id: &str, record: Option<ManifestRecord>, began: u64) {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        if cache.get(provider_id).is_some_and(|c| c.saved > began) {
+            return;
+        }
+        match record {
             Some(record) => {
-                self.remember(provider_id, record);
+                cache.insert(provider_id.to_owned(), Arc::new(Cached::read(record)));
             }
             None => {
-                self.cache
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(provider_id);
+                cache.remove(provider_id);
             }
         }
-        Ok(())
     }
 
     /// Fetches every provider whose manifest is due; returns how many were attempted.
@@ -219,7 +254,15 @@ impl Manifests {
             }
         }
         self.store.save_manifest_record(id, &record).await?;
-        self.remember(id, record);
+        let saved = self.saves.fetch_add(1, Ordering::SeqCst) + 1;
+        let cached = Arc::new(Cached {
+            saved,
+            ..Cached::read(record)
+        });
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), cached);
         Ok(outcome)
     }
 
@@ -231,12 +274,7 @@ impl Manifests {
     }
 
     fn remember(&self, provider_id: &str, record: ManifestRecord) -> Arc<Cached> {
-        let manifest = record
-            .manifest_json
-            .as_deref()
-            .and_then(|json| serde_json::from_str::<Manifest>(json).ok())
-            .map(Arc::new);
-        let cached = Arc::new(Cached { manifest, record });
+        let cached = Arc::new(Cached::read(record));
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -238,7 +238,7 @@ impl<H: Handler> Connection<H> {
             let handler = handler.clone();
             async move {
                 let response = handler.handle(request).await;
-                Ok::<_, Infallible>(response.map(|body| Body::new(Tracked { body, in_flight })))
+                Ok::<_, Infallible>(response.map(|body| Tracked { body, in_flight }))
             }
         });
         let connection = self

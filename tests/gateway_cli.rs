@@ -12,7 +12,8 @@ use e2e::{drop_postgres, fresh_postgres, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn operator_journey(gateway: Gateway) {
+/// The journey; returns the server's log.
+async fn operator_journey(gateway: Gateway) -> String {
     let created = gateway.run(
         &[
             "users",
@@ -278,6 +279,7 @@ async fn operator_journey(gateway: Gateway) {
         !log.contains(token) && !log.contains(refresh),
         "no secret is ever logged"
     );
+    log
 }
 
 /// The kids the gateway publishes now.
@@ -304,6 +306,22 @@ async fn an_operator_runs_the_gateway_on_sqlite() {
         .envs
         .push(("GATEWAY_KEY_RELOAD_SECS".into(), "1".into()));
     operator_journey(gateway).await;
+}
+
+/// Pinned to one CPU the gateway runs the current-thread runtime (`cli::runtime`), and does
+/// everything the journey does there: password sign-in on its hashing threads, tokens, key rotation.
+#[tokio::test]
+async fn an_operator_runs_the_gateway_pinned_to_one_cpu() {
+    let mut gateway = Gateway::new(None);
+    gateway.cpus = Some("0");
+    gateway
+        .envs
+        .push(("GATEWAY_KEY_RELOAD_SECS".into(), "1".into()));
+    let log = operator_journey(gateway).await;
+    assert!(
+        log.contains("current-thread (one CPU)"),
+        "the start says which runtime it chose: {log}"
+    );
 }
 
 #[tokio::test]

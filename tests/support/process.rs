@@ -11,6 +11,8 @@ pub struct Gateway {
     pub database_url: Option<String>,
     pub port: u16,
     pub envs: Vec<(String, String)>,
+    /// Run it under `taskset -c CPUS` (a pinned process, as on a one-CPU machine).
+    pub cpus: Option<&'static str>,
 }
 
 impl Gateway {
@@ -20,6 +22,7 @@ impl Gateway {
             database_url,
             port: free_port(),
             envs: Vec::new(),
+            cpus: None,
         }
     }
 
@@ -28,7 +31,14 @@ impl Gateway {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(binary("gateway"));
+        let mut c = match self.cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus]).arg(binary("gateway"));
+                c
+            }
+            None => Command::new(binary("gateway")),
+        };
         c.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -23,7 +23,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = bind_metrics(&config.metrics_listen).await?;
     let issuer = config.issuer(Some(bound));
     let app = App::build(config, issuer.clone(), Arc::new(SystemClock)).await?;
-    tracing::info!(%bound, %issuer, database = app.store.backend_name(), "gateway listening");
+    let runtime = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => "current-thread (one CPU)",
+        _ => "multi-thread (one worker per CPU)",
+    };
+    tracing::info!(%bound, %issuer, database = app.store.backend_name(), runtime, "gateway listening");
     serve_with_metrics(app, listener, metrics, shutdown_signal())
         .await
         .context("while serving")?;

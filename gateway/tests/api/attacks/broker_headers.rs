@@ -99,6 +99,7 @@ async fn no_forbidden_response_header_reaches_the_caller_and_the_gateway_sandbox
             ("x-content-type-options", "sniff"),
             ("x-provider-job", "42"),
             ("etag", "\"v1\""),
+            ("cache-control", "private, max-age=60"),
         ],
         "<script>fetch('/tokens')</script>",
     );
@@ -137,11 +138,42 @@ async fn no_forbidden_response_header_reaches_the_caller_and_the_gateway_sandbox
     assert_eq!(all("referrer-policy"), ["no-referrer"]);
     assert_eq!(all("x-provider-job"), ["42"]);
     assert_eq!(all("etag"), ["\"v1\""]);
+    assert_eq!(
+        all("cache-control"),
+        ["private, max-age=60"],
+        "the provider's caching policy stays: no-store is for the gateway's own answers"
+    );
+    assert_eq!(all("x-request-id").len(), 1, "the request's id, once");
     assert_eq!(all("content-type"), ["text/html"]);
 }
 crate::on_both_backends!(
     no_forbidden_response_header_reaches_the_caller_and_the_gateway_sandboxes_the_page
 );
+
+/// The front gives a brokered answer the gateway's own headers without its `no-store`: a provider
+/// that sets no caching policy gets none added, and the caller's request id comes back once.
+async fn a_brokered_answer_gets_the_gateways_headers_but_not_its_caching_policy(backend: Backend) {
+    let (app, provider, owner) = recorded_federation(backend, MANIFEST).await;
+    provider.answer(200, &[("content-type", "application/json")], "{}");
+    let r = app
+        .http
+        .get(app.url("/ucloud/dev/storage/page"))
+        .bearer_auth(&owner)
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers();
+    assert!(
+        !h.contains_key("cache-control"),
+        "no-store is for the gateway's own answers: {h:?}"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    let ids: Vec<_> = h.get_all("x-request-id").iter().collect();
+    assert_eq!(ids, ["trace-me-42"], "the caller's id, once");
+}
+crate::on_both_backends!(a_brokered_answer_gets_the_gateways_headers_but_not_its_caching_policy);
 
 async fn a_location_reaches_the_caller_only_while_it_stays_in_the_providers_namespace(
     backend: Backend,

@@ -11,17 +11,17 @@
 
 use super::access_log::{self, Principal, RequestNotes};
 use super::errors::ApiError;
+use super::listener::Handler;
 use super::{broker, input, origin, security_headers};
 use crate::app::AppState;
 use crate::broker::{X_REQUEST_ID, request_id};
 use axum::Router;
-use axum::body::Body;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use std::borrow::Cow;
+use std::future::Future;
 use std::time::Instant;
-use tower_service::Service;
 
 /// The broker's route, as the access log and the metrics name it.
 pub const BROKER_ROUTE: &str = "/ucloud/{id}/{*path}";
@@ -47,29 +47,30 @@ impl Front {
         // Inner layers (the broker) read the id from the request and so agree with the log line.
         request.headers_mut().insert(X_REQUEST_ID, id.clone());
         let method = request.method().clone();
-        let brokered = is_brokered(request.uri().path());
+        // The broker's route, and whether its provider id is text: read once, before routing.
+        let brokered = brokered_id(request.uri().path()).map(provider_id_is_text);
+        let is_brokered = brokered.is_some();
         let (mut response, route, principal): (Response, Option<Cow<'static, str>>, _) =
-            if origin::refuses(&request, &self.app.issuer) {
-                let refused = ApiError::CrossOriginRequest.into_response();
-                (refused, None, None)
-            } else if brokered {
-                let (response, user) = self.broker(request, &id).await;
-                let principal = user.map(Principal::User);
-                (response, Some(BROKER_ROUTE.into()), principal)
-            } else {
-                let notes = RequestNotes::default();
-                request.extensions_mut().insert(notes.clone());
-                let mut router = self.router.clone();
-                let response = match router.call(request.map(Body::new)).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                };
-                let (route, principal) = notes.take();
-                (response, route.map(Into::into), principal)
+            match brokered {
+                _ if origin::refuses(&request, &self.app.issuer) => {
+                    (ApiError::CrossOriginRequest.into_response(), None, None)
+                }
+                Some(id_is_text) => {
+                    let (response, user) = self.broker(request, &id, id_is_text).await;
+                    let principal = user.map(Principal::User);
+                    (response, Some(BROKER_ROUTE.into()), principal)
+                }
+                None => {
+                    let notes = RequestNotes::default();
+                    request.extensions_mut().insert(notes.clone());
+                    let response = self.router.handle(request).await;
+                    let (route, principal) = notes.take();
+                    (response, route.map(Into::into), principal)
+                }
             };
         let headers = response.headers_mut();
         headers.insert(X_REQUEST_ID, id.clone());
-        security_headers::add(headers, self.app.is_https(), brokered);
+        security_headers::add(headers, self.app.is_https(), is_brokered);
         let route: &str = route.as_deref().unwrap_or(access_log::UNMATCHED);
         let latency = start.elapsed();
         let status = response.status().as_u16();
@@ -85,17 +86,17 @@ impl Front {
         response
     }
 
-    /// The broker's route: the provider id is text (as `input::path_params_are_text` requires of
-    /// every routed parameter), the caller signed in; then `http::broker`. Returns the username
-    /// for the log line.
+    /// The broker's route: the provider id is text (`id_is_text`, as `input::path_params_are_text`
+    /// requires of every routed parameter), the caller signed in; then `http::broker`. Returns the
+    /// username for the log line.
     async fn broker(
         &self,
         request: Request<Incoming>,
         id: &HeaderValue,
+        id_is_text: Result<(), ApiError>,
     ) -> (Response, Option<String>) {
         let (parts, body) = request.into_parts();
-        let checked = provider_id_is_text(parts.uri.path());
-        let user = match checked {
+        let user = match id_is_text {
             Ok(()) => super::extract::user(&parts, &self.app).await,
             Err(e) => Err(e),
         };
@@ -110,20 +111,24 @@ impl Front {
     }
 }
 
-/// Whether the router would send `path` to the broker: `/ucloud/{id}/{*path}` with neither part
-/// empty. Anything else under `/ucloud/` goes to the router, which answers 404.
-fn is_brokered(path: &str) -> bool {
+/// The public listener's service.
+impl Handler for Front {
+    fn handle(&self, request: Request<Incoming>) -> impl Future<Output = Response> + Send {
+        self.call(request)
+    }
+}
+
+/// The provider id of a path the router would give the broker's route `/ucloud/{id}/{*path}`: the
+/// rest not empty, the id possibly empty (the raw-path gate refuses that one as `invalidPath`).
+/// Anything else under `/ucloud/` goes to the router, which answers 404.
+fn brokered_id(path: &str) -> Option<&str> {
     path.strip_prefix("/ucloud/")
         .and_then(|rest| rest.split_once('/'))
-        .is_some_and(|(id, rest)| !id.is_empty() && !rest.is_empty())
+        .and_then(|(id, rest)| (!rest.is_empty()).then_some(id))
 }
 
 /// `input::path_params_are_text` for the broker's one routed parameter, `{id}`.
-fn provider_id_is_text(path: &str) -> Result<(), ApiError> {
-    let id = path
-        .strip_prefix("/ucloud/")
-        .and_then(|rest| rest.split_once('/'))
-        .map_or("", |(id, _)| id);
+fn provider_id_is_text(id: &str) -> Result<(), ApiError> {
     let decoded = percent_encoding::percent_decode_str(id)
         .decode_utf8()
         .map_err(|_| {
@@ -134,26 +139,26 @@ fn provider_id_is_text(path: &str) -> Result<(), ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_brokered;
+    use super::brokered_id;
 
     #[test]
     fn only_the_broker_routes_shape_skips_the_router() {
-        for brokered in [
-            "/ucloud/hpc/storage/x",
-            "/ucloud/hpc/manifest",
-            "/ucloud/a/b/",
+        for (brokered, id) in [
+            ("/ucloud/hpc/storage/x", "hpc"),
+            ("/ucloud/hpc/manifest", "hpc"),
+            ("/ucloud/a/b/", "a"),
+            ("/ucloud//x", ""),
         ] {
-            assert!(is_brokered(brokered), "{brokered}");
+            assert_eq!(brokered_id(brokered), Some(id), "{brokered}");
         }
         for routed in [
             "/ucloud/hpc",
             "/ucloud/hpc/",
-            "/ucloud//x",
             "/ucloud/",
             "/ucloudx/hpc/x",
             "/api/ucloud/hpc/x",
         ] {
-            assert!(!is_brokered(routed), "{routed}");
+            assert_eq!(brokered_id(routed), None, "{routed}");
         }
     }
 }

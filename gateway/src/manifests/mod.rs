@@ -135,7 +135,7 @@ impl Manifests {
             .manifest_record(provider_id)
             .await?
             .unwrap_or_default();
-        Ok(self.remember(provider_id, record))
+        Ok(self.remember(provider_id, Cached::read(record)))
     }
 
     /// Re-reads every record from the database: picks up what other replicas fetched.
@@ -255,14 +255,13 @@ impl Manifests {
         }
         self.store.save_manifest_record(id, &record).await?;
         let saved = self.saves.fetch_add(1, Ordering::SeqCst) + 1;
-        let cached = Arc::new(Cached {
-            saved,
-            ..Cached::read(record)
-        });
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_owned(), cached);
+        self.remember(
+            id,
+            Cached {
+                saved,
+                ..Cached::read(record)
+            },
+        );
         Ok(outcome)
     }
 
@@ -273,8 +272,8 @@ impl Manifests {
         secs.min(self.config.max_backoff_secs) * 1000
     }
 
-    fn remember(&self, provider_id: &str, record: ManifestRecord) -> Arc<Cached> {
-        let cached = Arc::new(Cached::read(record));
+    fn remember(&self, provider_id: &str, cached: Cached) -> Arc<Cached> {
+        let cached = Arc::new(cached);
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())

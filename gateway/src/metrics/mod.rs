@@ -14,21 +14,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// A response status's class, the `status` label of `gateway_http_requests_total`.
-pub fn status_class(status: u16) -> &'static str {
-    match status {
-        ..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
+/// The status classes, in the order `class_index` numbers them.
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 fn class_index(status: u16) -> usize {
     match status {
@@ -40,6 +32,11 @@ fn class_index(status: u16) -> usize {
     }
 }
 
+/// A response status's class, the `status` label of `gateway_http_requests_total`.
+pub fn status_class(status: u16) -> &'static str {
+    CLASSES[class_index(status)]
+}
+
 /// One label value's series (a counter per status class, created at its first use, and the
 /// latency histogram): handles into the families, which share their values with them.
 struct Series {
@@ -47,10 +44,19 @@ struct Series {
     latency: Histogram,
 }
 
+impl Series {
+    fn count(&self, status: u16, elapsed: Duration, counter: impl FnOnce(&'static str) -> Counter) {
+        self.classes[class_index(status)]
+            .get_or_init(|| counter(status_class(status)))
+            .inc();
+        self.latency.observe(elapsed.as_secs_f64());
+    }
+}
+
 /// The series by label value (a route, a provider id: bounded sets), resolved once per value, so
 /// counting a request allocates no label and takes no family lock — only this map's read lock.
 #[derive(Clone, Default)]
-struct Resolved(Arc<RwLock<HashMap<Box<str>, Arc<Series>>>>);
+struct Resolved(Arc<RwLock<HashMap<Box<str>, Series>>>);
 
 impl Resolved {
     /// Counts one request labelled `value`; `latency` and `counter` resolve the handles the first
@@ -63,29 +69,18 @@ impl Resolved {
         latency: impl FnOnce() -> Histogram,
         counter: impl FnOnce(&'static str) -> Counter,
     ) {
-        let known = self
-            .0
-            .read()
-            .ok()
-            .and_then(|series| series.get(value).cloned());
-        let series = match known {
-            Some(series) => series,
-            None => {
-                let Ok(mut all) = self.0.write() else { return };
-                all.entry(value.into())
-                    .or_insert_with(|| {
-                        Arc::new(Series {
-                            classes: Default::default(),
-                            latency: latency(),
-                        })
-                    })
-                    .clone()
-            }
-        };
-        series.classes[class_index(status)]
-            .get_or_init(|| counter(status_class(status)))
-            .inc();
-        series.latency.observe(elapsed.as_secs_f64());
+        let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(series) = known.get(value) {
+            return series.count(status, elapsed, counter);
+        }
+        drop(known);
+        let mut all = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        all.entry(value.into())
+            .or_insert_with(|| Series {
+                classes: Default::default(),
+                latency: latency(),
+            })
+            .count(status, elapsed, counter);
     }
 }
 

@@ -95,14 +95,7 @@ pub trait Handler: Clone + Send + Sync + 'static {
     fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send;
 }
 
-/// The public listener's service.
-impl Handler for crate::http::front::Front {
-    fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send {
-        self.call(request)
-    }
-}
-
-/// A plain router (the metrics listener).
+/// A plain router (the metrics listener, and `front` for every path but the broker's).
 impl Handler for Router {
     fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send {
         let mut router = self.clone();

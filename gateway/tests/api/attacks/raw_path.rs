@@ -61,6 +61,7 @@ async fn encoded_paths_are_refused_before_the_provider_sees_them(backend: Backen
         "/ucloud/dev/compute/docker/jobs/%2e%2e/batch",
         "/ucloud/dev/compute/docker/jobs%2F..%2Fbatch",
         "/ucloud/dev/compute/docker//batch",
+        "/ucloud//storage/x",
         "/ucloud/dev/USERMAP",
         "/ucloud/dev/Storage/x",
         "/ucloud/dev/storage/a%00",

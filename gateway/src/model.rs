@@ -1,4 +1,5 @@
-//! Plain records shared by the domain modules and the store. No behaviour, no framework types.
+//! Plain records shared by the domain modules and the store. No behaviour, no framework types
+//! (a provider's address is kept parsed, as `http`'s URI parts: plain values).
 
 use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
 
@@ -113,6 +114,9 @@ impl ProviderStatus {
 #[derive(Debug, Clone)]
 pub struct Provider {
     pub metadata: ProviderMetadata,
+    /// The metadata's namespace URL, parsed once when the record is read: what the broker sends
+    /// each request to.
+    pub upstream: UpstreamBase,
     pub status: ProviderStatus,
     pub owner_id: i64,
     pub has_refresh_token: bool,
@@ -123,6 +127,50 @@ pub struct Provider {
 impl Provider {
     pub fn is_test(&self) -> bool {
         self.metadata.env == ProviderEnv::Test
+    }
+}
+
+/// A provider's namespace URL (`{scheme}://{host}[:{port}]/ucloud/{id}`) in parts.
+#[derive(Debug, Clone)]
+pub struct UpstreamBase {
+    pub scheme: http::uri::Scheme,
+    pub authority: http::uri::Authority,
+    /// `/ucloud/{id}`
+    pub namespace: Box<str>,
+}
+
+impl UpstreamBase {
+    /// `None` when the metadata does not make a URI (validated metadata always does).
+    pub fn of(metadata: &ProviderMetadata) -> Option<Self> {
+        let parts = metadata
+            .namespace_url()
+            .parse::<http::Uri>()
+            .ok()?
+            .into_parts();
+        Some(Self {
+            scheme: parts.scheme?,
+            authority: parts.authority?,
+            namespace: parts.path_and_query?.path().into(),
+        })
+    }
+
+    /// `{namespace}/{path}[?{query}]` at this address; `path` is the raw path after the id.
+    pub fn uri(&self, path: &str, query: Option<&str>) -> Result<http::Uri, http::Error> {
+        let mut target = String::with_capacity(
+            self.namespace.len() + path.len() + 2 + query.map_or(0, str::len),
+        );
+        target.push_str(&self.namespace);
+        target.push('/');
+        target.push_str(path);
+        if let Some(q) = query {
+            target.push('?');
+            target.push_str(q);
+        }
+        http::Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(target)
+            .build()
     }
 }
 

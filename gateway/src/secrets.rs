@@ -36,8 +36,33 @@ impl fmt::Debug for Secret {
 
 /// The stored form of a presented secret.
 pub fn hash_secret(secret: &str) -> String {
+    hex(&secret_digest(secret))
+}
+
+/// The SHA-256 digest `hash_secret` writes in hex: what in-memory caches key on.
+pub fn secret_digest(secret: &str) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
-    hex(digest.as_ref())
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// The digest a `hash_secret` text stands for; `None` when it is not one.
+pub fn digest_of_hash(hash: &str) -> Option<[u8; 32]> {
+    let bytes = hash.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 /// Random bytes from the OS generator. Failure of the system RNG is not something to recover from.
@@ -58,12 +83,13 @@ pub fn random_id() -> String {
 
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
-    s
+    // Hex digits are ASCII: the check cannot fail, and costs less than pushing chars.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A unique, unpredictable-enough id for request correlation (`X-Request-Id`, trace ids): a
@@ -122,6 +148,19 @@ mod tests {
         assert_eq!(format!("{a:?}"), "Secret(***)");
         assert_ne!(a.hash(), a.expose());
         assert_eq!(a.hash(), hash_secret(a.expose()));
+    }
+
+    #[test]
+    fn a_stored_hash_reads_back_as_its_digest() {
+        let secret = Secret::generate(API_TOKEN_PREFIX);
+        assert_eq!(
+            digest_of_hash(&secret.hash()),
+            Some(secret_digest(secret.expose()))
+        );
+        assert_eq!(hex(&secret_digest("x")), hash_secret("x"));
+        for bad in ["", "abc", &"g".repeat(64), &"A".repeat(64), &"a".repeat(63)] {
+            assert_eq!(digest_of_hash(bad), None, "{bad}");
+        }
     }
 
     #[test]

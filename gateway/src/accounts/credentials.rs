@@ -7,8 +7,33 @@
 //! (`crate::changes`), and the TTL bounds how long a lost notification can go unnoticed.
 
 use crate::model::{AccountStateRecord, User};
+use crate::secrets::digest_of_hash;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::RwLock;
+
+/// A presented secret's SHA-256 digest (`secrets::secret_digest`).
+pub type Digest = [u8; 32];
+
+/// Keys are SHA-256 digests of secrets that were valid when cached: already uniform, and chosen by
+/// nobody, so their first eight bytes are the hash (SipHash over them cost more than the lookup).
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as its bytes (after a length on some versions): fold in what comes.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+}
 
 #[derive(Clone)]
 struct Entry {
@@ -21,7 +46,7 @@ const MAX_ENTRIES: usize = 50_000;
 
 pub struct CredentialCache {
     ttl_ms: i64,
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: RwLock<HashMap<Digest, Entry, BuildHasherDefault<DigestHasher>>>,
 }
 
 impl CredentialCache {
@@ -33,14 +58,14 @@ impl CredentialCache {
         }
     }
 
-    /// The user and state cached for `secret_hash`, if younger than the TTL.
-    pub fn get(&self, secret_hash: &str, now: i64) -> Option<(User, AccountStateRecord)> {
+    /// The user and state cached for the secret of `digest`, if younger than the TTL.
+    pub fn get(&self, digest: &Digest, now: i64) -> Option<(User, AccountStateRecord)> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(secret_hash)?;
+        let entry = entries.get(digest)?;
         (now - entry.cached_at < self.ttl_ms).then(|| (entry.user.clone(), entry.state))
     }
 
-    pub fn put(&self, secret_hash: String, user: User, state: AccountStateRecord, now: i64) {
+    pub fn put(&self, digest: Digest, user: User, state: AccountStateRecord, now: i64) {
         if self.ttl_ms <= 0 {
             return;
         }
@@ -53,7 +78,7 @@ impl CredentialCache {
             }
         }
         entries.insert(
-            secret_hash,
+            digest,
             Entry {
                 user,
                 state,
@@ -62,12 +87,16 @@ impl CredentialCache {
         );
     }
 
-    /// Forgets one secret (a session that signed out).
+    /// Forgets one secret (a session that signed out), named by its stored hash
+    /// (`secrets::hash_secret`); a text that is no such hash names nothing.
     pub fn forget(&self, secret_hash: &str) {
+        let Some(digest) = digest_of_hash(secret_hash) else {
+            return;
+        };
         self.entries
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(secret_hash);
+            .remove(&digest);
     }
 
     /// Forgets every secret of one user (a token deleted, whose hash the caller does not hold).
@@ -108,26 +137,32 @@ mod tests {
 
     #[test]
     fn entries_live_for_the_ttl_and_clear_at_once() {
+        use crate::secrets::{hash_secret, secret_digest};
+        let d = |s: &str| secret_digest(s);
         let cache = CredentialCache::new(5_000);
-        cache.put("h".into(), user(), AccountStateRecord::default(), 1_000);
-        assert!(cache.get("h", 5_999).is_some());
-        assert!(cache.get("h", 6_000).is_none(), "expired at the TTL");
-        cache.put("h".into(), user(), AccountStateRecord::default(), 6_000);
+        cache.put(d("h"), user(), AccountStateRecord::default(), 1_000);
+        assert!(cache.get(&d("h"), 5_999).is_some());
+        assert!(cache.get(&d("h"), 6_000).is_none(), "expired at the TTL");
+        cache.put(d("h"), user(), AccountStateRecord::default(), 6_000);
         cache.clear();
-        assert!(cache.get("h", 6_001).is_none());
-        cache.put("a".into(), user(), AccountStateRecord::default(), 6_000);
-        cache.put("b".into(), user(), AccountStateRecord::default(), 6_000);
+        assert!(cache.get(&d("h"), 6_001).is_none());
+        cache.put(d("a"), user(), AccountStateRecord::default(), 6_000);
+        cache.put(d("b"), user(), AccountStateRecord::default(), 6_000);
         let mut other = user();
         other.id = 2;
-        cache.put("c".into(), other, AccountStateRecord::default(), 6_000);
-        cache.forget("a");
-        assert!(cache.get("a", 6_001).is_none(), "the signed-out session");
-        assert!(cache.get("b", 6_001).is_some(), "another session stays");
+        cache.put(d("c"), other, AccountStateRecord::default(), 6_000);
+        cache.forget(&hash_secret("a"));
+        cache.forget("not a hash");
+        assert!(
+            cache.get(&d("a"), 6_001).is_none(),
+            "the signed-out session"
+        );
+        assert!(cache.get(&d("b"), 6_001).is_some(), "another session stays");
         cache.forget_user(1);
-        assert!(cache.get("b", 6_001).is_none());
-        assert!(cache.get("c", 6_001).is_some(), "another user's stays");
+        assert!(cache.get(&d("b"), 6_001).is_none());
+        assert!(cache.get(&d("c"), 6_001).is_some(), "another user's stays");
         let off = CredentialCache::new(0);
-        off.put("h".into(), user(), AccountStateRecord::default(), 1);
-        assert!(off.get("h", 1).is_none(), "a TTL of 0 caches nothing");
+        off.put(d("h"), user(), AccountStateRecord::default(), 1);
+        assert!(off.get(&d("h"), 1).is_none(), "a TTL of 0 caches nothing");
     }
 }

@@ -123,16 +123,16 @@ impl Accounts {
         F: FnOnce(String, i64) -> Fut,
         Fut: std::future::Future<Output = Result<Option<User>, StoreError>>,
     {
-        let hash = hash_secret(secret);
+        let digest = crate::secrets::secret_digest(secret);
         let now = self.clock.now_ms();
-        let (user, record) = match self.credentials.get(&hash, now) {
+        let (user, record) = match self.credentials.get(&digest, now) {
             Some(hit) => hit,
             None => {
-                let Some(user) = lookup(hash.clone(), now).await? else {
+                let Some(user) = lookup(crate::secrets::hex(&digest), now).await? else {
                     return Ok(None);
                 };
                 let record = self.store.account_state(user.id).await?.unwrap_or_default();
-                self.credentials.put(hash, user.clone(), record, now);
+                self.credentials.put(digest, user.clone(), record, now);
                 (user, record)
             }
         };

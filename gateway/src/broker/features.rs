@@ -37,13 +37,23 @@ pub enum Route {
 /// Classifies `path` (after `/ucloud/{id}/`, no query, each segment decoded once by the raw-path
 /// gate) against `manifest`.
 pub fn route(path: &str, manifest: &Manifest) -> Route {
-    let segments: Vec<&str> = path.split('/').collect();
-    if segments.iter().any(|s| s.is_empty() || is_dot_segment(s)) {
-        return Route::NotFound;
+    // The table reads at most three segments; every segment is checked. No allocation: this runs
+    // on every brokered request.
+    let mut first = [""; 3];
+    let mut count = 0;
+    for segment in path.split('/') {
+        if segment.is_empty() || is_dot_segment(segment) {
+            return Route::NotFound;
+        }
+        if let Some(slot) = first.get_mut(count) {
+            *slot = segment;
+        }
+        count += 1;
     }
+    let segments = &first[..count.min(first.len())];
     let f = &manifest.features;
     let feature = |name, enabled| Route::Feature { name, enabled };
-    match segments.as_slice() {
+    match segments {
         ["manifest"] => Route::Manifest,
         ["compute", "docker", rest @ ..] => {
             let d = &f.compute.docker;
@@ -83,8 +93,21 @@ pub fn route(path: &str, manifest: &Manifest) -> Route {
 
 /// `.` and `..`, also percent-encoded, which a provider's router might resolve upwards.
 fn is_dot_segment(s: &str) -> bool {
-    let lowered = s.to_ascii_lowercase().replace("%2e", ".");
-    lowered == "." || lowered == ".."
+    let mut rest = s.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        if let [b'.', tail @ ..] = rest {
+            rest = tail;
+        } else if let [b'%', b'2', e, tail @ ..] = rest
+            && e.eq_ignore_ascii_case(&b'e')
+        {
+            rest = tail;
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 #[cfg(test)]
@@ -128,6 +151,12 @@ mod tests {
             ("storage/../usermap", Route::NotFound),
             ("storage/%2E%2e/usermap", Route::NotFound),
             ("storage//x", Route::NotFound),
+            ("storage/%2e", Route::NotFound),
+            ("storage/.%2E/x", Route::NotFound),
+            ("storage/.../x", on("storage")),
+            ("storage/%2e%2", on("storage")),
+            ("storage/a/b/c/d/e", on("storage")),
+            ("manifest/x", Route::NotFound),
             ("", Route::NotFound),
         ];
         for (path, expected) in cases {

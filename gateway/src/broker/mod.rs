@@ -168,11 +168,10 @@ impl Broker {
             origin: &self.origin,
         };
         request_headers::prepare(&mut parts.headers, &vouched);
-        let mut uri = format!("{}/{}", provider.metadata.namespace_url(), path.raw);
-        if let Some(q) = received.query() {
-            uri.push('?');
-            uri.push_str(q);
-        }
+        let uri = provider
+            .upstream
+            .uri(path.raw, received.query())
+            .map_err(|e| ProxyError::BadUri(e.to_string()))?;
         let up = proxy::Upstream {
             provider: id,
             uri,

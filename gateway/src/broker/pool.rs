@@ -50,11 +50,28 @@ pub enum PoolError {
     NoAuthority,
 }
 
-/// One provider address: scheme and authority.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// One provider address: scheme and authority, compared and hashed as the exact text the
+/// provider's metadata gives (`Authority`'s own `Hash` lowercases byte by byte, which cost more
+/// than the rest of a pool lookup; a provider's address is always spelled the same way).
+#[derive(Clone)]
 struct Key {
     https: bool,
     authority: Authority,
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.https == other.https && self.authority.as_str() == other.authority.as_str()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.https.hash(state);
+        self.authority.as_str().hash(state);
+    }
 }
 
 /// What the pool keeps per address: its idle connections (oldest first) and its `Host` value.

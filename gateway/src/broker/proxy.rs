@@ -38,7 +38,7 @@ impl ProxyError {
 pub struct Upstream<'a> {
     pub provider: &'a str,
     /// `{scheme}://{host}[:{port}]/ucloud/{id}/{path}[?query]`
-    pub uri: String,
+    pub uri: Uri,
     pub production: bool,
     pub response_timeout: Duration,
     pub max_body: u64,
@@ -66,10 +66,7 @@ where
     let (mut parts, body) = request.into_parts();
     let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let websocket = super::request_headers::is_websocket_upgrade(&parts.headers);
-    parts.uri = up
-        .uri
-        .parse::<Uri>()
-        .map_err(|e| ProxyError::BadUri(e.to_string()))?;
+    parts.uri = up.uri.clone();
     let limit = usize::try_from(up.max_body).unwrap_or(usize::MAX);
     let body: Body = http_body_util::Limited::new(body, limit)
         .map_err(|e| e as BoxError)

@@ -98,10 +98,8 @@ pub fn prepare(headers: &mut HeaderMap, vouched: &Vouched<'_>) -> bool {
     headers.insert(header::AUTHORIZATION, vouched.service_token.clone());
     headers.insert(X_REQUEST_ID, vouched.request_id.clone());
     headers.insert(TRACEPARENT, vouched.traceparent.clone());
-    if let Some(peer) = vouched.peer
-        && let Ok(value) = HeaderValue::try_from(peer.to_string())
-    {
-        headers.insert(X_FORWARDED_FOR, value);
+    if let Some(peer) = vouched.peer {
+        headers.insert(X_FORWARDED_FOR, ip_value(peer));
     }
     headers.insert(X_FORWARDED_PROTO, vouched.origin.proto.clone());
     if let Some(host) = &vouched.origin.host {
@@ -112,6 +110,35 @@ pub fn prepare(headers: &mut HeaderMap, vouched: &Vouched<'_>) -> bool {
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
     websocket
+}
+
+/// The peer address as a header value; IPv4 (the common case) without the formatting machinery.
+fn ip_value(ip: IpAddr) -> HeaderValue {
+    let IpAddr::V4(v4) = ip else {
+        return HeaderValue::try_from(ip.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("-"));
+    };
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let skip = if octet >= 100 {
+            0
+        } else if octet >= 10 {
+            1
+        } else {
+            2
+        };
+        for d in &digits[skip..] {
+            text[len] = b'0' + d;
+            len += 1;
+        }
+    }
+    HeaderValue::from_bytes(&text[..len]).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -145,26 +172,33 @@ fn is_request_id(b: &[u8]) -> bool {
 /// gateway's hop always gets its own span id. `fresh` is 32 random hex digits.
 pub fn traceparent(headers: &HeaderMap, fresh: &str) -> HeaderValue {
     let span = &fresh[..16.min(fresh.len())];
-    let incoming = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok());
-    let text = match incoming.map(|tp| tp.split('-').collect::<Vec<_>>()) {
-        Some(parts)
-            if matches!(parts.as_slice(), [version, trace, _, flags]
-                if version.len() == 2
-                    && trace.len() == 32
-                    && flags.len() == 2
-                    && flags.bytes().all(|b| b.is_ascii_hexdigit())
-                    && trace.bytes().all(|b| b.is_ascii_hexdigit())
-                    && *trace != "00000000000000000000000000000000") =>
-        {
-            format!(
-                "00-{}-{span}-{}",
-                parts[1].to_ascii_lowercase(),
-                parts[3].to_ascii_lowercase()
-            )
-        }
-        _ => format!("00-{fresh}-{span}-01"),
-    };
+    let incoming = headers
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(caller_trace);
+    let (trace, flags) = incoming.unwrap_or((fresh, "01"));
+    let mut text = String::with_capacity(3 + trace.len() + 1 + span.len() + 1 + flags.len());
+    for part in ["00-", trace, "-", span, "-", flags] {
+        text.push_str(part);
+    }
+    text.make_ascii_lowercase();
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// The trace id and flags of a well-formed `traceparent` (`vv-<32 hex>-<span>-ff`, trace not all
+/// zeros).
+fn caller_trace(tp: &str) -> Option<(&str, &str)> {
+    let mut parts = tp.split('-');
+    let (version, trace, _span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let ok = parts.next().is_none()
+        && version.len() == 2
+        && trace.len() == 32
+        && flags.len() == 2
+        && flags.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace != "00000000000000000000000000000000";
+    ok.then_some((trace, flags))
 }
 
 #[cfg(test)]
@@ -299,10 +333,37 @@ mod tests {
             traceparent(&h, fresh),
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0123456789abcdef-01"
         );
-        h.insert(TRACEPARENT, HeaderValue::from_static("00-zz-00-01"));
-        assert_eq!(
-            traceparent(&h, fresh),
-            "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
-        );
+        for bad in [
+            "00-zz-00-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        ] {
+            h.insert(TRACEPARENT, HeaderValue::from_static(bad));
+            assert_eq!(
+                traceparent(&h, fresh),
+                "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_peer_address_is_written_as_the_standard_library_writes_it() {
+        let mut cases: Vec<IpAddr> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.9.100",
+            "192.0.2.7",
+            "::1",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        cases.extend((0..=255u8).map(|n| IpAddr::from([n, 255 - n, n / 3, 99])));
+        cases.push("2001:db8::7".parse().unwrap());
+        for ip in cases {
+            assert_eq!(ip_value(ip), ip.to_string().as_str(), "{ip}");
+        }
     }
 }

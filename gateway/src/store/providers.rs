@@ -28,10 +28,13 @@ fn provider(row: ProviderRow) -> StoreResult<Provider> {
     let env = env.parse().map_err(corrupt)?;
     let metadata = ProviderMetadata::new(&id, &domain, https, Some(port), env)
         .map_err(|e| corrupt(e.to_string()))?;
+    let upstream = crate::model::UpstreamBase::of(&metadata)
+        .ok_or_else(|| corrupt(format!("no URI in {}", metadata.namespace_url())))?;
     let status =
         ProviderStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?;
     Ok(Provider {
         metadata,
+        upstream,
         status,
         owner_id,
         has_refresh_token,

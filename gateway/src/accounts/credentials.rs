@@ -10,7 +10,7 @@ use crate::model::{AccountStateRecord, User};
 use crate::secrets::digest_of_hash;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// A presented secret's SHA-256 digest (`secrets::secret_digest`).
 pub type Digest = [u8; 32];
@@ -37,7 +37,8 @@ impl Hasher for DigestHasher {
 
 #[derive(Clone)]
 struct Entry {
-    user: User,
+    /// Shared with every request that presents the secret: a hit copies no field.
+    user: Arc<User>,
     state: AccountStateRecord,
     cached_at: i64,
 }
@@ -59,13 +60,13 @@ impl CredentialCache {
     }
 
     /// The user and state cached for the secret of `digest`, if younger than the TTL.
-    pub fn get(&self, digest: &Digest, now: i64) -> Option<(User, AccountStateRecord)> {
+    pub fn get(&self, digest: &Digest, now: i64) -> Option<(Arc<User>, AccountStateRecord)> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let entry = entries.get(digest)?;
         (now - entry.cached_at < self.ttl_ms).then(|| (entry.user.clone(), entry.state))
     }
 
-    pub fn put(&self, digest: Digest, user: User, state: AccountStateRecord, now: i64) {
+    pub fn put(&self, digest: Digest, user: Arc<User>, state: AccountStateRecord, now: i64) {
         if self.ttl_ms <= 0 {
             return;
         }
@@ -140,17 +141,17 @@ mod tests {
         use crate::secrets::{hash_secret, secret_digest};
         let d = |s: &str| secret_digest(s);
         let cache = CredentialCache::new(5_000);
-        cache.put(d("h"), user(), AccountStateRecord::default(), 1_000);
+        cache.put(d("h"), user().into(), AccountStateRecord::default(), 1_000);
         assert!(cache.get(&d("h"), 5_999).is_some());
         assert!(cache.get(&d("h"), 6_000).is_none(), "expired at the TTL");
-        cache.put(d("h"), user(), AccountStateRecord::default(), 6_000);
+        cache.put(d("h"), user().into(), AccountStateRecord::default(), 6_000);
         cache.clear();
         assert!(cache.get(&d("h"), 6_001).is_none());
-        cache.put(d("a"), user(), AccountStateRecord::default(), 6_000);
-        cache.put(d("b"), user(), AccountStateRecord::default(), 6_000);
+        cache.put(d("a"), user().into(), AccountStateRecord::default(), 6_000);
+        cache.put(d("b"), user().into(), AccountStateRecord::default(), 6_000);
         let mut other = user();
         other.id = 2;
-        cache.put(d("c"), other, AccountStateRecord::default(), 6_000);
+        cache.put(d("c"), other.into(), AccountStateRecord::default(), 6_000);
         cache.forget(&hash_secret("a"));
         cache.forget("not a hash");
         assert!(
@@ -162,7 +163,7 @@ mod tests {
         assert!(cache.get(&d("b"), 6_001).is_none());
         assert!(cache.get(&d("c"), 6_001).is_some(), "another user's stays");
         let off = CredentialCache::new(0);
-        off.put(d("h"), user(), AccountStateRecord::default(), 1);
+        off.put(d("h"), user().into(), AccountStateRecord::default(), 1);
         assert!(off.get(&d("h"), 1).is_none(), "a TTL of 0 caches nothing");
     }
 }

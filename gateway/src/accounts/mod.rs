@@ -23,6 +23,7 @@ use crate::model::{ApiToken, NewUser, Role, User};
 use crate::secrets::{API_TOKEN_PREFIX, SESSION_PREFIX, Secret, hash_secret, random_id};
 use crate::store::{Store, StoreError};
 use provider_kit::protocol::Principal;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -118,7 +119,7 @@ impl Accounts {
         &self,
         secret: &str,
         lookup: F,
-    ) -> Result<Option<User>, AccountError>
+    ) -> Result<Option<Arc<User>>, AccountError>
     where
         F: FnOnce(String, i64) -> Fut,
         Fut: std::future::Future<Output = Result<Option<User>, StoreError>>,
@@ -132,6 +133,7 @@ impl Accounts {
                     return Ok(None);
                 };
                 let record = self.store.account_state(user.id).await?.unwrap_or_default();
+                let user = Arc::new(user);
                 self.credentials.put(digest, user.clone(), record, now);
                 (user, record)
             }
@@ -291,7 +293,7 @@ impl Accounts {
     }
 
     /// The session's user; `Err(Inactive)` if their account is not active.
-    pub async fn user_by_session(&self, session: &str) -> Result<Option<User>, AccountError> {
+    pub async fn user_by_session(&self, session: &str) -> Result<Option<Arc<User>>, AccountError> {
         let store = &self.store;
         self.user_by_secret(session, |hash, now| async move {
             store.session_user(&hash, now).await
@@ -300,7 +302,10 @@ impl Accounts {
     }
 
     /// The token's user; `Err(Inactive)` if their account is not active.
-    pub async fn user_by_api_token(&self, token: &str) -> Result<Option<User>, AccountError> {
+    pub async fn user_by_api_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<Arc<User>>, AccountError> {
         let store = &self.store;
         self.user_by_secret(
             token,

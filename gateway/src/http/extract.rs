@@ -9,6 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// The session cookie's name over plain http (dev, tests, behind a TLS proxy without https).
 pub const SESSION_COOKIE: &str = "gw_session";
@@ -80,7 +81,7 @@ impl FromRequestParts<AppState> for UserAuth {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let user = user(parts, app).await?;
         super::agreement_gate::required_for_api(app, &user, parts.uri.path()).await?;
-        Ok(Self(user))
+        Ok(Self(Arc::unwrap_or_clone(user)))
     }
 }
 
@@ -88,7 +89,8 @@ impl FromRequestParts<AppState> for UserAuth {
 /// session cookie — noted for the access log. `UserAuth` adds the agreements check of API calls;
 /// `front` calls this for the broker's route, whose gate checks agreements itself.
 #[tracing::instrument(name = "user_auth", skip_all)]
-pub async fn user(parts: &Parts, app: &crate::app::App) -> Result<User, ApiError> {
+/// Shared with the credential cache: the broker's route copies no field of it.
+pub async fn user(parts: &Parts, app: &crate::app::App) -> Result<Arc<User>, ApiError> {
     let user = if let Some(token) = bearer(parts) {
         app.accounts.user_by_api_token(token).await?
     } else if let Some(session) = session(parts, app) {

@@ -104,7 +104,7 @@ impl Front {
             Ok(user) => {
                 let response =
                     broker::forward(&self.app, &user, id, Request::from_parts(parts, body)).await;
-                (response, Some(user.username))
+                (response, Some(user.username.clone()))
             }
             Err(e) => (e.into_response(), None),
         }

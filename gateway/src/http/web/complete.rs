@@ -32,9 +32,9 @@ pub async fn connection_complete(
         Some(secret) => app.accounts.user_by_session(secret).await.ok().flatten(),
         None => None,
     };
-    let signed_in = user.as_ref().zip(session);
+    let signed_in = user.as_deref().zip(session);
     let csrf = session.map(super::csrf_token);
-    let chrome = Chrome::new(&app, user.as_ref().zip(csrf.as_deref()));
+    let chrome = Chrome::new(&app, user.as_deref().zip(csrf.as_deref()));
     match app
         .connections
         .complete(&id, &nonce, q.code.as_deref(), signed_in)

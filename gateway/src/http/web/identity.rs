@@ -45,7 +45,7 @@ pub(super) async fn signed_in(app: &AppState, parts: &Parts) -> Result<WebUser, 
                 return Err(Redirect::to(to.trim_start_matches(&app.issuer)).into_response());
             }
             Ok(WebUser {
-                user,
+                user: std::sync::Arc::unwrap_or_clone(user),
                 session: secret.to_owned(),
                 csrf: csrf_token(secret),
             })

@@ -302,10 +302,7 @@ impl Accounts {
     }
 
     /// The token's user; `Err(Inactive)` if their account is not active.
-    pub async fn user_by_api_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<Arc<User>>, AccountError> {
+    pub async fn user_by_api_token(&self, token: &str) -> Result<Option<Arc<User>>, AccountError> {
         let store = &self.store;
         self.user_by_secret(
             token,

@@ -38,6 +38,11 @@ pub fn passes(table: &[(Name, When)], name: &HeaderName, handshake: bool) -> boo
 
 /// Keeps only the headers `keep` accepts, in their order, without copying any name or value.
 pub fn retain(headers: &mut http::HeaderMap, mut keep: impl FnMut(&HeaderName) -> bool) {
+    // Most messages keep every header (a provider's usual answer): then nothing is rebuilt.
+    // `keys` gives each name once, whatever its number of values.
+    if headers.keys().all(&mut keep) {
+        return;
+    }
     let capacity = headers.len() + 8;
     let old = std::mem::replace(headers, http::HeaderMap::with_capacity(capacity));
     let mut current: Option<(HeaderName, bool)> = None;
@@ -49,5 +54,44 @@ pub fn retain(headers: &mut http::HeaderMap, mut keep: impl FnMut(&HeaderName) -
         if let Some((name, true)) = &current {
             headers.append(name, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retain;
+    use http::{HeaderMap, HeaderValue};
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn pairs(h: &HeaderMap) -> Vec<(String, String)> {
+        h.iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn retain_keeps_accepted_headers_with_every_value_in_order() {
+        let all = [("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")];
+        let mut h = map(&all);
+        retain(&mut h, |_| true);
+        assert_eq!(
+            pairs(&h),
+            pairs(&map(&all)),
+            "nothing dropped, nothing moved"
+        );
+        retain(&mut h, |n| n != "b");
+        assert_eq!(
+            pairs(&h),
+            pairs(&map(&[("a", "1"), ("a", "3"), ("c", "4")]))
+        );
+        retain(&mut h, |n| n == "c");
+        assert_eq!(pairs(&h), pairs(&map(&[("c", "4")])));
     }
 }

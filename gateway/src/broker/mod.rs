@@ -167,7 +167,7 @@ impl Broker {
             peer: call.peer,
             origin: &self.origin,
         };
-        request_headers::prepare(&mut parts.headers, &vouched);
+        request_headers::prepare(&mut parts.headers, vouched);
         let uri = provider
             .upstream
             .uri(path.raw, received.query())

@@ -1,5 +1,5 @@
 //! `ANY /ucloud/{id}/{path}` once `front` has authenticated the user: read the optional
-//! `UCloud-Project` and the peer address, hand the request as received to the broker, stream the
+//! `UCloud-Project`, hand the request as received to the broker, stream the
 //! answer back. Every answer, the provider's or a refusal, carries the request's `X-Request-Id`
 //! (added by `front`).
 
@@ -8,15 +8,15 @@ use crate::app::App;
 use crate::broker::{Brokered, Call};
 use crate::model::User;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 pub async fn forward<B>(
     app: &App,
     user: &User,
     request_id: &HeaderValue,
+    peer: IpAddr,
     request: Request<B>,
 ) -> Response
 where
@@ -27,14 +27,10 @@ where
         Ok(project) => project,
         Err(e) => return e.into_response(),
     };
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
     let call = Call {
         user,
         project: project.as_deref(),
-        peer,
+        peer: Some(peer),
         request_id,
         request,
     };

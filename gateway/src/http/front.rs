@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// The broker's route, as the access log and the metrics name it.
@@ -41,7 +42,7 @@ impl Front {
         }
     }
 
-    pub async fn call(&self, mut request: Request<Incoming>) -> Response {
+    pub async fn call(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response {
         let start = Instant::now();
         let id = request_id(request.headers());
         // Inner layers (the broker) read the id from the request and so agree with the log line.
@@ -56,14 +57,14 @@ impl Front {
                     (ApiError::CrossOriginRequest.into_response(), None, None)
                 }
                 Some(id_is_text) => {
-                    let (response, user) = self.broker(request, &id, id_is_text).await;
+                    let (response, user) = self.broker(request, peer, &id, id_is_text).await;
                     let principal = user.map(Principal::User);
                     (response, Some(BROKER_ROUTE.into()), principal)
                 }
                 None => {
                     let notes = RequestNotes::default();
                     request.extensions_mut().insert(notes.clone());
-                    let response = self.router.handle(request).await;
+                    let response = self.router.handle(request, peer).await;
                     let (route, principal) = notes.take();
                     (response, route.map(Into::into), principal)
                 }
@@ -92,6 +93,7 @@ impl Front {
     async fn broker(
         &self,
         request: Request<Incoming>,
+        peer: SocketAddr,
         id: &HeaderValue,
         id_is_text: Result<(), ApiError>,
     ) -> (Response, Option<String>) {
@@ -102,8 +104,14 @@ impl Front {
         };
         match user {
             Ok(user) => {
-                let response =
-                    broker::forward(&self.app, &user, id, Request::from_parts(parts, body)).await;
+                let response = broker::forward(
+                    &self.app,
+                    &user,
+                    id,
+                    peer.ip(),
+                    Request::from_parts(parts, body),
+                )
+                .await;
                 (response, Some(user.username.clone()))
             }
             Err(e) => (e.into_response(), None),
@@ -113,8 +121,12 @@ impl Front {
 
 /// The public listener's service.
 impl Handler for Front {
-    fn handle(&self, request: Request<Incoming>) -> impl Future<Output = Response> + Send {
-        self.call(request)
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response> + Send {
+        self.call(request, peer)
     }
 }
 

@@ -91,13 +91,24 @@ impl Drop for Slot {
 }
 
 /// What a listener serves: one response per request, never an error (a failure is an answer).
+/// `peer` is the connection's remote address.
 pub trait Handler: Clone + Send + Sync + 'static {
-    fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send;
+    fn handle(
+        &self,
+        request: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response> + Send;
 }
 
-/// A plain router (the metrics listener, and `front` for every path but the broker's).
+/// A plain router (the metrics listener, and `front` for every path but the broker's), whose
+/// extractors read the peer as axum's `ConnectInfo`.
 impl Handler for Router {
-    fn handle(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send {
+    fn handle(
+        &self,
+        mut request: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response> + Send {
+        request.extensions_mut().insert(ConnectInfo(peer));
         let mut router = self.clone();
         async move {
             match router.call(request.map(Body::new)).await {
@@ -225,12 +236,11 @@ impl<H: Handler> Connection<H> {
         let activity = Activity::new();
         let handler = self.handler.clone();
         let tracker = activity.clone();
-        let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
             let in_flight = tracker.begin();
             let handler = handler.clone();
             async move {
-                let response = handler.handle(request).await;
+                let response = handler.handle(request, peer).await;
                 Ok::<_, Infallible>(response.map(|body| Tracked { body, in_flight }))
             }
         });

@@ -107,7 +107,7 @@ pub fn filter(headers: &mut HeaderMap, status: StatusCode, location: &LocationSc
         if *name == header::LOCATION {
             return true;
         }
-        passes(&PASSED, name, handshake) && !NEVER.iter().any(|rule| rule.matches(name))
+        passes(&PASSED, name, handshake) && !NEVER.iter().any(|rule| rule.matches(name.as_str()))
     });
     let locations = headers.get_all(header::LOCATION);
     let mut values = locations.iter();
@@ -119,8 +119,10 @@ pub fn filter(headers: &mut HeaderMap, status: StatusCode, location: &LocationSc
     if !keep {
         headers.remove(header::LOCATION);
     }
+    // None of these passed the filter above (`NEVER`, or not in `PASSED`): appending cannot
+    // double one, and skips insert's search for an old value.
     for (name, value) in ADDED {
-        headers.insert(name, value);
+        headers.append(name, value);
     }
 }
 
@@ -159,6 +161,8 @@ mod tests {
                 ("content-security-policy", "script-src *"),
                 ("content-security-policy-report-only", "default-src *"),
                 ("x-content-type-options", "sniff"),
+                ("referrer-policy", "unsafe-url"),
+                ("cross-origin-resource-policy", "cross-origin"),
                 ("link", "<https://evil.example>; rel=preload"),
                 ("server", "provider/1.0"),
                 ("transfer-encoding", "chunked"),
@@ -192,12 +196,13 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["sandbox; default-src 'none'; frame-ancestors 'none'"]
         );
-        assert_eq!(
-            h.get_all("x-content-type-options")
-                .iter()
-                .collect::<Vec<_>>(),
-            ["nosniff"]
-        );
+        for (name, ours) in [
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("cross-origin-resource-policy", "same-origin"),
+        ] {
+            assert_eq!(h.get_all(name).iter().collect::<Vec<_>>(), [ours], "{name}");
+        }
     }
 
     #[test]

@@ -55,8 +55,9 @@ measure() {
   local tool=$1 n=$2 out=$OUT/$1.out.$2
   local args=(--tool="$tool")
   if [ "$tool" = callgrind ]; then args+=(--callgrind-out-file="$out"); else args+=(--dhat-out-file="$out"); fi
-  # One-CPU runtime, as a pinned gateway chooses; valgrind runs the threads one at a time anyway.
-  taskset -c 1 valgrind "${args[@]}" --log-file="$out.log" "$BIN/gateway" serve & local pid=$!
+  # Pinned to one CPU (the last), so the gateway picks its one-CPU runtime as bench-broker.sh's
+  # pinned gateway does; valgrind runs the threads one at a time anyway.
+  taskset -c "$(($(nproc) - 1))" valgrind "${args[@]}" --log-file="$out.log" "$BIN/gateway" serve & local pid=$!
   for _ in $(seq 600); do curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null && break; sleep 0.2; done
   if [ ! -f "$WORK/registered" ]; then
     curl -sf -H "$AUTH" -H 'content-type: application/json' \

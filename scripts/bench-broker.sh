@@ -34,20 +34,13 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-need() { command -v "$1" >/dev/null || { echo "installing $2 from Debian"; apt-get install -y -qq "$2" >/dev/null; }; }
+. scripts/bench-lib.sh
 need wrk wrk
 need nginx nginx
 need h2load nghttp2-client
 need taskset util-linux
 
-# BENCH_BIN: a folder holding prebuilt `gateway` and `examples/bench_upstream` (to compare two builds).
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "building release binaries"
-  cargo build -q --release -p gateway --bin gateway --example bench_upstream
-  BIN=${CARGO_TARGET_DIR:-target}/release
-fi
+release_bin --bin gateway --example bench_upstream
 
 taskset -c 0 "$BIN/examples/bench_upstream" "127.0.0.1:$UP_PORT" bench & PIDS+=($!)
 

@@ -26,18 +26,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-need() { command -v "$1" >/dev/null || { echo "installing $2 from Debian"; apt-get install -y -qq "$2" >/dev/null; }; }
+. scripts/bench-lib.sh
 need wrk wrk
 need psql postgresql-client
 need jq jq
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "building release binaries"
-  cargo build -q --release -p gateway --bin gateway
-  BIN=${CARGO_TARGET_DIR:-target}/release
-fi
+release_bin --bin gateway
 
 psql -q "$ADMIN_URL" -c "CREATE DATABASE $DB" >/dev/null
 DATABASE_URL="${ADMIN_URL%/*}/$DB"

@@ -19,15 +19,9 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-command -v wrk >/dev/null || { echo "installing wrk from Debian"; apt-get install -y -qq wrk >/dev/null; }
-
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "building the release gateway"
-  cargo build -q --release -p gateway --bin gateway
-  BIN=${CARGO_TARGET_DIR:-target}/release
-fi
+. scripts/bench-lib.sh
+need wrk wrk
+release_bin --bin gateway
 
 
 export GATEWAY_DATA_DIR="$WORK/gw" GATEWAY_LISTEN="127.0.0.1:$GW_PORT" GATEWAY_LOG=warn \

@@ -30,17 +30,11 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK/gw"; }
 trap cleanup EXIT
 
-need() { command -v "$1" >/dev/null || { echo "installing $2 from Debian"; apt-get install -y -qq "$2" >/dev/null; }; }
+. scripts/bench-lib.sh
 need valgrind valgrind
 need h2load nghttp2-client
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "building release binaries"
-  cargo build -q --release -p gateway --bin gateway --example bench_upstream
-  BIN=${CARGO_TARGET_DIR:-target}/release
-fi
+release_bin --bin gateway --example bench_upstream
 "$BIN/examples/bench_upstream" "127.0.0.1:$UP_PORT" bench & PIDS+=($!)
 
 export GATEWAY_DATA_DIR="$WORK/gw" GATEWAY_LISTEN="127.0.0.1:$GW_PORT" GATEWAY_LOG=error \

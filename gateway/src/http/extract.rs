@@ -87,9 +87,9 @@ impl FromRequestParts<AppState> for UserAuth {
 
 /// The signed-in user a request carries — `Authorization: Bearer <personal API token>`, else the
 /// session cookie — noted for the access log. `UserAuth` adds the agreements check of API calls;
-/// `front` calls this for the broker's route, whose gate checks agreements itself.
+/// `front` calls this for the broker's route, whose gate checks agreements itself. The user is the
+/// credential cache's, shared: the broker's route copies no field of it.
 #[tracing::instrument(name = "user_auth", skip_all)]
-/// Shared with the credential cache: the broker's route copies no field of it.
 pub async fn user(parts: &Parts, app: &crate::app::App) -> Result<Arc<User>, ApiError> {
     let user = if let Some(token) = bearer(parts) {
         app.accounts.user_by_api_token(token).await?

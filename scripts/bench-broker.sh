@@ -16,6 +16,7 @@
 #   all    every mode above, in that order (the default)
 #
 # BENCH_BIN=DIR uses prebuilt binaries (DIR/gateway, DIR/examples/bench_upstream), to compare builds.
+# SYSCALLS=1 also counts each proxy's system calls per request (perf's syscall tracepoints), by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -39,6 +40,7 @@ need wrk wrk
 need nginx nginx
 need h2load nghttp2-client
 need taskset util-linux
+[ "${SYSCALLS:-0}" = 0 ] || need perf linux-perf
 
 release_bin --bin gateway --example bench_upstream
 
@@ -112,6 +114,7 @@ for url in "http://127.0.0.1:$UP_PORT" "http://127.0.0.1:$NGINX_PORT" "https://1
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
 NGINX_WORKER=$(pgrep -f "nginx: worker process" | head -n1)
 PATH_=/ucloud/bench/storage/ping
@@ -154,17 +157,32 @@ load() {
 # run NAME TOOL CONNS URL PID [HEADER]: one row "name req/s p50 p99 cpu_us_per_req".
 run() {
   local name=$1 tool=$2 conns=$3 url=$4 pid=$5; shift 5
-  local before after cpu
+  local before after cpu sys_before sys_after sys
   FAILED=0
+  local perf=
   before=$( [ "$pid" = - ] && echo 0 || cpu_ticks "$pid")
+  sys_before=$( [ "$pid" = - ] && echo 0 || sys_ticks "$pid")
+  if [ "${SYSCALLS:-0}" != 0 ] && [ "$pid" != - ]; then
+    perf stat -x, -o "$WORK/perf-$MODE_NOW-$name" -e 'syscalls:sys_enter_*' -p "$pid" & perf=$!
+    sleep 0.5
+  fi
   load "$tool" "$conns" "$url" "$@"
   after=$( [ "$pid" = - ] && echo 0 || cpu_ticks "$pid")
-  if [ "$pid" = - ]; then cpu=-; else cpu=$(awk -v t=$((after - before)) -v hz="$TICK" -v n="$REQS" 'BEGIN {printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0)}'); fi
+  sys_after=$( [ "$pid" = - ] && echo 0 || sys_ticks "$pid")
+  if [ -n "$perf" ]; then kill -INT "$perf"; wait "$perf" 2>/dev/null || true; fi
+  per_req() { awk -v t="$1" -v hz="$TICK" -v n="$REQS" 'BEGIN {printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0)}'; }
+  if [ "$pid" = - ]; then cpu=- sys=-; else cpu=$(per_req $((after - before))) sys=$(per_req $((sys_after - sys_before))); fi
   # Errors answered fast are no throughput: a run with any is reported as failed, 0 req/s.
-  if [ "$FAILED" = 1 ]; then RPS=0 P50=0 P99=0 cpu=0; name="$name(FAILED)"; fi
-  printf '%-10s %-8s %12s %10s %10s %12s\n' "$MODE_NOW" "$name" "$RPS" "$P50" "$P99" "$cpu"
+  if [ "$FAILED" = 1 ]; then RPS=0 P50=0 P99=0 cpu=0 sys=0; name="$name(FAILED)"; fi
+  printf '%-10s %-8s %12s %10s %10s %12s %8s\n' "$MODE_NOW" "$name" "$RPS" "$P50" "$P99" "$cpu" "$sys"
   name=${name%(FAILED)}
   echo "$RPS $P50 $P99 $cpu" > "$WORK/res-$MODE_NOW-$name"
+  if [ -n "$perf" ]; then
+    # perf's CSV: count,,event,...; the calls made at least once per hundred requests.
+    awk -F, -v n="$REQS" '$3 ~ /sys_enter_/ && $1 + 0 > 0 {
+        sub(/.*sys_enter_/, "", $3); c = $1 / n; total += c; if (c >= 0.01) row = row sprintf(" %s %.2f", $3, c) }
+      END {printf "%21s syscalls/req %.2f:%s\n", "", total, row}' "$WORK/perf-$MODE_NOW-$name"
+  fi
 }
 
 ratio() {
@@ -176,7 +194,7 @@ ratio() {
     >> "$WORK/ratios"
 }
 
-printf '\n%-10s %-8s %12s %10s %10s %12s\n' "mode" "target" "req/s" "p50 us" "p99 us" "CPU us/req"
+printf '\n%-10s %-8s %12s %10s %10s %12s %8s\n' "mode" "target" "req/s" "p50 us" "p99 us" "CPU us/req" "of it sys"
 for MODE_NOW in $MODES; do
   case $MODE_NOW in
     h1)

@@ -136,10 +136,9 @@ pub async fn serve<H: Handler>(
 ) -> io::Result<()> {
     let Listener { tcp, tls, stats } = listener;
     let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read);
+    // HTTP/1.1's header-read deadline is the connection's `Activity` (hyper's own would arm and
+    // disarm a boxed timer on every request).
+    builder.http1().header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     // Each connection holds a receiver; the drain ends when all are gone.
@@ -237,7 +236,7 @@ impl<H: Handler> Connection<H> {
         let handler = self.handler.clone();
         let tracker = activity.clone();
         let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-            let in_flight = tracker.begin();
+            let in_flight = tracker.begin(request.version());
             let handler = handler.clone();
             async move {
                 let response = handler.handle(request, peer).await;

@@ -151,6 +151,44 @@ crate::on_both_backends!(
     connections_that_never_finish_their_headers_are_dropped_after_the_header_read_timeout
 );
 
+/// HTTP/1.1's wait for the next request is the header-read timeout (SPEC §7), so a kept-alive
+/// connection that stalls inside its second request's head is closed at that, not at the idle
+/// timeout (60 s by default, past `PATIENCE`).
+async fn a_kept_alive_connection_stalled_inside_its_next_head_is_dropped_after_the_header_read_timeout(
+    backend: Backend,
+) {
+    let app = Listening::spawn(backend, |c| c.server.header_read_timeout_ms = 300).await;
+    let mut s = TcpStream::connect(app.addr()).await.unwrap();
+    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let started = std::time::Instant::now();
+    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let sent = until_closed(&mut s).await;
+    assert!(sent.is_empty(), "{}", String::from_utf8_lossy(&sent));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
+crate::on_both_backends!(
+    a_kept_alive_connection_stalled_inside_its_next_head_is_dropped_after_the_header_read_timeout
+);
+
 async fn past_the_connection_limit_a_connection_is_closed_and_a_freed_slot_serves_readyz(
     backend: Backend,
 ) {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod hashing;
 pub mod http;
 pub mod keys;
 pub mod manifests;

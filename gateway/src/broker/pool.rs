@@ -15,6 +15,7 @@
 //! WebSocket handshakes get a connection of their own, driven by a task of its own with upgrades
 //! enabled, and never pooled.
 
+use crate::hashing::FastMap;
 use crate::outbound::{Body, BoxError, Connector};
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
@@ -22,7 +23,7 @@ use http::{HeaderValue, Request, Response, Uri, header};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -95,7 +96,7 @@ struct Idle {
 
 struct Inner {
     connector: Connector,
-    hosts: Mutex<HashMap<Key, Host>>,
+    hosts: Mutex<FastMap<Key, Host>>,
 }
 
 /// The pool of one kind of provider (its connector holds the address rule).
@@ -109,7 +110,7 @@ impl Pool {
         Self {
             inner: Arc::new(Inner {
                 connector,
-                hosts: Mutex::new(HashMap::new()),
+                hosts: Mutex::new(FastMap::default()),
             }),
         }
     }
@@ -209,7 +210,7 @@ impl Pool {
 }
 
 impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Host>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FastMap<Key, Host>> {
         self.hosts.lock().unwrap_or_else(|p| p.into_inner())
     }
 

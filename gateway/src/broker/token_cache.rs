@@ -3,7 +3,6 @@
 //! with the retired key is handed out again.
 
 use http::HeaderValue;
-use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,7 +30,7 @@ const MAX_ENTRIES: usize = 100_000;
 struct Entries {
     /// By user: a user has a few (provider, project) pairs, so a hit is found by comparing in
     /// place, without building a key.
-    by_user: HashMap<i64, Vec<Entry>>,
+    by_user: crate::hashing::FastMap<i64, Vec<Entry>>,
     len: usize,
 }
 

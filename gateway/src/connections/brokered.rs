@@ -4,7 +4,7 @@
 //! replica's disconnection (it deletes the row) can go unnoticed here: the next request after the
 //! lapse writes the row again, once.
 
-use std::collections::HashMap;
+use crate::hashing::FastMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// How long a recorded (provider, user) is trusted from memory before it is written again.
@@ -20,7 +20,7 @@ pub struct BrokeredUsers {
 
 #[derive(Default)]
 struct Remembered {
-    by_provider: HashMap<String, HashMap<i64, i64>>,
+    by_provider: FastMap<String, FastMap<i64, i64>>,
     len: usize,
 }
 

@@ -10,11 +10,11 @@ pub use fetch::{FetchError, FetchFailure, Fetched, Fetcher};
 
 use crate::clock::SharedClock;
 use crate::config::ManifestConfig;
+use crate::hashing::FastMap;
 use crate::model::{ManifestRecord, Provider, ProviderStatus};
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 use provider_kit::protocol::Manifest;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -87,7 +87,7 @@ pub struct Manifests {
     clock: SharedClock,
     fetcher: Fetcher,
     config: ManifestConfig,
-    cache: RwLock<HashMap<String, Arc<Cached>>>,
+    cache: RwLock<FastMap<String, Arc<Cached>>>,
     /// Records this process has saved, counted: what tells a re-read from the database that a
     /// fetch of its own saved a newer record while the read was under way.
     saves: AtomicU64,
@@ -281,7 +281,7 @@ impl Manifests {
         cached
     }
 
-    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Cached>>> {
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, FastMap<String, Arc<Cached>>> {
         self.cache.read().unwrap_or_else(|p| p.into_inner())
     }
 }

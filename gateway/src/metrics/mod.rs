@@ -13,7 +13,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -56,7 +55,7 @@ impl Series {
 /// The series by label value (a route, a provider id: bounded sets), resolved once per value, so
 /// counting a request allocates no label and takes no family lock — only this map's read lock.
 #[derive(Clone, Default)]
-struct Resolved(Arc<RwLock<HashMap<Box<str>, Series>>>);
+struct Resolved(Arc<RwLock<crate::hashing::FastMap<Box<str>, Series>>>);
 
 impl Resolved {
     /// Counts one request labelled `value`; `latency` and `counter` resolve the handles the first

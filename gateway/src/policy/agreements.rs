@@ -5,10 +5,11 @@
 
 use crate::audit::{Actor, event};
 use crate::clock::SharedClock;
+use crate::hashing::FastMap;
 use crate::model::User;
 use crate::store::{AcceptanceRow, Store, StoreError};
 use provider_kit::protocol::Terms;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 /// Largest agreement text read at start, bytes.
@@ -85,7 +86,7 @@ pub struct Agreements {
     documents: Arc<Vec<Agreement>>,
     store: Store,
     clock: SharedClock,
-    cache: Arc<RwLock<HashMap<i64, Arc<Accepted>>>>,
+    cache: Arc<RwLock<FastMap<i64, Arc<Accepted>>>>,
 }
 
 impl Agreements {
@@ -149,7 +150,7 @@ impl Agreements {
         Ok(set)
     }
 
-    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, HashMap<i64, Arc<Accepted>>> {
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, FastMap<i64, Arc<Accepted>>> {
         self.cache.read().unwrap_or_else(|e| e.into_inner())
     }
 

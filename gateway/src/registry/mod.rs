@@ -5,11 +5,11 @@
 use crate::audit::{Actor, AuditAction};
 use crate::clock::SharedClock;
 use crate::config::TestRegistration;
+use crate::hashing::FastMap;
 use crate::model::{Provider, ProviderStatus, Role, User};
 use crate::secrets::{REFRESH_TOKEN_PREFIX, Secret};
 use crate::store::{Store, StoreError};
 use provider_kit::protocol::{ProviderEnv, ProviderMetadata};
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ pub struct Registry {
     test_registration: TestRegistration,
     /// Providers by id for the broker's hot path; changed here at once, re-read from the database
     /// by `reload_cache` so other replicas' changes arrive within one refresher poll.
-    cache: Arc<RwLock<HashMap<String, Arc<Provider>>>>,
+    cache: Arc<RwLock<FastMap<String, Arc<Provider>>>>,
 }
 
 impl Registry {
@@ -103,7 +103,7 @@ impl Registry {
 
     /// Replaces the cache with the database's view of every provider.
     pub async fn reload_cache(&self) -> Result<(), RegistryError> {
-        let all: HashMap<String, Arc<Provider>> = self
+        let all: FastMap<String, Arc<Provider>> = self
             .store
             .list_providers()
             .await?

@@ -82,20 +82,35 @@ pub fn random_id() -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
-    }
+    let mut out = vec![0; bytes.len() * 2];
+    hex_into(bytes, &mut out);
     // Hex digits are ASCII: the check cannot fail, and costs less than pushing chars.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `bytes` as lowercase hex into `out`, which holds twice as many bytes.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
+/// 32 lowercase hex digits, kept on the stack: a request makes two (its id and its trace's).
+#[derive(Clone, Copy)]
+pub struct CorrelationId([u8; 32]);
+
+impl CorrelationId {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// A unique, unpredictable-enough id for request correlation (`X-Request-Id`, trace ids): a
 /// per-process random key mixed with a counter. Cheaper than the CSPRNG on the broker's hot path;
 /// never use it for secrets.
-pub fn correlation_id() -> String {
+pub fn correlation_id() -> CorrelationId {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static KEY: OnceLock<[u64; 2]> = OnceLock::new();
@@ -120,7 +135,9 @@ pub fn correlation_id() -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&splitmix64(n ^ key[0]).to_be_bytes());
     bytes[8..].copy_from_slice(&splitmix64(n.wrapping_add(key[1])).to_be_bytes());
-    hex(&bytes)
+    let mut id = CorrelationId([0; 32]);
+    hex_into(&bytes, &mut id.0);
+    id
 }
 
 /// A bijective 64-bit mixer: distinct inputs give distinct, scattered outputs.
@@ -166,8 +183,9 @@ mod tests {
     #[test]
     fn hex_and_correlation_ids_are_well_formed_and_distinct() {
         assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        let ids: std::collections::HashSet<String> =
-            (0..10_000).map(|_| correlation_id()).collect();
+        let ids: std::collections::HashSet<String> = (0..10_000)
+            .map(|_| correlation_id().as_str().to_owned())
+            .collect();
         assert_eq!(ids.len(), 10_000);
         assert!(
             ids.iter()

@@ -103,7 +103,7 @@ pub struct Call<'a, B> {
 /// The id of a brokered request (SPEC §3 step 4): the caller's `X-Request-Id` when it is safe, else
 /// a new one.
 pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
-    request_headers::request_id(headers, &crate::secrets::correlation_id())
+    request_headers::request_id(headers, crate::secrets::correlation_id().as_str())
 }
 
 impl Broker {
@@ -163,7 +163,7 @@ impl Broker {
         let vouched = request_headers::Vouched {
             service_token: &token,
             request_id: call.request_id,
-            traceparent: request_headers::traceparent(&parts.headers, &fresh),
+            traceparent: request_headers::traceparent(&parts.headers, fresh.as_str()),
             peer: call.peer,
             origin: &self.origin,
         };

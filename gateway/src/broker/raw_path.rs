@@ -72,7 +72,13 @@ fn segment(raw: &str, at: usize) -> Result<Cow<'_, str>, InvalidPath> {
     if decoded.is_empty() || decoded == "." || decoded == ".." {
         return Err(InvalidPath::EmptyOrDot(at));
     }
-    if decoded.chars().any(forbidden) {
+    // Paths are ASCII almost always: bytes, not chars and Unicode's tables.
+    let refused = if decoded.is_ascii() {
+        decoded.bytes().any(forbidden_ascii)
+    } else {
+        decoded.chars().any(forbidden)
+    };
+    if refused {
         return Err(InvalidPath::ForbiddenCharacter(at));
     }
     if SEGMENT_NAMES
@@ -88,6 +94,12 @@ fn segment(raw: &str, at: usize) -> Result<Cow<'_, str>, InvalidPath> {
 /// again, because some router along the way would.
 fn forbidden(c: char) -> bool {
     matches!(c, '/' | '\\' | '?' | '#' | ';' | '%') || c.is_control() || c.is_whitespace()
+}
+
+/// `forbidden` for an ASCII byte: ASCII's control characters are 0x00–0x1f and 0x7f, and its
+/// whitespace is those controls' `\t \n \x0b \x0c \r` and the space.
+fn forbidden_ascii(b: u8) -> bool {
+    b <= b' ' || b == 0x7f || matches!(b, b'/' | b'\\' | b'?' | b'#' | b';' | b'%')
 }
 
 /// Percent-decodes once; `None` on a malformed escape or bytes that are not UTF-8.
@@ -124,6 +136,13 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_check_refuses_exactly_what_the_char_check_refuses() {
+        for b in 0..=0x7f_u8 {
+            assert_eq!(forbidden_ascii(b), forbidden(char::from(b)), "{b:#04x}");
+        }
+    }
 
     #[test]
     fn plain_paths_pass_unchanged_and_encoded_ones_are_read_decoded_but_forwarded_raw() {

@@ -9,6 +9,7 @@
 
 mod client;
 mod features;
+mod h1;
 mod header_rules;
 pub mod pool;
 mod proxy;

@@ -1,44 +1,50 @@
 //! The broker's upstream connections: an HTTP/1.1 pool where the request's own task drives its
-//! connection (as pingora's does), instead of a per-connection dispatcher task reached through a
-//! channel. A request takes an idle connection of its provider (the most recently used one, after
-//! checking the provider has not closed it) or dials one through the outbound policy's connector
-//! (address rule, TLS roots, connect timeout); polls that connection itself while it waits for the
-//! response head; and hands it on to the response body, which polls it while the body streams and
-//! gives it back to the pool once the body has ended on a connection that is ready for another
-//! request. A connection is never shared by two requests at once, and never kept when its
-//! response was not read to the end, the provider said `Connection: close`, or it failed.
+//! connection (as pingora's does), speaking the wire format of `h1` itself. A request takes an idle
+//! connection of its provider (the most recently used one, after checking the provider has not
+//! closed it) or dials one through the outbound policy's connector (address rule, TLS roots,
+//! connect timeout); writes its head (and its body, while it also reads) and reads the response
+//! head in its own task; and hands the connection on to the response body, which goes on sending
+//! what is left of the request body, reads the response body, and gives the connection back to
+//! the pool once both have ended on a connection that can take another request. No channel, no
+//! dispatcher task, no per-request read buffer: one buffer per connection. A connection is never
+//! shared by two requests at once, and never kept when its response was not read to the end, its
+//! request body was not sent to the end, the provider said `Connection: close`, it sent bytes
+//! after its response, or anything failed.
 //!
-//! A request is retried on another connection only when hyper reports it was never written to
-//! the kept-alive connection (the provider closed it while idle): nothing of it reached the
+//! A request is retried on another connection only when not one byte of it was written to the
+//! kept-alive connection it took (the provider had closed it): nothing of it reached the
 //! provider, so sending it again is safe whatever its method.
 //!
-//! WebSocket handshakes get a connection of their own, driven by a task of its own with upgrades
-//! enabled, and never pooled.
+//! WebSocket handshakes get a connection of their own through hyper's client, driven by a task of
+//! its own with upgrades enabled, and never pooled.
 
+use super::h1::{self, ChunkedDecoder, Decoded, Framing, RequestFraming, WireError};
 use crate::hashing::FastMap;
 use crate::outbound::{Body, BoxError, Connector};
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
-use http::{HeaderValue, Request, Response, Uri, header};
+use http::{HeaderValue, Method, Request, Response, Uri, header};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::client::conn::http1;
+use hyper::rt::{Read, Write};
 use std::collections::VecDeque;
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
+use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use tower_service::Service;
 
 type Io = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>;
-type Conn = http1::Connection<Io, Body>;
-type Sender = http1::SendRequest<Body>;
 
 /// How long an idle connection is kept.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Idle connections kept per provider address.
 pub const MAX_IDLE_PER_HOST: usize = 256;
+/// A connection's read buffer, and the most it grows to (a head of `h1::MAX_HEAD` and a read).
+const READ_BUF: usize = 16 * 1024;
+const MAX_READ_BUF: usize = h1::MAX_HEAD + READ_BUF;
 
 /// Why a request got no response.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +52,10 @@ pub enum PoolError {
     #[error("connecting: {0}")]
     Connect(BoxError),
     #[error(transparent)]
-    Http(#[from] hyper::Error),
+    Wire(#[from] WireError),
+    /// A WebSocket handshake, which goes through hyper's client.
+    #[error(transparent)]
+    Upgrade(#[from] hyper::Error),
     #[error("the upstream URI has no scheme or host")]
     NoAuthority,
 }
@@ -81,16 +90,18 @@ struct Host {
     host: HeaderValue,
 }
 
-/// A connection: its sender and its future (boxed: moved between the pool and the requests).
-struct Pair {
-    sender: Sender,
-    conn: Conn,
+/// One connection to a provider: its stream and its read buffer (`start..end` unread).
+struct Conn {
+    io: Io,
     key: Key,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
 }
 
 /// An idle connection, which nobody polls while it waits.
 struct Idle {
-    pair: Box<Pair>,
+    conn: Box<Conn>,
     since: Instant,
 }
 
@@ -129,44 +140,69 @@ impl Pool {
     ) -> Result<Response<UpstreamBody>, PoolError> {
         let key = key(request.uri()).ok_or(PoolError::NoAuthority)?;
         let host = self.inner.host_value(&key);
-        let uri = request.uri().clone();
-        *request.uri_mut() = origin_form(&uri);
-        *request.version_mut() = http::Version::HTTP_11;
         request.headers_mut().insert(header::HOST, host);
         if super::request_headers::is_websocket_upgrade(request.headers()) {
-            return self.send_upgrade(&uri, request).await;
+            return self.send_upgrade(request).await;
         }
+        let (parts, body) = request.into_parts();
+        let framing = if parts.headers.contains_key(header::CONTENT_LENGTH) {
+            RequestFraming::Length
+        } else if http_body::Body::is_end_stream(&body) {
+            RequestFraming::None
+        } else {
+            RequestFraming::Chunked
+        };
+        let target = match parts.uri.path_and_query().map(|pq| pq.as_str()) {
+            Some(pq) if !pq.is_empty() => pq,
+            _ => "/",
+        };
+        let mut out = Vec::with_capacity(1024);
+        h1::encode_head(&parts.method, target, &parts.headers, framing, &mut out);
+        let mut sending = Sending {
+            out,
+            written: 0,
+            wrote_any: false,
+            unflushed: false,
+            body: (framing != RequestFraming::None).then_some(body),
+            chunked: framing == RequestFraming::Chunked,
+        };
+        let method = parts.method;
         loop {
-            let (mut pair, reused) = match self.inner.checkout(&key).await {
-                Some(pair) => (pair, true),
-                None => (self.dial(&uri, &key).await?, false),
+            let (mut conn, reused) = match self.inner.checkout(&key).await {
+                Some(conn) => (conn, true),
+                None => (self.dial(&parts.uri, &key).await?, false),
             };
-            let mut sent = std::pin::pin!(pair.sender.try_send_request(request));
-            let mut open = true;
-            let response = poll_fn(|cx| {
-                if open && Pin::new(&mut pair.conn).poll(cx).is_ready() {
-                    // Done (closed or failed): a request still waiting on it gets its error.
-                    open = false;
+            let mut sent = false;
+            let head = poll_fn(|cx| {
+                if !sent {
+                    match sending.poll(&mut conn, cx) {
+                        Poll::Ready(Ok(())) => sent = true,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => {}
+                    }
                 }
-                sent.as_mut().poll(cx)
+                conn.poll_head(&method, cx)
             })
             .await;
-            match response {
-                Ok(response) => {
-                    let lease = open.then(|| Lease {
-                        pair,
+            match head {
+                Ok(head) => {
+                    let exchange = Exchange {
+                        conn,
                         pool: self.inner.clone(),
-                    });
-                    return Ok(response.map(|body| UpstreamBody::new(body, lease)));
+                        sending: (!sent).then_some(sending),
+                        keep_alive: head.keep_alive,
+                    };
+                    let mut response = Response::new(UpstreamBody::own(exchange, head.framing));
+                    *response.status_mut() = head.status;
+                    *response.version_mut() = head.version;
+                    *response.headers_mut() = head.headers;
+                    return Ok(response);
                 }
-                Err(mut e) => match e.take_message() {
-                    // Never written: a kept-alive connection the provider had closed.
-                    Some(unsent) if reused => {
-                        tracing::debug!(error = %e.error(), "kept-alive connection was closed; retrying");
-                        request = unsent;
-                    }
-                    _ => return Err(PoolError::Http(e.into_error())),
-                },
+                // Not a byte written: a kept-alive connection the provider had closed.
+                Err(e) if reused && !sending.wrote_any => {
+                    tracing::debug!(error = %e, "kept-alive connection was closed; retrying");
+                }
+                Err(e) => return Err(PoolError::Wire(e)),
             }
         }
     }
@@ -175,23 +211,29 @@ impl Pool {
     /// upgraded stream outlives the response.
     async fn send_upgrade(
         &self,
-        uri: &Uri,
-        request: Request<Body>,
+        mut request: Request<Body>,
     ) -> Result<Response<UpstreamBody>, PoolError> {
-        let key = key(uri).ok_or(PoolError::NoAuthority)?;
-        let Pair {
-            mut sender, conn, ..
-        } = *self.dial(uri, &key).await?;
+        let uri = request.uri().clone();
+        *request.uri_mut() = origin_form(&uri);
+        *request.version_mut() = http::Version::HTTP_11;
+        let mut connector = self.inner.connector.clone();
+        poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(PoolError::Connect)?;
+        let io = connector.call(uri).await.map_err(PoolError::Connect)?;
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake(io)
+            .await?;
         tokio::spawn(async move {
             if let Err(e) = conn.with_upgrades().await {
                 tracing::debug!(error = %e, "upstream upgrade connection ended");
             }
         });
         let response = sender.send_request(request).await?;
-        Ok(response.map(|body| UpstreamBody::new(body, None)))
+        Ok(response.map(|body| UpstreamBody(Kind::Upgrade(body))))
     }
 
-    async fn dial(&self, uri: &Uri, key: &Key) -> Result<Box<Pair>, PoolError> {
+    async fn dial(&self, uri: &Uri, key: &Key) -> Result<Box<Conn>, PoolError> {
         let mut connector = self.inner.connector.clone();
         poll_fn(|cx| connector.poll_ready(cx))
             .await
@@ -200,11 +242,12 @@ impl Pool {
             .call(uri.clone())
             .await
             .map_err(PoolError::Connect)?;
-        let (sender, conn) = http1::Builder::new().handshake(io).await?;
-        Ok(Box::new(Pair {
-            sender,
-            conn,
+        Ok(Box::new(Conn {
+            io,
             key: key.clone(),
+            buf: vec![0; READ_BUF],
+            start: 0,
+            end: 0,
         }))
     }
 }
@@ -214,8 +257,8 @@ impl Inner {
         self.hosts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The `Host` header for `key`, as hyper's client writes it: the port only when it is not the
-    /// scheme's default. Made once per address.
+    /// The `Host` header for `key`: the port only when it is not the scheme's default. Made once
+    /// per address.
     fn host_value(&self, key: &Key) -> HeaderValue {
         if let Some(h) = self.lock().get(key) {
             return h.host.clone();
@@ -237,7 +280,7 @@ impl Inner {
     }
 
     /// The most recently used idle connection of `key` that is still open.
-    async fn checkout(&self, key: &Key) -> Option<Box<Pair>> {
+    async fn checkout(&self, key: &Key) -> Option<Box<Conn>> {
         loop {
             let mut idle = {
                 let mut hosts = self.lock();
@@ -251,28 +294,23 @@ impl Inner {
                 }
                 return None;
             }
-            // One poll tells whether the provider closed it while it was idle (EOF, or bytes it
-            // should not have sent): then the connection future is done.
+            // One read tells whether the provider closed it while it was idle (EOF, or bytes it
+            // should not have sent).
             let open = tokio::task::unconstrained(poll_fn(|cx| {
-                Poll::Ready(Pin::new(&mut idle.pair.conn).poll(cx).is_pending())
+                Poll::Ready(idle.conn.poll_fill(cx).is_pending())
             }))
             .await;
-            if open && idle.pair.sender.is_ready() {
-                return Some(idle.pair);
+            if open {
+                return Some(idle.conn);
             }
         }
     }
 
-    /// Keeps a connection whose exchange is complete, if it can take another request.
-    fn checkin(&self, mut pair: Box<Pair>) {
-        // The dispatcher notices the exchange ended (and asks for the next request) when polled.
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        if Pin::new(&mut pair.conn).poll(&mut cx).is_ready() || !pair.sender.is_ready() {
-            return;
-        }
+    /// Keeps a connection whose exchange is complete.
+    fn checkin(&self, conn: Box<Conn>) {
         let now = Instant::now();
         let mut hosts = self.lock();
-        let Some(host) = hosts.get_mut(&pair.key) else {
+        let Some(host) = hosts.get_mut(&conn.key) else {
             return;
         };
         while host
@@ -283,88 +321,349 @@ impl Inner {
             host.idle.pop_front();
         }
         if host.idle.len() < MAX_IDLE_PER_HOST {
-            host.idle.push_back(Idle { pair, since: now });
+            host.idle.push_back(Idle { conn, since: now });
         }
     }
 }
 
-/// A connection lent to one exchange, back to the pool when its response body has ended.
-struct Lease {
-    pair: Box<Pair>,
-    pool: Arc<Inner>,
+impl Conn {
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+    }
+
+    /// Reads more into the buffer; `Ok(0)` at EOF.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            } else if self.buf.len() < MAX_READ_BUF {
+                let grown = (self.buf.len() * 2).min(MAX_READ_BUF);
+                self.buf.resize(grown, 0);
+            } else {
+                // Only a head can fill it, and `h1` refuses one this long before it does.
+                return Poll::Ready(Err(io::Error::other("the read buffer is full")));
+            }
+        }
+        let mut read = hyper::rt::ReadBuf::new(&mut self.buf[self.end..]);
+        ready!(Pin::new(&mut self.io).poll_read(cx, read.unfilled()))?;
+        let n = read.filled().len();
+        self.end += n;
+        Poll::Ready(Ok(n))
+    }
+
+    /// Reads until a whole response head (interim responses skipped) is in.
+    fn poll_head(
+        &mut self,
+        method: &Method,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<h1::ResponseHead, WireError>> {
+        loop {
+            if let Some((head, n)) = h1::parse_head(self.unread(), method)? {
+                self.consume(n);
+                return Poll::Ready(Ok(head));
+            }
+            if ready!(self.poll_fill(cx))? == 0 {
+                return Poll::Ready(Err(WireError::ClosedBeforeResponse));
+            }
+        }
+    }
 }
 
-/// A provider's response body: hyper's, plus the connection it arrives on, which polling the body
-/// drives.
-pub struct UpstreamBody {
-    inner: Incoming,
-    lease: Option<Lease>,
-    ended: bool,
+/// What is left of a request to write: encoded bytes, then the body's frames.
+struct Sending {
+    out: Vec<u8>,
+    written: usize,
+    /// Whether any byte reached the connection (then the request is never sent again).
+    wrote_any: bool,
+    unflushed: bool,
+    body: Option<Body>,
+    chunked: bool,
+}
+
+impl Sending {
+    /// Writes what it can; `Ready(Ok)` once all of the request is written and flushed.
+    fn poll(&mut self, conn: &mut Conn, cx: &mut Context<'_>) -> Poll<Result<(), WireError>> {
+        loop {
+            while self.written < self.out.len() {
+                let n = ready!(Pin::new(&mut conn.io).poll_write(cx, &self.out[self.written..]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+                }
+                self.written += n;
+                self.wrote_any = true;
+                self.unflushed = true;
+            }
+            self.out.clear();
+            self.written = 0;
+            let Some(body) = self.body.as_mut() else {
+                break;
+            };
+            match http_body::Body::poll_frame(Pin::new(body), cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    // Trailers of a request body are not forwarded.
+                    if let Ok(data) = frame.into_data() {
+                        if self.chunked {
+                            h1::encode_chunk(&data, &mut self.out);
+                        } else {
+                            self.out.extend_from_slice(&data);
+                        }
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(WireError::RequestBody(e))),
+                Poll::Ready(None) => {
+                    if self.chunked {
+                        self.out.extend_from_slice(h1::LAST_CHUNK);
+                    }
+                    self.body = None;
+                }
+                Poll::Pending => {
+                    // What was written reaches the provider while the body waits.
+                    if let Poll::Ready(Err(e)) = self.poll_flush(conn, cx) {
+                        return Poll::Ready(Err(e.into()));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        ready!(self.poll_flush(conn, cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_flush(&mut self, conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.unflushed {
+            ready!(Pin::new(&mut conn.io).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A connection lent to one exchange whose response head has arrived.
+struct Exchange {
+    conn: Box<Conn>,
+    pool: Arc<Inner>,
+    /// What is left of the request body, when the provider answered before it was all sent.
+    sending: Option<Sending>,
+    keep_alive: bool,
+}
+
+/// Where a response body stands.
+enum Reading {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+    Done,
+}
+
+/// A provider's response body, read from the connection it arrives on; the connection goes back
+/// to the pool when the body has ended.
+pub struct UpstreamBody(Kind);
+
+enum Kind {
+    Own {
+        exchange: Option<Exchange>,
+        reading: Reading,
+    },
+    /// A WebSocket handshake's answer, from hyper's client.
+    Upgrade(Incoming),
 }
 
 impl UpstreamBody {
-    fn new(inner: Incoming, lease: Option<Lease>) -> Self {
-        let mut body = Self {
-            inner,
-            lease,
-            ended: false,
+    fn own(exchange: Exchange, framing: Framing) -> Self {
+        let reading = match framing {
+            Framing::Empty => Reading::Done,
+            Framing::Length(n) => Reading::Length(n),
+            Framing::Chunked => Reading::Chunked(ChunkedDecoder::default()),
+            Framing::UntilClose => Reading::UntilClose,
         };
+        let mut body = Self(Kind::Own {
+            exchange: Some(exchange),
+            reading,
+        });
         // No body at all (204, HEAD, `Content-Length: 0`): the server may never poll it.
-        if http_body::Body::is_end_stream(&body.inner) {
-            body.end();
+        if let Kind::Own {
+            exchange,
+            reading: Reading::Done,
+        } = &mut body.0
+        {
+            end(exchange);
         }
         body
     }
+}
 
-    fn end(&mut self) {
-        self.ended = true;
-        if let Some(Lease { pair, pool }) = self.lease.take() {
-            pool.checkin(pair);
+/// The response body has ended: the connection goes back to the pool if it can take another
+/// request (the request all sent, keep-alive, nothing unread), else it closes.
+fn end(exchange: &mut Option<Exchange>) {
+    let Some(Exchange {
+        mut conn,
+        pool,
+        sending,
+        keep_alive,
+    }) = exchange.take()
+    else {
+        return;
+    };
+    // A request body still in flight is finished only if that needs no waiting.
+    let sent = match sending {
+        None => true,
+        Some(mut s) => {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            matches!(s.poll(&mut conn, &mut cx), Poll::Ready(Ok(())))
         }
+    };
+    if sent && keep_alive && conn.unread().is_empty() {
+        pool.checkin(conn);
     }
 }
 
 impl Drop for UpstreamBody {
     fn drop(&mut self) {
-        // A body dropped before its end leaves the connection mid-response: it closes with the
-        // lease. One dropped right at its end (its last frame read) can still be reused.
-        if !self.ended && http_body::Body::is_end_stream(&self.inner) {
-            self.end();
+        // A body dropped before its end leaves the connection mid-response: it closes. One whose
+        // end is already buffered (a chunked body's last chunk) can still be reused.
+        if let Kind::Own {
+            exchange,
+            reading: Reading::Chunked(decoder),
+        } = &mut self.0
+        {
+            let ended =
+                exchange
+                    .as_mut()
+                    .is_some_and(|ex| match decoder.decode(ex.conn.unread()) {
+                        Ok(Decoded::Done(n)) => {
+                            ex.conn.consume(n);
+                            true
+                        }
+                        _ => false,
+                    });
+            if ended {
+                end(exchange);
+            }
         }
     }
 }
 
 impl http_body::Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        if let Some(lease) = this.lease.as_mut()
-            && Pin::new(&mut lease.pair.conn).poll(cx).is_ready()
-        {
-            // Closed (or failed): whatever the body still holds arrives, then it ends.
-            this.lease = None;
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.0 {
+            Kind::Upgrade(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Kind::Own { exchange, reading } => {
+                let frame = poll_own(exchange, reading, cx);
+                if let Poll::Ready(Some(Err(_))) = &frame {
+                    // Failed mid-body: the connection closes.
+                    *exchange = None;
+                    *reading = Reading::Done;
+                }
+                frame.map_err(Into::into)
+            }
         }
-        let frame = Pin::new(&mut this.inner).poll_frame(cx);
-        match &frame {
-            Poll::Ready(None) => this.end(),
-            Poll::Ready(Some(Err(_))) => this.lease = None,
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.end(),
-            _ => {}
-        }
-        frame
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.0 {
+            Kind::Upgrade(body) => body.is_end_stream(),
+            Kind::Own { reading, .. } => matches!(reading, Reading::Done | Reading::Length(0)),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.0 {
+            Kind::Upgrade(body) => body.size_hint(),
+            Kind::Own { reading, .. } => match reading {
+                Reading::Done => SizeHint::with_exact(0),
+                Reading::Length(n) => SizeHint::with_exact(*n),
+                Reading::Chunked(_) | Reading::UntilClose => SizeHint::default(),
+            },
+        }
+    }
+}
+
+/// The next frame of a response body read by the pool: what is buffered first, then reads.
+fn poll_own(
+    exchange: &mut Option<Exchange>,
+    reading: &mut Reading,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame<Bytes>, WireError>>> {
+    let Some(ex) = exchange.as_mut() else {
+        return Poll::Ready(None);
+    };
+    // The rest of the request body goes on while the response arrives. A provider that stopped
+    // reading it has answered anyway; the connection just cannot be reused.
+    if let Some(sending) = ex.sending.as_mut() {
+        match sending.poll(&mut ex.conn, cx) {
+            Poll::Ready(Ok(())) => ex.sending = None,
+            Poll::Ready(Err(e)) => {
+                tracing::debug!(error = %e, "the rest of the request body was not sent");
+                ex.sending = None;
+                ex.keep_alive = false;
+            }
+            Poll::Pending => {}
+        }
+    }
+    loop {
+        match reading {
+            Reading::Done => return Poll::Ready(None),
+            Reading::Length(left) => {
+                if ex.conn.unread().is_empty() && ready!(ex.conn.poll_fill(cx))? == 0 {
+                    return Poll::Ready(Some(Err(WireError::IncompleteBody)));
+                }
+                let unread = ex.conn.unread();
+                let n = usize::try_from(*left).map_or(unread.len(), |l| l.min(unread.len()));
+                let data = Bytes::copy_from_slice(&unread[..n]);
+                ex.conn.consume(n);
+                *left -= n as u64;
+                if *left == 0 {
+                    *reading = Reading::Done;
+                    end(exchange);
+                }
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+            Reading::Chunked(decoder) => match decoder.decode(ex.conn.unread())? {
+                Decoded::Data { start, end } => {
+                    let data = Bytes::copy_from_slice(&ex.conn.unread()[start..end]);
+                    ex.conn.consume(end);
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Decoded::Done(n) => {
+                    ex.conn.consume(n);
+                    *reading = Reading::Done;
+                    end(exchange);
+                    return Poll::Ready(None);
+                }
+                Decoded::NeedMore(n) => {
+                    ex.conn.consume(n);
+                    if ready!(ex.conn.poll_fill(cx))? == 0 {
+                        return Poll::Ready(Some(Err(WireError::IncompleteBody)));
+                    }
+                }
+            },
+            Reading::UntilClose => {
+                if ex.conn.unread().is_empty() && ready!(ex.conn.poll_fill(cx))? == 0 {
+                    // The end of the body, and of the connection.
+                    *reading = Reading::Done;
+                    *exchange = None;
+                    return Poll::Ready(None);
+                }
+                let data = Bytes::copy_from_slice(ex.conn.unread());
+                let n = data.len();
+                ex.conn.consume(n);
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+        }
     }
 }
 
@@ -564,7 +863,10 @@ mod tests {
             .send(Request::post(&url).body(Body::default()).unwrap())
             .await;
         assert!(
-            matches!(refused, Err(PoolError::Http(_))),
+            matches!(
+                refused,
+                Err(PoolError::Wire(WireError::ClosedBeforeResponse))
+            ),
             "an error, not a retry"
         );
         assert_eq!(
@@ -573,6 +875,106 @@ mod tests {
             "the POST reached the provider once"
         );
         assert_eq!(up.connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_response_that_could_be_read_two_ways_is_refused_and_its_connection_closed() {
+        // Content-Length and Transfer-Encoding both: two readers could disagree where it ends.
+        let up = scripted(|_, head| {
+            if head.starts_with("GET /x ") {
+                (
+                    "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n".to_owned(),
+                    false,
+                )
+            } else {
+                (ok("second"), false)
+            }
+        })
+        .await;
+        let pool = pool();
+        let url = format!("{}/x", up.url);
+        let refused = pool.send(get(&url)).await;
+        assert!(
+            matches!(refused, Err(PoolError::Wire(WireError::BadResponse(_)))),
+            "{:?}",
+            refused.err()
+        );
+        assert_eq!(pool.idle(&url.parse().unwrap()), 0);
+        let next = format!("{}/y", up.url);
+        assert_eq!(text(pool.send(get(&next)).await.unwrap()).await, "second");
+        assert_eq!(up.connections.load(Ordering::SeqCst), 2, "a new connection");
+    }
+
+    #[tokio::test]
+    async fn bytes_a_provider_sends_after_its_response_never_answer_the_next_request() {
+        // A response, then a second one nobody asked for, in the same write.
+        let up = scripted(|n, _| {
+            let injected = "HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\ninjected";
+            (format!("{}{injected}", ok(&format!("answer {n}"))), false)
+        })
+        .await;
+        let pool = pool();
+        let url = format!("{}/x", up.url);
+        assert_eq!(text(pool.send(get(&url)).await.unwrap()).await, "answer 0");
+        assert_eq!(pool.idle(&url.parse().unwrap()), 0, "not kept");
+        assert_eq!(text(pool.send(get(&url)).await.unwrap()).await, "answer 0");
+        assert_eq!(up.connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_an_error_not_an_end() {
+        let up = scripted(|_, _| {
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort".to_owned(),
+                true,
+            )
+        })
+        .await;
+        let pool = pool();
+        let url = format!("{}/x", up.url);
+        let body = pool.send(get(&url)).await.unwrap().into_body();
+        assert!(body.collect().await.is_err(), "5 of 10 bytes, then EOF");
+        let chunked = scripted(|_, _| {
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel".to_owned(),
+                true,
+            )
+        })
+        .await;
+        let body = pool
+            .send(get(&format!("{}/x", chunked.url)))
+            .await
+            .unwrap()
+            .into_body();
+        assert!(body.collect().await.is_err(), "a chunk cut short");
+    }
+
+    #[tokio::test]
+    async fn chunked_and_until_close_bodies_arrive_whole() {
+        let up = scripted(|n, _| {
+            if n == 0 {
+                (
+                    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nx-t: 1\r\n\r\n".to_owned(),
+                    false,
+                )
+            } else {
+                ("HTTP/1.1 200 OK\r\n\r\nuntil the end".to_owned(), true)
+            }
+        })
+        .await;
+        let pool = pool();
+        let url = format!("{}/x", up.url);
+        assert_eq!(text(pool.send(get(&url)).await.unwrap()).await, "abcde");
+        assert_eq!(
+            pool.idle(&url.parse().unwrap()),
+            1,
+            "a chunked body ends cleanly"
+        );
+        assert_eq!(
+            text(pool.send(get(&url)).await.unwrap()).await,
+            "until the end"
+        );
+        assert_eq!(pool.idle(&url.parse().unwrap()), 0, "closed with its body");
     }
 
     #[tokio::test]

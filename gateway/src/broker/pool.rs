@@ -45,6 +45,8 @@ pub const MAX_IDLE_PER_HOST: usize = 256;
 /// A connection's read buffer, and the most it grows to (a head of `h1::MAX_HEAD` and a read).
 const READ_BUF: usize = 16 * 1024;
 const MAX_READ_BUF: usize = h1::MAX_HEAD + READ_BUF;
+/// A connection's write buffer to begin with: a request head with a service token fits.
+const WRITE_BUF: usize = 4 * 1024;
 
 /// Why a request got no response.
 #[derive(Debug, thiserror::Error)]
@@ -90,10 +92,12 @@ struct Host {
     host: HeaderValue,
 }
 
-/// One connection to a provider: its stream and its read buffer (`start..end` unread).
+/// One connection to a provider: its stream, its write buffer (lent to the request being
+/// written) and its read buffer (`start..end` unread).
 struct Conn {
     io: Io,
     key: Key,
+    out: Vec<u8>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -156,22 +160,27 @@ impl Pool {
             Some(pq) if !pq.is_empty() => pq,
             _ => "/",
         };
-        let mut out = Vec::with_capacity(1024);
-        h1::encode_head(&parts.method, target, &parts.headers, framing, &mut out);
-        let mut sending = Sending {
-            out,
-            written: 0,
-            wrote_any: false,
-            unflushed: false,
-            body: (framing != RequestFraming::None).then_some(body),
-            chunked: framing == RequestFraming::Chunked,
-        };
-        let method = parts.method;
+        let mut body = (framing != RequestFraming::None).then_some(body);
+        // Encoded into the first connection's write buffer, and kept for a retry.
+        let mut encoded: Option<Sending> = None;
         loop {
             let (mut conn, reused) = match self.inner.checkout(&key).await {
                 Some(conn) => (conn, true),
                 None => (self.dial(&parts.uri, &key).await?, false),
             };
+            let sending = encoded.get_or_insert_with(|| {
+                let mut out = std::mem::take(&mut conn.out);
+                h1::encode_head(&parts.method, target, &parts.headers, framing, &mut out);
+                Sending {
+                    out,
+                    written: 0,
+                    wrote_any: false,
+                    unflushed: false,
+                    body: body.take(),
+                    chunked: framing == RequestFraming::Chunked,
+                }
+            });
+            let method = &parts.method;
             let mut sent = false;
             let head = poll_fn(|cx| {
                 if !sent {
@@ -181,7 +190,7 @@ impl Pool {
                         Poll::Pending => {}
                     }
                 }
-                conn.poll_head(&method, cx)
+                conn.poll_head(method, cx)
             })
             .await;
             match head {
@@ -189,7 +198,7 @@ impl Pool {
                     let exchange = Exchange {
                         conn,
                         pool: self.inner.clone(),
-                        sending: (!sent).then_some(sending),
+                        sending: encoded.take().filter(|_| !sent),
                         keep_alive: head.keep_alive,
                     };
                     let mut response = Response::new(UpstreamBody::own(exchange, head.framing));
@@ -245,6 +254,7 @@ impl Pool {
         Ok(Box::new(Conn {
             io,
             key: key.clone(),
+            out: Vec::with_capacity(WRITE_BUF),
             buf: vec![0; READ_BUF],
             start: 0,
             end: 0,
@@ -434,6 +444,8 @@ impl Sending {
             }
         }
         ready!(self.poll_flush(conn, cx))?;
+        // The buffer goes back to the connection for its next request.
+        conn.out = std::mem::take(&mut self.out);
         Poll::Ready(Ok(()))
     }
 

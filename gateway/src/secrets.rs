@@ -101,6 +101,12 @@ fn hex_into(bytes: &[u8], out: &mut [u8]) {
 #[derive(Clone, Copy)]
 pub struct CorrelationId([u8; 32]);
 
+impl AsRef<[u8]> for CorrelationId {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl CorrelationId {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()

@@ -17,6 +17,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 pub const MAX_HEAD: usize = 64 * 1024;
 /// The most fields a response head may have.
 pub const MAX_HEADERS: usize = 100;
+/// How many fields the gateway adds to a response it relays (an upper bound).
+const ADDED_ON_THE_WAY_OUT: usize = 8;
 /// The longest chunk-size line (size and extensions).
 const MAX_CHUNK_LINE: usize = 4096;
 /// The most trailer bytes read (and dropped) after the last chunk.
@@ -160,7 +162,9 @@ pub fn parse_head(buf: &[u8], method: &Method) -> Result<Option<(ResponseHead, u
         // One copy of the head; the values are slices of it.
         let text = Bytes::copy_from_slice(&rest[..len]);
         let base = rest.as_ptr() as usize;
-        let mut headers = HeaderMap::with_capacity(response.headers.len());
+        // Room for the headers the gateway adds on the way out (the response policy's and the
+        // front's), so the map is allocated once.
+        let mut headers = HeaderMap::with_capacity(response.headers.len() + ADDED_ON_THE_WAY_OUT);
         for field in response.headers.iter() {
             let name = HeaderName::from_bytes(field.name.as_bytes())
                 .map_err(|_| WireError::BadResponse("a field name is not a token"))?;

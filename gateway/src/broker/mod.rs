@@ -104,7 +104,11 @@ pub struct Call<'a, B> {
 /// The id of a brokered request (SPEC §3 step 4): the caller's `X-Request-Id` when it is safe, else
 /// a new one.
 pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
-    request_headers::request_id(headers, crate::secrets::correlation_id().as_str())
+    request_headers::request_id(headers, || {
+        // Owned by the header value's buffer: one allocation, and clones share it.
+        HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(crate::secrets::correlation_id()))
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+    })
 }
 
 impl Broker {
@@ -169,13 +173,12 @@ impl Broker {
             origin: &self.origin,
         };
         request_headers::prepare(&mut parts.headers, vouched);
-        let uri = provider
+        parts.uri = provider
             .upstream
             .uri(path.raw, received.query())
             .map_err(|e| ProxyError::BadUri(e.to_string()))?;
         let up = proxy::Upstream {
             provider: id,
-            uri,
             production: !provider.is_test(),
             response_timeout: Duration::from_millis(self.config.response_timeout_ms),
             max_body: self.config.max_body_bytes,
@@ -271,12 +274,12 @@ impl Broker {
             clock,
             ..
         } = &self.deps;
-        let kid = keys
-            .current_kid()
+        let signer = keys
+            .current_signer()
             .ok_or_else(|| BrokerError::Internal("no signing key".into()))?;
         let now = clock.now_secs();
         self.tokens
-            .get_or_sign(provider, user.id, project, &kid, now, || {
+            .get_or_sign(provider, user.id, project, &signer.kid, now, || {
                 let claims = tokens.service_claims(
                     provider,
                     Some(principal(user)),

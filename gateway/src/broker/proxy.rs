@@ -6,7 +6,7 @@
 use super::client::{Body, BoxError, Upstreams};
 use super::pool::{PoolError, UpstreamBody};
 use http::header;
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::time::Duration;
 
@@ -37,14 +37,13 @@ impl ProxyError {
 
 pub struct Upstream<'a> {
     pub provider: &'a str,
-    /// `{scheme}://{host}[:{port}]/ucloud/{id}/{path}[?query]`
-    pub uri: Uri,
     pub production: bool,
     pub response_timeout: Duration,
     pub max_body: u64,
 }
 
-/// Sends `request` (whose headers `prepare_headers` has cleaned) upstream and returns the response
+/// Sends `request` (its URI `{scheme}://{host}[:{port}]/ucloud/{id}/{path}[?query]`, its headers
+/// cleaned by `request_headers::prepare`) upstream and returns the response
 /// as soon as its headers arrive; bodies stream in both directions.
 pub async fn forward<B>(
     upstreams: &Upstreams,
@@ -66,7 +65,6 @@ where
     let (mut parts, body) = request.into_parts();
     let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let websocket = super::request_headers::is_websocket_upgrade(&parts.headers);
-    parts.uri = up.uri.clone();
     let limit = usize::try_from(up.max_body).unwrap_or(usize::MAX);
     let body: Body = http_body_util::Limited::new(body, limit)
         .map_err(|e| e as BoxError)

@@ -95,6 +95,8 @@ pub struct Vouched<'a> {
 pub fn prepare(headers: &mut HeaderMap, vouched: Vouched<'_>) -> bool {
     let websocket = is_websocket_upgrade(headers);
     retain(headers, |name| passes(&PASSED, name, websocket));
+    // Room for what is added below, so the map grows once at most.
+    headers.reserve(8);
     headers.insert(header::AUTHORIZATION, vouched.service_token.clone());
     headers.insert(X_REQUEST_ID, vouched.request_id.clone());
     // Moved, not cloned: a value made from a String allocates again on its first clone.
@@ -155,11 +157,11 @@ pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 }
 
 /// The request's id: the caller's `X-Request-Id` when it is 1–128 characters of
-/// `[A-Za-z0-9._-]`, else `fresh`.
-pub fn request_id(headers: &HeaderMap, fresh: &str) -> HeaderValue {
+/// `[A-Za-z0-9._-]`, else `fresh()`.
+pub fn request_id(headers: &HeaderMap, fresh: impl FnOnce() -> HeaderValue) -> HeaderValue {
     match headers.get(X_REQUEST_ID) {
         Some(v) if is_request_id(v.as_bytes()) => v.clone(),
-        _ => HeaderValue::try_from(fresh).unwrap_or_else(|_| HeaderValue::from_static("-")),
+        _ => fresh(),
     }
 }
 
@@ -312,14 +314,17 @@ mod tests {
         let with = |v: &str| {
             let mut h = HeaderMap::new();
             h.insert(X_REQUEST_ID, HeaderValue::from_str(v).unwrap());
-            request_id(&h, fresh)
+            request_id(&h, || HeaderValue::from_static(fresh))
         };
         assert_eq!(with("abc-DEF_1.2"), "abc-DEF_1.2");
         assert_eq!(with(&"a".repeat(128)), "a".repeat(128).as_str());
         for bad in ["", "a b", "a/b", "<script>", "é", &"a".repeat(129)] {
             assert_eq!(with(bad), fresh, "{bad:?}");
         }
-        assert_eq!(request_id(&HeaderMap::new(), fresh), fresh);
+        assert_eq!(
+            request_id(&HeaderMap::new(), || HeaderValue::from_static(fresh)),
+            fresh
+        );
     }
 
     #[test]

@@ -398,8 +398,13 @@ impl KeyRing {
     }
 
     pub fn current_kid(&self) -> Option<String> {
+        self.current_signer().map(|k| k.kid.clone())
+    }
+
+    /// The key that signs now, shared (the broker reads its kid on every request).
+    pub fn current_signer(&self) -> Option<Arc<KeyMaterial>> {
         let state = self.snapshot();
-        Self::current(&state, self.clock.now_ms()).map(|k| k.kid.clone())
+        Self::current(&state, self.clock.now_ms()).cloned()
     }
 
     pub fn jwks(&self) -> JwkSet {

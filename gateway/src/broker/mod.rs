@@ -172,7 +172,7 @@ impl Broker {
             peer: call.peer,
             origin: &self.origin,
         };
-        request_headers::prepare(&mut parts.headers, vouched);
+        let websocket = request_headers::prepare(&mut parts.headers, vouched);
         parts.uri = provider
             .upstream
             .uri(path.raw, received.query())
@@ -185,7 +185,13 @@ impl Broker {
         };
 
         // Phase 3: forward.
-        let result = proxy::forward(&self.upstreams, &up, Request::from_parts(parts, body)).await;
+        let result = proxy::forward(
+            &self.upstreams,
+            &up,
+            Request::from_parts(parts, body),
+            websocket,
+        )
+        .await;
         let status = match &result {
             Ok(r) => r.status().as_u16(),
             Err(e) => e.code().parts().0,

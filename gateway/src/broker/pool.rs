@@ -137,15 +137,17 @@ impl Pool {
     }
 
     /// Sends `request` (absolute URI) as HTTP/1.1 and returns the response once its head arrived;
-    /// the body streams from the connection, which the body itself drives.
+    /// the body streams from the connection, which the body itself drives. `websocket`: the
+    /// request is a WebSocket handshake (as `request_headers::prepare` found).
     pub async fn send(
         &self,
         mut request: Request<Body>,
+        websocket: bool,
     ) -> Result<Response<UpstreamBody>, PoolError> {
         let key = key(request.uri()).ok_or(PoolError::NoAuthority)?;
         let host = self.inner.host_value(&key);
         request.headers_mut().insert(header::HOST, host);
-        if super::request_headers::is_websocket_upgrade(request.headers()) {
+        if websocket {
             return self.send_upgrade(request).await;
         }
         let (parts, body) = request.into_parts();
@@ -798,7 +800,7 @@ mod tests {
         let pool = pool();
         let url = format!("{}/a/b?c=d", up.url);
         for n in 0..3 {
-            let response = pool.send(get(&url)).await.unwrap();
+            let response = pool.send(get(&url), false).await.unwrap();
             assert_eq!(text(response).await, format!("answer {n}"));
             assert_eq!(
                 pool.idle(&url.parse().unwrap()),
@@ -820,7 +822,7 @@ mod tests {
         let pool = pool();
         let url = format!("{}/x", up.url);
         for _ in 0..3 {
-            let response = pool.send(get(&url)).await.unwrap();
+            let response = pool.send(get(&url), false).await.unwrap();
             assert_eq!(text(response).await, "once");
             // Let the provider's FIN arrive before the next checkout.
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -849,7 +851,7 @@ mod tests {
         let pool = pool();
         let url = format!("{}/x", up.url);
         for _ in 0..2 {
-            let response = pool.send(get(&url)).await.unwrap();
+            let response = pool.send(get(&url), false).await.unwrap();
             assert_eq!(text(response).await, "bye");
             assert_eq!(pool.idle(&url.parse().unwrap()), 0);
         }
@@ -870,9 +872,12 @@ mod tests {
         .await;
         let pool = pool();
         let url = format!("{}/x", up.url);
-        assert_eq!(text(pool.send(get(&url)).await.unwrap()).await, "first");
+        assert_eq!(
+            text(pool.send(get(&url), false).await.unwrap()).await,
+            "first"
+        );
         let refused = pool
-            .send(Request::post(&url).body(Body::default()).unwrap())
+            .send(Request::post(&url).body(Body::default()).unwrap(), false)
             .await;
         assert!(
             matches!(
@@ -905,7 +910,7 @@ mod tests {
         .await;
         let pool = pool();
         let url = format!("{}/x", up.url);
-        let refused = pool.send(get(&url)).await;
+        let refused = pool.send(get(&url), false).await;
         assert!(
             matches!(refused, Err(PoolError::Wire(WireError::BadResponse(_)))),
             "{:?}",
@@ -913,7 +918,10 @@ mod tests {
         );
         assert_eq!(pool.idle(&url.parse().unwrap()), 0);
         let next = format!("{}/y", up.url);
-        assert_eq!(text(pool.send(get(&next)).await.unwrap()).await, "second");
+        assert_eq!(
+            text(pool.send(get(&next), false).await.unwrap()).await,
+            "second"
+        );
         assert_eq!(up.connections.load(Ordering::SeqCst), 2, "a new connection");
     }
 
@@ -927,9 +935,15 @@ mod tests {
         .await;
         let pool = pool();
         let url = format!("{}/x", up.url);
-        assert_eq!(text(pool.send(get(&url)).await.unwrap()).await, "answer 0");
+        assert_eq!(
+            text(pool.send(get(&url), false).await.unwrap()).await,
+            "answer 0"
+        );
         assert_eq!(pool.idle(&url.parse().unwrap()), 0, "not kept");
-        assert_eq!(text(pool.send(get(&url)).await.unwrap()).await, "answer 0");
+        assert_eq!(
+            text(pool.send(get(&url), false).await.unwrap()).await,
+            "answer 0"
+        );
         assert_eq!(up.connections.load(Ordering::SeqCst), 2);
     }
 
@@ -944,7 +958,7 @@ mod tests {
         .await;
         let pool = pool();
         let url = format!("{}/x", up.url);
-        let body = pool.send(get(&url)).await.unwrap().into_body();
+        let body = pool.send(get(&url), false).await.unwrap().into_body();
         assert!(body.collect().await.is_err(), "5 of 10 bytes, then EOF");
         let chunked = scripted(|_, _| {
             (
@@ -954,7 +968,7 @@ mod tests {
         })
         .await;
         let body = pool
-            .send(get(&format!("{}/x", chunked.url)))
+            .send(get(&format!("{}/x", chunked.url)), false)
             .await
             .unwrap()
             .into_body();
@@ -976,14 +990,17 @@ mod tests {
         .await;
         let pool = pool();
         let url = format!("{}/x", up.url);
-        assert_eq!(text(pool.send(get(&url)).await.unwrap()).await, "abcde");
+        assert_eq!(
+            text(pool.send(get(&url), false).await.unwrap()).await,
+            "abcde"
+        );
         assert_eq!(
             pool.idle(&url.parse().unwrap()),
             1,
             "a chunked body ends cleanly"
         );
         assert_eq!(
-            text(pool.send(get(&url)).await.unwrap()).await,
+            text(pool.send(get(&url), false).await.unwrap()).await,
             "until the end"
         );
         assert_eq!(pool.idle(&url.parse().unwrap()), 0, "closed with its body");
@@ -1000,7 +1017,7 @@ mod tests {
         .await;
         let pool = pool();
         let url = format!("{}/x", up.url);
-        let response = pool.send(get(&url)).await.unwrap();
+        let response = pool.send(get(&url), false).await.unwrap();
         drop(response);
         assert_eq!(pool.idle(&url.parse().unwrap()), 0);
     }
@@ -1025,7 +1042,7 @@ mod tests {
             tx.send(Ok(Frame::data(Bytes::from("ping "))))
                 .await
                 .unwrap();
-            let response = pool.send(request).await.unwrap();
+            let response = pool.send(request, false).await.unwrap();
             let mut body = response.into_body();
             // The first chunk comes back before the request body has ended: both directions stream.
             let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
@@ -1050,7 +1067,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/x", listener.local_addr().unwrap());
         drop(listener);
-        let refused = pool().send(get(&url)).await;
+        let refused = pool().send(get(&url), false).await;
         assert!(matches!(refused, Err(PoolError::Connect(_))));
     }
 }

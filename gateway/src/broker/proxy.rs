@@ -49,6 +49,7 @@ pub async fn forward<B>(
     upstreams: &Upstreams,
     up: &Upstream<'_>,
     request: Request<B>,
+    websocket: bool,
 ) -> Result<Response<UpstreamBody>, ProxyError>
 where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -64,17 +65,21 @@ where
     }
     let (mut parts, body) = request.into_parts();
     let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let websocket = super::request_headers::is_websocket_upgrade(&parts.headers);
     let limit = usize::try_from(up.max_body).unwrap_or(usize::MAX);
-    let body: Body = http_body_util::Limited::new(body, limit)
-        .map_err(|e| e as BoxError)
-        .boxed_unsync();
+    // No body (most requests): nothing to bound, and an empty body boxes nothing.
+    let body: Body = if body.is_end_stream() {
+        Body::default()
+    } else {
+        http_body_util::Limited::new(body, limit)
+            .map_err(|e| e as BoxError)
+            .boxed_unsync()
+    };
     let request = Request::from_parts(parts, body);
     let sent = async {
         if up.production {
-            upstreams.production.send(request).await
+            upstreams.production.send(request, websocket).await
         } else {
-            upstreams.test.send(request).await
+            upstreams.test.send(request, websocket).await
         }
     };
     let mut response = match tokio::time::timeout(up.response_timeout, sent).await {

@@ -41,10 +41,14 @@ pub fn gate(path: &str) -> Result<GatedPath<'_>, InvalidPath> {
     let rest = path
         .strip_prefix("/ucloud/")
         .ok_or(InvalidPath::NotBrokered)?;
-    let (id, raw) = rest.split_once('/').ok_or(InvalidPath::NotBrokered)?;
+    let slash = rest
+        .bytes()
+        .position(|b| b == b'/')
+        .ok_or(InvalidPath::NotBrokered)?;
+    let (id, raw) = (&rest[..slash], &rest[slash + 1..]);
     let provider = segment(id, 0)?;
     // Without any `%` there is nothing to decode, and the common case allocates nothing.
-    let decoded = if raw.contains('%') {
+    let decoded = if has_percent(raw) {
         let mut out = String::with_capacity(raw.len());
         for (i, s) in raw.split('/').enumerate() {
             if i > 0 {
@@ -102,9 +106,14 @@ fn forbidden_ascii(b: u8) -> bool {
     b <= b' ' || b == 0x7f || matches!(b, b'/' | b'\\' | b'?' | b'#' | b';' | b'%')
 }
 
+/// Whether `s` has a `%`: a byte loop, cheaper than `str::contains`'s searcher on short segments.
+fn has_percent(s: &str) -> bool {
+    s.bytes().any(|b| b == b'%')
+}
+
 /// Percent-decodes once; `None` on a malformed escape or bytes that are not UTF-8.
 fn decode_once(s: &str) -> Option<Cow<'_, str>> {
-    if !s.contains('%') {
+    if !has_percent(s) {
         return Some(Cow::Borrowed(s));
     }
     let bytes = s.as_bytes();

@@ -94,7 +94,19 @@ pub struct Vouched<'a> {
 /// upgrade (whose handshake headers then pass too).
 pub fn prepare(headers: &mut HeaderMap, vouched: Vouched<'_>) -> bool {
     let websocket = is_websocket_upgrade(headers);
-    retain(headers, |name| passes(&PASSED, name, websocket));
+    // What is set below replaces every value a caller sent under its name (`insert`), which costs
+    // less than removing it first.
+    let overwritten = |name: &HeaderName| {
+        name == header::AUTHORIZATION
+            || name == X_REQUEST_ID
+            || name == TRACEPARENT
+            || name == X_FORWARDED_PROTO
+            || (vouched.peer.is_some() && name == X_FORWARDED_FOR)
+            || (vouched.origin.host.is_some() && name == X_FORWARDED_HOST)
+    };
+    retain(headers, |name| {
+        passes(&PASSED, name, websocket) || overwritten(name)
+    });
     // Room for what is added below, so the map grows once at most.
     headers.reserve(8);
     headers.insert(header::AUTHORIZATION, vouched.service_token.clone());

@@ -235,7 +235,7 @@ async fn the_broker_client_refuses_loopback_ip_spellings_at_connect_time() {
         let request = http::Request::get(format!("https://{host}:{port}/ucloud/hpc/storage/x"))
             .body(body)
             .unwrap();
-        let result = upstreams.production.send(request).await;
+        let result = upstreams.production.send(request, false).await;
         assert!(result.is_err(), "{host}");
     }
     assert_eq!(

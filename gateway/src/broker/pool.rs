@@ -1055,6 +1055,55 @@ mod tests {
         assert_eq!(pool.idle(&url.parse().unwrap()), 1);
     }
 
+    #[tokio::test]
+    async fn over_tls_bodies_stream_both_ways_and_the_connection_is_kept() {
+        use axum::routing::post;
+        // The dev CA and a server certificate for 127.0.0.1, as `gateway certs dev` makes them.
+        let dir = std::env::temp_dir().join(format!("pool-tls-{}", crate::secrets::random_id()));
+        let certs = crate::tls::devcerts::generate(&dir, &[]).unwrap();
+        let config =
+            crate::tls::server::server_config(&certs.server_cert, &certs.server_key).unwrap();
+        let app = axum::Router::new().route(
+            "/echo",
+            post(|body: axum::body::Body| async move { axum::body::Body::new(body) }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://127.0.0.1:{}/echo",
+            listener.local_addr().unwrap().port()
+        );
+        tokio::spawn(crate::http::tls::serve_tls(
+            app,
+            listener,
+            config,
+            std::future::pending(),
+        ));
+        let tls = crate::outbound::client_tls(std::slice::from_ref(&certs.ca_cert)).unwrap();
+        let connector =
+            crate::outbound::connector(tls, AddressRule::Any, Duration::from_secs(2), false, true);
+        let pool = Pool::new(connector);
+        for round in 0..2 {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
+            let body = http_body_util::StreamBody::new(tokio_stream(rx));
+            let request = Request::post(&url).body(body.boxed_unsync()).unwrap();
+            tx.send(Ok(Frame::data(Bytes::from("over "))))
+                .await
+                .unwrap();
+            let response = pool.send(request, false).await.unwrap();
+            let mut body = response.into_body();
+            let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+            assert_eq!(
+                first, "over ",
+                "round {round}: the first chunk before the body ended"
+            );
+            tx.send(Ok(Frame::data(Bytes::from("tls")))).await.unwrap();
+            drop(tx);
+            assert_eq!(body.collect().await.unwrap().to_bytes(), "tls");
+            assert_eq!(pool.idle(&url.parse().unwrap()), 1, "round {round}: kept");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// An mpsc receiver as a stream (no tokio-stream dependency).
     fn tokio_stream<T>(
         mut rx: tokio::sync::mpsc::Receiver<T>,

@@ -1057,27 +1057,35 @@ mod tests {
 
     #[tokio::test]
     async fn over_tls_bodies_stream_both_ways_and_the_connection_is_kept() {
-        use axum::routing::post;
         // The dev CA and a server certificate for 127.0.0.1, as `gateway certs dev` makes them.
         let dir = std::env::temp_dir().join(format!("pool-tls-{}", crate::secrets::random_id()));
         let certs = crate::tls::devcerts::generate(&dir, &[]).unwrap();
         let config =
             crate::tls::server::server_config(&certs.server_cert, &certs.server_key).unwrap();
-        let app = axum::Router::new().route(
-            "/echo",
-            post(|body: axum::body::Body| async move { axum::body::Body::new(body) }),
-        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
             "https://127.0.0.1:{}/echo",
             listener.local_addr().unwrap().port()
         );
-        tokio::spawn(crate::http::tls::serve_tls(
-            app,
-            listener,
-            config,
-            std::future::pending(),
-        ));
+        // An HTTPS echo: hyper's server over rustls, answering each request with its own body.
+        tokio::spawn(async move {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let echo = hyper::service::service_fn(|request: Request<Incoming>| async {
+                        Ok::<_, std::convert::Infallible>(Response::new(request.into_body()))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), echo)
+                        .await;
+                });
+            }
+        });
         let tls = crate::outbound::client_tls(std::slice::from_ref(&certs.ca_cert)).unwrap();
         let connector =
             crate::outbound::connector(tls, AddressRule::Any, Duration::from_secs(2), false, true);

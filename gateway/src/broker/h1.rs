@@ -9,6 +9,7 @@
 //! chunk's size line and its trailers are bounded too. A refused response is a `502` to the caller
 //! and its connection is closed.
 
+use super::header_rules::{has_token, members};
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
@@ -205,12 +206,7 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
                 "both Content-Length and Transfer-Encoding",
             ));
         }
-        let mut codings = headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .filter(|c| !c.is_empty());
+        let mut codings = members(headers, TRANSFER_ENCODING).filter(|c| !c.is_empty());
         return match (codings.next(), codings.next()) {
             (Some(c), None) if c.eq_ignore_ascii_case(b"chunked") => Ok(Framing::Chunked),
             _ => Err(WireError::BadResponse(
@@ -229,16 +225,13 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
 /// same run of digits.
 fn content_length(headers: &HeaderMap) -> Result<Option<u64>, WireError> {
     let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for member in value.as_bytes().split(|&b| b == b',') {
-            let digits = member.trim_ascii();
-            let n = parse_digits(digits)
-                .ok_or(WireError::BadResponse("Content-Length is not a number"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(WireError::BadResponse("Content-Length values differ"));
-            }
-            length = Some(n);
+    for digits in members(headers, CONTENT_LENGTH) {
+        let n =
+            parse_digits(digits).ok_or(WireError::BadResponse("Content-Length is not a number"))?;
+        if length.is_some_and(|l| l != n) {
+            return Err(WireError::BadResponse("Content-Length values differ"));
         }
+        length = Some(n);
     }
     Ok(length)
 }
@@ -256,17 +249,10 @@ fn parse_digits(digits: &[u8]) -> Option<u64> {
 
 /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
 fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
-    let has = |token: &[u8]| {
-        headers
-            .get_all(CONNECTION)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-    };
     if version == Version::HTTP_10 {
-        has(b"keep-alive")
+        has_token(headers, CONNECTION, "keep-alive")
     } else {
-        !has(b"close")
+        !has_token(headers, CONNECTION, "close")
     }
 }
 

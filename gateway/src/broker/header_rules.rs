@@ -2,7 +2,7 @@
 //! header name is matched, and when a rule applies. Names are compared as `http` stores them,
 //! lowercase, so matching allocates nothing.
 
-use http::HeaderName;
+use http::{HeaderMap, HeaderName};
 
 /// How a rule names headers.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,21 @@ pub enum When {
     Always,
     /// Only on a WebSocket handshake: the upgrade request, or the provider's `101` answer.
     WebSocketHandshake,
+}
+
+/// The members of every `name` field's comma-separated list, trimmed (RFC 9110 §5.6.1), empty
+/// ones included.
+pub fn members(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+}
+
+/// Whether a `name` field lists `token` (ASCII, compared without case).
+pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    members(headers, name).any(|m| m.eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// True when `name` is passed by `table` on this message.

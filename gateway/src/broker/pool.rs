@@ -224,14 +224,9 @@ impl Pool {
         &self,
         mut request: Request<Body>,
     ) -> Result<Response<UpstreamBody>, PoolError> {
-        let uri = request.uri().clone();
-        *request.uri_mut() = origin_form(&uri);
+        let io = self.connect(request.uri()).await?;
+        *request.uri_mut() = origin_form(request.uri());
         *request.version_mut() = http::Version::HTTP_11;
-        let mut connector = self.inner.connector.clone();
-        poll_fn(|cx| connector.poll_ready(cx))
-            .await
-            .map_err(PoolError::Connect)?;
-        let io = connector.call(uri).await.map_err(PoolError::Connect)?;
         let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
             .handshake(io)
             .await?;
@@ -244,17 +239,21 @@ impl Pool {
         Ok(response.map(|body| UpstreamBody(Kind::Upgrade(body))))
     }
 
-    async fn dial(&self, uri: &Uri, key: &Key) -> Result<Box<Conn>, PoolError> {
+    /// A new connection to `uri`'s address through the outbound policy's connector.
+    async fn connect(&self, uri: &Uri) -> Result<Io, PoolError> {
         let mut connector = self.inner.connector.clone();
         poll_fn(|cx| connector.poll_ready(cx))
             .await
             .map_err(PoolError::Connect)?;
-        let io = connector
+        connector
             .call(uri.clone())
             .await
-            .map_err(PoolError::Connect)?;
+            .map_err(PoolError::Connect)
+    }
+
+    async fn dial(&self, uri: &Uri, key: &Key) -> Result<Box<Conn>, PoolError> {
         Ok(Box::new(Conn {
-            io,
+            io: self.connect(uri).await?,
             key: key.clone(),
             out: Vec::with_capacity(WRITE_BUF),
             buf: vec![0; READ_BUF],
@@ -590,7 +589,7 @@ impl http_body::Body for UpstreamBody {
     fn is_end_stream(&self) -> bool {
         match &self.0 {
             Kind::Upgrade(body) => body.is_end_stream(),
-            Kind::Own { reading, .. } => matches!(reading, Reading::Done | Reading::Length(0)),
+            Kind::Own { reading, .. } => matches!(reading, Reading::Done),
         }
     }
 
@@ -1034,25 +1033,29 @@ mod tests {
         let url = format!("http://{}/echo", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-        let pool = pool();
+        echo_twice(&pool(), &url).await;
+    }
+
+    /// Two requests to an echo at `url`, each body sent in two chunks: the first chunk comes back
+    /// before the request body has ended (both directions stream), and the connection is kept.
+    async fn echo_twice(pool: &Pool, url: &str) {
         for round in 0..2 {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
             let body = http_body_util::StreamBody::new(tokio_stream(rx));
-            let request = Request::post(&url).body(body.boxed_unsync()).unwrap();
+            let request = Request::post(url).body(body.boxed_unsync()).unwrap();
             tx.send(Ok(Frame::data(Bytes::from("ping "))))
                 .await
                 .unwrap();
             let response = pool.send(request, false).await.unwrap();
             let mut body = response.into_body();
-            // The first chunk comes back before the request body has ended: both directions stream.
             let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
             assert_eq!(first, "ping ", "round {round}");
             tx.send(Ok(Frame::data(Bytes::from("pong")))).await.unwrap();
             drop(tx);
             let rest = body.collect().await.unwrap().to_bytes();
-            assert_eq!(rest, "pong");
+            assert_eq!(rest, "pong", "round {round}");
+            assert_eq!(pool.idle(&url.parse().unwrap()), 1, "round {round}: kept");
         }
-        assert_eq!(pool.idle(&url.parse().unwrap()), 1);
     }
 
     #[tokio::test]
@@ -1089,26 +1092,7 @@ mod tests {
         let tls = crate::outbound::client_tls(std::slice::from_ref(&certs.ca_cert)).unwrap();
         let connector =
             crate::outbound::connector(tls, AddressRule::Any, Duration::from_secs(2), false, true);
-        let pool = Pool::new(connector);
-        for round in 0..2 {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
-            let body = http_body_util::StreamBody::new(tokio_stream(rx));
-            let request = Request::post(&url).body(body.boxed_unsync()).unwrap();
-            tx.send(Ok(Frame::data(Bytes::from("over "))))
-                .await
-                .unwrap();
-            let response = pool.send(request, false).await.unwrap();
-            let mut body = response.into_body();
-            let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
-            assert_eq!(
-                first, "over ",
-                "round {round}: the first chunk before the body ended"
-            );
-            tx.send(Ok(Frame::data(Bytes::from("tls")))).await.unwrap();
-            drop(tx);
-            assert_eq!(body.collect().await.unwrap().to_bytes(), "tls");
-            assert_eq!(pool.idle(&url.parse().unwrap()), 1, "round {round}: kept");
-        }
+        echo_twice(&Pool::new(connector), &url).await;
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -4,7 +4,7 @@
 //! `X-Forwarded-*`, `X-Original-URL`, method overrides — never reaches a provider, because it was
 //! never listed. `docs/protocol.md` §3 mirrors both tables.
 
-use super::header_rules::{Name, When, passes, retain};
+use super::header_rules::{Name, When, has_token, passes, retain};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
@@ -157,15 +157,8 @@ fn ip_value(ip: IpAddr) -> HeaderValue {
 }
 
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    let has = |name, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
-    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+    has_token(headers, header::CONNECTION, "upgrade")
+        && has_token(headers, header::UPGRADE, "websocket")
 }
 
 /// The request's id: the caller's `X-Request-Id` when it is 1–128 characters of
